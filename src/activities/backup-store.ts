@@ -1,0 +1,197 @@
+// One backup location (an S3 bucket + prefix): listing, manifests, multipart uploads and their
+// cleanup. Shared by the backup activities and the CLI; S3 errors that retrying cannot fix are
+// turned into named non-retryable failures here, once.
+import {
+  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Readable } from 'node:stream';
+import type { LocationName, S3Location } from '../lib/config';
+import { backupKeys, type BackupManifest, manifestSchema } from '../lib/manifest';
+import { ErrorType } from '../lib/shared';
+
+// The pinned SDK supports Node 20 (this machine's); its notice about future releases needing
+// Node 22 would otherwise break the CLI's one-line errors. Tracked in the README.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export interface StoredEntry {
+  id: string;
+  manifest?: BackupManifest;
+  /** Why the manifest is absent or unusable. */
+  manifestProblem?: string;
+  objectBytes?: number;
+  lastModified?: Date;
+}
+
+export class BackupStore {
+  readonly client: S3Client;
+  constructor(
+    readonly name: LocationName,
+    readonly location: S3Location,
+    credentials: { accessKeyId: string; secretAccessKey: string },
+  ) {
+    this.client = new S3Client({
+      endpoint: location.endpoint,
+      region: location.region,
+      forcePathStyle: true,
+      credentials,
+      // Checksums only where S3 requires them: we verify content ourselves (sha256, CRC64, ETag),
+      // and the SDK's default CRC32 of every part would cost CPU on the hot path.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 2,
+    });
+  }
+
+  get bucket() {
+    return this.location.bucket;
+  }
+
+  keys(redis: string, id: string) {
+    return backupKeys(this.location.prefix, redis, id);
+  }
+
+  /** Fails non-retryably when the bucket does not exist or the credentials are refused. */
+  async checkBucket(): Promise<void> {
+    await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), true);
+  }
+
+  /** Aborts multipart uploads under a key prefix, optionally only those started before a time. */
+  async abortUploads(prefix: string, startedBefore?: Date): Promise<string[]> {
+    const aborted: string[] = [];
+    const res = await this.call(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix })));
+    for (const u of res.Uploads ?? []) {
+      if (!u.Key || !u.UploadId || (startedBefore && u.Initiated && u.Initiated >= startedBefore)) continue;
+      await this.call(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId })));
+      aborted.push(u.Key);
+    }
+    return aborted;
+  }
+
+  async pendingUploads(prefix: string): Promise<number> {
+    const res = await this.call(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix })));
+    return res.Uploads?.length ?? 0;
+  }
+
+  newUpload(key: string, body: Readable, partSize: number, queueSize: number): Upload {
+    return new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
+      partSize,
+      queueSize,
+      leavePartsOnError: false,
+    });
+  }
+
+  async headObject(key: string): Promise<{ bytes: number; etag: string } | undefined> {
+    try {
+      const h = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return { bytes: h.ContentLength ?? 0, etag: (h.ETag ?? '').replace(/"/g, '') };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getObject(key: string, range?: { start: number }): Promise<Readable> {
+    const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-` : undefined })));
+    return res.Body as Readable;
+  }
+
+  async putManifest(redis: string, m: BackupManifest): Promise<void> {
+    const body = JSON.stringify(m, null, 2);
+    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keys(redis, m.id).manifest, Body: body, ContentType: 'application/json' })));
+  }
+
+  /** The manifest of a backup, undefined when absent; throws when present but unreadable. */
+  async readManifest(redis: string, id: string): Promise<BackupManifest | undefined> {
+    let text: string;
+    try {
+      const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keys(redis, id).manifest })));
+      text = await res.Body!.transformToString();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return parseManifest(text, id);
+  }
+
+  /** Every backup id under this Redis's prefix, with its manifest (if valid) and object size. */
+  async list(redis: string): Promise<StoredEntry[]> {
+    const dir = `${this.location.prefix}${redis}/`;
+    const entries = new Map<string, StoredEntry>();
+    const manifestKeys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dir, ContinuationToken: token })));
+      for (const o of page.Contents ?? []) {
+        const [id, file] = (o.Key ?? '').slice(dir.length).split('/');
+        if (!id || !file) continue;
+        const e = entries.get(id) ?? { id };
+        if (file === 'dump.rdb') Object.assign(e, { objectBytes: o.Size ?? 0, lastModified: o.LastModified });
+        if (file === 'manifest.json') manifestKeys.push(id);
+        if (!e.lastModified) e.lastModified = o.LastModified;
+        entries.set(id, e);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await Promise.all(manifestKeys.map(async (id) => {
+      const e = entries.get(id)!;
+      try {
+        e.manifest = await this.readManifest(redis, id);
+      } catch (err) {
+        e.manifestProblem = (err as Error).message;
+      }
+    }));
+    for (const e of entries.values()) if (!e.manifest && !e.manifestProblem) e.manifestProblem = 'no manifest';
+    return [...entries.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Deletes the manifest first, so a crash half-way leaves an orphan object, never a false valid backup. */
+  async deleteBackup(redis: string, id: string): Promise<void> {
+    const k = this.keys(redis, id);
+    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.manifest })));
+    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.object })));
+  }
+
+  /** Runs one S3 call, naming the location and bucket in failures retrying cannot fix. */
+  private async call<T>(send: () => Promise<T>, headBucket = false): Promise<T> {
+    try {
+      return await send();
+    } catch (err) {
+      throw this.explain(err, headBucket);
+    }
+  }
+
+  private explain(err: unknown, headBucket: boolean): unknown {
+    if (!(err instanceof S3ServiceException)) return err;
+    const where = `${this.name} backup location ${this.location.endpoint}/${this.bucket}`;
+    // HEAD responses carry no error code, so a 404 on HeadBucket is the only sign of a missing bucket.
+    if (err.name === 'NoSuchBucket' || (headBucket && err.$metadata.httpStatusCode === 404)) {
+      return ApplicationFailure.nonRetryable(`${where}: bucket does not exist`, ErrorType.BucketMissing);
+    }
+    if (['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden'].includes(err.name) || err.$metadata.httpStatusCode === 403) {
+      return ApplicationFailure.nonRetryable(`${where}: access denied (${err.name}); check the credentials`, ErrorType.S3AccessDenied);
+    }
+    return err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound') && err.$metadata.httpStatusCode === 404;
+}
+
+export function parseManifest(text: string, id: string): BackupManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`manifest of ${id} is not JSON`);
+  }
+  const r = manifestSchema.safeParse(json);
+  if (!r.success) throw new Error(`manifest of ${id} is malformed: ${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+  if (r.data.id !== id) throw new Error(`manifest of ${id} names another backup (${r.data.id})`);
+  return r.data;
+}

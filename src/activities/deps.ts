@@ -1,0 +1,51 @@
+// Everything activities need, built once by the worker from the environment file. Secrets are
+// resolved here, inside the worker, and never travel through workflow arguments or results.
+import { ApplicationFailure } from '@temporalio/common';
+import type { LoadedEnvironment } from '../load-environment';
+import { ErrorType } from '../lib/shared';
+import type { LocationName } from '../lib/config';
+import type { RetentionPolicy } from '../lib/retention';
+import { BackupStore } from './backup-store';
+import type { RedisEndpoint } from './redis-sync';
+
+export interface Deps {
+  environment: string;
+  redis(name: string): RedisEndpoint & { address: string };
+  stores: { primary: BackupStore; offsite?: BackupStore };
+  store(name: LocationName): BackupStore;
+  partSize: number;
+  queueSize: number;
+  retention: RetentionPolicy;
+}
+
+export function buildDeps(loaded: LoadedEnvironment): Deps {
+  const { env, secret } = loaded;
+  const locations = env.backups.locations;
+  const makeStore = (name: LocationName) => {
+    const loc = locations[name]!.s3;
+    const field = `backups.locations.${name}.s3`;
+    return new BackupStore(name, loc, {
+      accessKeyId: secret(loc.accessKeyIdEnv, `${field}.accessKeyIdEnv`),
+      secretAccessKey: secret(loc.secretAccessKeyEnv, `${field}.secretAccessKeyEnv`),
+    });
+  };
+  const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
+  return {
+    environment: env.environment,
+    redis(name) {
+      const r = env.redis[name];
+      if (!r) throw ApplicationFailure.nonRetryable(`no Redis instance named "${name}" in ${loaded.file}`, ErrorType.RedisUnknown);
+      const u = new URL(r.url);
+      return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
+    },
+    stores,
+    store(name) {
+      const s = stores[name];
+      if (!s) throw new Error(`no ${name} backup location in ${loaded.file}`);
+      return s;
+    },
+    partSize: env.backups.partSizeMiB * 1024 * 1024,
+    queueSize: env.backups.queueSize,
+    retention: env.backups.retention,
+  };
+}

@@ -1,0 +1,146 @@
+// Activities of the redisBackup workflow. Each is idempotent: it checks for finished work before
+// acting, cleans up what a crashed attempt left, and never leaves a manifest beside an object that
+// was not fully verified.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { decideRetention, type RetentionDecision } from '../lib/retention';
+import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
+import type { LocationName } from '../lib/config';
+import { ErrorType } from '../lib/shared';
+import type { Deps } from './deps';
+import { openRdbSync } from './redis-sync';
+import { uploadVerified } from './verified-upload';
+
+export interface SnapshotRequest {
+  redis: string;
+  backupId: string;
+  retentionClass: RetentionClass;
+}
+
+export interface RetentionReport {
+  location: LocationName;
+  deleted: RetentionDecision[];
+  kept: number;
+  abortedUploads: number;
+}
+
+/** Heartbeats transferred bytes at most once a second, so the UI and CLI can show progress. */
+function progressHeartbeat(phase: string, totalBytes?: number) {
+  let last = 0;
+  return (bytes: number) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    Context.current().heartbeat({ phase, bytes, totalBytes });
+  };
+}
+
+export function createRedisBackupActivities(deps: Deps) {
+  return {
+    /** Fails fast, before any snapshot is taken, when a location's bucket is missing or refused. */
+    async checkBackupLocations(): Promise<LocationName[]> {
+      const names = (['primary', 'offsite'] as const).filter((n) => deps.stores[n]);
+      await Promise.all(names.map((n) => deps.store(n).checkBucket()));
+      return names;
+    },
+
+    /** Streams a snapshot from the live Redis into the primary location, then writes its manifest. */
+    async snapshotToPrimary(req: SnapshotRequest): Promise<BackupManifest> {
+      const store = deps.store('primary');
+      const keys = store.keys(req.redis, req.backupId);
+      const done = await store.readManifest(req.redis, req.backupId);
+      if (done) return done;
+      await store.abortUploads(keys.object);
+
+      const endpoint = deps.redis(req.redis);
+      const ctx = Context.current();
+      const startedAt = new Date();
+      const sync = await openRdbSync(endpoint, { onKeepAlive: () => ctx.heartbeat({ phase: 'redis preparing snapshot', bytes: 0 }) });
+      const stop = () => sync.close();
+      ctx.cancellationSignal.addEventListener('abort', stop);
+      try {
+        const up = await uploadVerified(sync.payload, store, keys.object, {
+          partSize: deps.partSize,
+          queueSize: deps.queueSize,
+          onBytes: progressHeartbeat('snapshot to primary', sync.declaredBytes),
+          signal: ctx.cancellationSignal,
+        });
+        const manifest: BackupManifest = {
+          format: MANIFEST_FORMAT,
+          id: req.backupId,
+          source: { redis: req.redis, address: endpoint.address },
+          redisVersion: /^redis_version:(.+)$/m.exec(sync.info.server)?.[1]?.trim() ?? up.rdb.aux['redis-ver'] ?? 'unknown',
+          rdbVersion: up.rdb.rdbVersion,
+          bytes: up.bytes,
+          sha256: up.sha256,
+          crc64: up.rdb.checksum === 'ok' ? up.rdb.crc64 : 'disabled',
+          keyCounts: up.rdb.keyCounts && Object.fromEntries(Object.entries(up.rdb.keyCounts).map(([db, c]) => [db, { keys: c.keys, expires: c.expires }])),
+          keyspaceAtSnapshot: parseKeyspace(sync.info.keyspace),
+          createdAt: startedAt.toISOString(),
+          retentionClass: req.retentionClass,
+          etag: up.etag,
+          workflowId: ctx.info.workflowExecution?.workflowId ?? 'none',
+        };
+        await store.putManifest(req.redis, manifest);
+        return manifest;
+      } finally {
+        ctx.cancellationSignal.removeEventListener('abort', stop);
+        sync.close();
+      }
+    },
+
+    /** Copies a verified backup to the off-site location, re-checking every byte on the way. */
+    async copyBackupOffsite(req: { redis: string; backupId: string }): Promise<BackupManifest> {
+      const primary = deps.store('primary');
+      const offsite = deps.store('offsite');
+      const manifest = await primary.readManifest(req.redis, req.backupId);
+      if (!manifest) throw ApplicationFailure.nonRetryable(`backup ${req.backupId} has no manifest in the primary location`, ErrorType.BackupNotFound);
+      const existing = await offsite.readManifest(req.redis, req.backupId);
+      if (existing?.sha256 === manifest.sha256) return existing;
+      const keys = offsite.keys(req.redis, req.backupId);
+      await offsite.abortUploads(keys.object);
+
+      const ctx = Context.current();
+      const source = await primary.getObject(primary.keys(req.redis, req.backupId).object);
+      const up = await uploadVerified(source, offsite, keys.object, {
+        partSize: deps.partSize,
+        queueSize: deps.queueSize,
+        onBytes: progressHeartbeat('copy to off-site', manifest.bytes),
+        signal: ctx.cancellationSignal,
+      });
+      if (up.bytes !== manifest.bytes || up.sha256 !== manifest.sha256) {
+        await offsite.deleteBackup(req.redis, req.backupId);
+        throw ApplicationFailure.nonRetryable(
+          `primary copy of ${req.backupId} no longer matches its manifest (${up.bytes} bytes, sha256 ${up.sha256}; manifest: ${manifest.bytes} bytes, sha256 ${manifest.sha256})`,
+          ErrorType.BackupInvalid,
+        );
+      }
+      const copy = { ...manifest, etag: up.etag };
+      await offsite.putManifest(req.redis, copy);
+      return copy;
+    },
+
+    /** Deletes expired backups of one location per the tiered policy; never the newest valid one. */
+    async applyRetention(req: { redis: string; location: LocationName }): Promise<RetentionReport> {
+      const store = deps.store(req.location);
+      const now = new Date();
+      const entries = await store.list(req.redis);
+      const plan = decideRetention(
+        entries.map((e) => ({
+          id: e.id,
+          createdAt: e.manifest ? new Date(e.manifest.createdAt) : e.lastModified ?? now,
+          retentionClass: e.manifest && e.objectBytes === e.manifest.bytes ? e.manifest.retentionClass : undefined,
+        })),
+        deps.retention,
+        now,
+      );
+      for (const d of plan.delete) {
+        await store.deleteBackup(req.redis, d.id);
+        Context.current().heartbeat({ phase: 'retention', deleted: d.id });
+      }
+      const graceStart = new Date(now.getTime() - deps.retention.orphanGraceHours * 3_600_000);
+      const aborted = await store.abortUploads(`${store.location.prefix}${req.redis}/`, graceStart);
+      return { location: req.location, deleted: plan.delete, kept: plan.keep.length, abortedUploads: aborted.length };
+    },
+  };
+}

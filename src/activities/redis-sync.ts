@@ -1,0 +1,153 @@
+// Takes an RDB snapshot from a live Redis over the network, as a replica would: AUTH, REPLCONF capa
+// eof, REPLCONF rdb-only 1, SYNC. Redis answers with newline keep-alives while it prepares the
+// snapshot, then either `$<len>\r\n<payload>` (disk-based) or `$EOF:<40-byte mark>\r\n<payload><mark>`
+// (diskless). No access to Redis's disk is needed, and the payload is yielded as it arrives.
+import { ApplicationFailure } from '@temporalio/common';
+import net from 'node:net';
+import tls from 'node:tls';
+import { ErrorType } from '../lib/shared';
+
+export interface RedisEndpoint {
+  url: string;
+  password?: string;
+}
+
+export interface RdbSync {
+  /** Fields of INFO server and INFO keyspace taken on the same connection just before SYNC. */
+  info: { server: string; keyspace: string };
+  /** Payload length when Redis announced it (`$<len>`), undefined for the EOF-marked framing. */
+  declaredBytes?: number;
+  /** The RDB payload, chunk by chunk. Throws if the connection ends before the payload does. */
+  payload: AsyncGenerator<Buffer>;
+  close(): void;
+}
+
+const EOF_MARK_LEN = 40;
+
+export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?: () => void; idleTimeoutMs?: number } = {}): Promise<RdbSync> {
+  const url = new URL(endpoint.url);
+  const host = url.hostname;
+  const port = Number(url.port || 6379);
+  const socket = url.protocol === 'rediss:'
+    ? tls.connect({ host, port, servername: host })
+    : net.connect({ host, port });
+  socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => socket.destroy(new Error(`Redis ${host}:${port} sent nothing for ${(opts.idleTimeoutMs ?? 60_000) / 1000}s`)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once(url.protocol === 'rediss:' ? 'secureConnect' : 'connect', resolve);
+    socket.once('error', reject);
+  });
+  const reader = new RespReader(socket, endpoint.url);
+  try {
+    if (endpoint.password) {
+      const user = decodeURIComponent(url.username);
+      await reader.command(user ? ['AUTH', user, endpoint.password] : ['AUTH', endpoint.password]);
+    }
+    const server = await reader.command(['INFO', 'server']);
+    const keyspace = await reader.command(['INFO', 'keyspace']);
+    await reader.command(['REPLCONF', 'capa', 'eof']);
+    // Redis < 7 lacks rdb-only; it would then stream commands after the RDB, which we never read.
+    await reader.command(['REPLCONF', 'rdb-only', '1']).catch((err: Error) => {
+      if (!/ERR/.test(err.message)) throw err;
+    });
+    reader.send(['SYNC']);
+    let header: string;
+    do {
+      header = await reader.line();
+      if (header === '') opts.onKeepAlive?.();
+    } while (header === '');
+    if (header.startsWith('-')) throw redisError(header.slice(1), endpoint.url);
+    if (!header.startsWith('$')) throw new Error(`Redis answered SYNC with an unexpected line: ${header.slice(0, 80)}`);
+    const eofMark = header.startsWith('$EOF:') ? Buffer.from(header.slice(5)) : undefined;
+    if (eofMark && eofMark.length !== EOF_MARK_LEN) throw new Error(`Redis sent a malformed EOF mark: ${header}`);
+    const declaredBytes = eofMark ? undefined : Number(header.slice(1));
+    if (declaredBytes !== undefined && !Number.isSafeInteger(declaredBytes)) throw new Error(`Redis sent a malformed payload length: ${header}`);
+    const payload = eofMark ? reader.untilMark(eofMark) : reader.exactly(declaredBytes!);
+    return { info: { server, keyspace }, declaredBytes, payload, close: () => socket.destroy() };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+function redisError(message: string, url: string): Error {
+  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(message)) {
+    return ApplicationFailure.nonRetryable(`Redis ${url} refused the credentials: ${message}`, ErrorType.RedisAuthFailed);
+  }
+  return new Error(`Redis ${url}: ${message}`);
+}
+
+/** Just enough RESP for a replica handshake: simple strings, errors, bulk strings, raw payload. */
+class RespReader {
+  private readonly it: AsyncIterator<Buffer>;
+  private buf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly socket: net.Socket, private readonly url: string) {
+    this.it = socket[Symbol.asyncIterator]();
+  }
+
+  send(args: string[]): void {
+    this.socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+  }
+
+  async command(args: string[]): Promise<string> {
+    this.send(args);
+    const line = await this.line();
+    if (line.startsWith('+')) return line.slice(1);
+    if (line.startsWith('-')) throw redisError(line.slice(1), this.url);
+    if (line.startsWith('$')) {
+      const len = Number(line.slice(1));
+      while (this.buf.length < len + 2) await this.fill();
+      const text = this.buf.subarray(0, len).toString();
+      this.buf = this.buf.subarray(len + 2);
+      return text;
+    }
+    throw new Error(`unexpected Redis reply to ${args[0]}: ${line.slice(0, 80)}`);
+  }
+
+  /** One line without its terminator; a bare "\n" keep-alive reads as "". */
+  async line(): Promise<string> {
+    let nl: number;
+    while ((nl = this.buf.indexOf(10)) < 0) await this.fill();
+    const text = this.buf.subarray(0, nl).toString().replace(/\r$/, '');
+    this.buf = this.buf.subarray(nl + 1);
+    return text;
+  }
+
+  async *exactly(total: number): AsyncGenerator<Buffer> {
+    let left = total;
+    while (left > 0) {
+      if (this.buf.length === 0) await this.fill();
+      const chunk = this.buf.subarray(0, Math.min(left, this.buf.length));
+      this.buf = this.buf.subarray(chunk.length);
+      left -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** Yields everything up to the EOF mark, holding back the last 40 bytes until more arrive. */
+  async *untilMark(mark: Buffer): AsyncGenerator<Buffer> {
+    let tail = Buffer.alloc(0);
+    for (;;) {
+      if (this.buf.length === 0) await this.fill();
+      const chunk = this.buf;
+      this.buf = Buffer.alloc(0);
+      if (chunk.length >= EOF_MARK_LEN) {
+        if (tail.length) yield tail;
+        yield chunk.subarray(0, chunk.length - EOF_MARK_LEN);
+        tail = Buffer.from(chunk.subarray(chunk.length - EOF_MARK_LEN));
+      } else {
+        const joined = Buffer.concat([tail, chunk]);
+        const cut = Math.max(0, joined.length - EOF_MARK_LEN);
+        if (cut) yield joined.subarray(0, cut);
+        tail = joined.subarray(cut);
+      }
+      if (tail.length === EOF_MARK_LEN && tail.equals(mark)) return;
+    }
+  }
+
+  private async fill(): Promise<void> {
+    const next = await this.it.next();
+    if (next.done) throw new Error('Redis closed the connection before the snapshot was complete');
+    this.buf = this.buf.length ? Buffer.concat([this.buf, next.value]) : next.value;
+  }
+}

@@ -1,0 +1,44 @@
+// Digests computed while bytes stream past: the SHA-256 recorded in the manifest, and the ETag S3
+// should report for a multipart upload of the same bytes with the same part size (MD5 of the parts'
+// MD5s, "-N"), which proves the stored object is the one we sent without reading it back.
+import { createHash, type Hash } from 'node:crypto';
+
+export class StreamDigest {
+  private readonly sha = createHash('sha256');
+  private readonly partMd5s: Buffer[] = [];
+  private part: Hash = createHash('md5');
+  private partFill = 0;
+  bytes = 0;
+
+  constructor(private readonly partSize: number) {}
+
+  update(chunk: Buffer): void {
+    this.sha.update(chunk);
+    this.bytes += chunk.length;
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(this.partSize - this.partFill, chunk.length - offset);
+      this.part.update(chunk.subarray(offset, offset + take));
+      this.partFill += take;
+      offset += take;
+      if (this.partFill === this.partSize) this.closePart();
+    }
+  }
+
+  /** Finishes both digests; call once, after the last chunk. */
+  finish(): { sha256: string; etag: string } {
+    if (this.partFill > 0 || this.partMd5s.length === 0) this.closePart();
+    const sha256 = this.sha.digest('hex');
+    // lib-storage sends a stream that fits one part as a plain PUT, whose ETag is the MD5 itself.
+    const etag = this.partMd5s.length === 1
+      ? this.partMd5s[0]!.toString('hex')
+      : `${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${this.partMd5s.length}`;
+    return { sha256, etag };
+  }
+
+  private closePart(): void {
+    this.partMd5s.push(this.part.digest());
+    this.part = createHash('md5');
+    this.partFill = 0;
+  }
+}

@@ -1,0 +1,73 @@
+// The streaming core of every backup transfer: bytes from a source (a Redis SYNC, or another
+// location's object) are checked as RDB, hashed, and uploaded multipart in one pass. Memory is
+// bounded by queueSize parts, never by the snapshot. The stored object is then proven equal to
+// what was sent by its size and multipart ETag.
+import { ApplicationFailure } from '@temporalio/common';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { RdbError, type RdbSummary, RdbVerifier } from '../lib/rdb';
+import { ErrorType } from '../lib/shared';
+import type { BackupStore } from './backup-store';
+import { StreamDigest } from './stream-digest';
+
+export interface UploadResult {
+  bytes: number;
+  sha256: string;
+  etag: string;
+  rdb: RdbSummary;
+}
+
+export interface UploadOptions {
+  partSize: number;
+  queueSize: number;
+  /** Called as bytes pass; the caller throttles and heartbeats. */
+  onBytes?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export async function uploadVerified(source: AsyncIterable<Buffer>, store: BackupStore, key: string, opts: UploadOptions): Promise<UploadResult> {
+  const verifier = new RdbVerifier();
+  const digest = new StreamDigest(opts.partSize);
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  const upload = store.newUpload(key, body, opts.partSize, opts.queueSize);
+  const uploaded = upload.done();
+  // Surfaces an upload failure while we wait for 'drain' (which then never comes).
+  const uploadFailed = uploaded.then(() => { throw new Error('upload finished before the stream ended'); });
+  uploadFailed.catch(() => undefined);
+  const onAbort = () => body.destroy(new Error('cancelled'));
+  opts.signal?.addEventListener('abort', onAbort);
+  try {
+    for await (const chunk of source) {
+      opts.signal?.throwIfAborted();
+      verifier.push(chunk);
+      digest.update(chunk);
+      opts.onBytes?.(digest.bytes);
+      if (!body.write(chunk)) await Promise.race([once(body, 'drain'), uploadFailed]);
+    }
+    const rdb = verifier.end();
+    body.end();
+    const result = await uploaded;
+    const { sha256, etag } = digest.finish();
+    const stored = await store.headObject(key);
+    const reported = (result.ETag ?? stored?.etag ?? '').replace(/"/g, '');
+    if (!stored || stored.bytes !== digest.bytes || reported !== etag) {
+      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${reported || 'none'} (expected ${etag})`);
+    }
+    return { bytes: digest.bytes, sha256, etag, rdb };
+  } catch (err) {
+    body.destroy();
+    await upload.abort().catch(() => undefined);
+    await uploaded.catch(() => undefined);
+    throw asFailure(err);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A snapshot Redis cannot have produced correctly will not improve on retry. */
+function asFailure(err: unknown): unknown {
+  if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
+    return ApplicationFailure.nonRetryable(`snapshot rejected: ${err.message}`, ErrorType.CorruptSnapshot);
+  }
+  return err;
+}

@@ -1,0 +1,96 @@
+// `titan backup`, `titan backups list`, `titan backups verify`.
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { BackupStore } from '../activities/backup-store';
+import { type Verdict, verifyStoredBackup } from '../activities/backup-verify';
+import { buildDeps } from '../activities/deps';
+import type { LoadedEnvironment } from '../load-environment';
+import type { RetentionClass } from '../lib/manifest';
+import { SearchKey, TASK_QUEUE } from '../lib/shared';
+import type { RedisBackupResult } from '../workflows/redis-backup';
+import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
+
+interface TransferProgress { phase?: string; bytes?: number; totalBytes?: number }
+
+export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; json: boolean; wait: boolean }) {
+  const { env } = loaded;
+  if (!env.redis[opts.redis]) throw new Error(`no Redis instance named "${opts.redis}" in ${loaded.file} (known: ${Object.keys(env.redis).join(', ')})`);
+  const handle = await client.workflow.start('redisBackup', {
+    taskQueue: env.taskQueue ?? TASK_QUEUE,
+    workflowId: `titan-${env.environment}-backup-${opts.redis}-manual-${new Date().toISOString().replace(/[-:.]/g, '')}`,
+    args: [{ redis: opts.redis, retentionClass: opts.retentionClass }],
+    staticSummary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis} (${env.environment})`,
+    typedSearchAttributes: [
+      { key: SearchKey.environment, value: env.environment },
+      { key: SearchKey.kind, value: 'backup' },
+    ],
+  });
+  if (!opts.wait) return printResult(opts.json, { workflowId: handle.workflowId }, () => handle.workflowId);
+  if (!opts.json) process.stderr.write(`backup workflow ${handle.workflowId} started\n`);
+  const bar = opts.json ? undefined : byteProgress('backup');
+  const poll = setInterval(async () => {
+    const desc = await handle.describe().catch(() => undefined);
+    const pending = desc?.raw.pendingActivities?.[0];
+    const payload = pending?.heartbeatDetails?.payloads?.[0];
+    if (!payload) return;
+    const p = defaultPayloadConverter.fromPayload<TransferProgress>(payload);
+    bar?.update(p.bytes ?? 0, p.totalBytes, p.phase ?? pending.activityType?.name ?? '');
+  }, 1000);
+  try {
+    const result: RedisBackupResult = await handle.result();
+    bar?.update(result.bytes, result.bytes, 'done');
+    printResult(opts.json, { workflowId: handle.workflowId, ...result }, () => {
+      const deleted = result.retention.flatMap((r) => r.deleted.map((d) => `  retention (${r.location}): deleted ${d.id}: ${d.reason}`));
+      return [`${result.backupId}  ${humanBytes(result.bytes)}  sha256 ${result.sha256.slice(0, 16)}…  in ${result.locations.join(', ')}`, ...deleted].join('\n');
+    });
+  } finally {
+    clearInterval(poll);
+    bar?.stop();
+  }
+}
+
+function stores(loaded: LoadedEnvironment): BackupStore[] {
+  const deps = buildDeps(loaded);
+  return [deps.stores.primary, deps.stores.offsite].filter((s): s is BackupStore => !!s);
+}
+
+export async function listBackups(loaded: LoadedEnvironment, opts: { redis: string; json: boolean }) {
+  const byId = new Map<string, { id: string; valid: boolean; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; problems: string[] }>();
+  for (const store of stores(loaded)) {
+    for (const e of await store.list(opts.redis)) {
+      const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], problems: [] };
+      const sizeOk = e.manifest && e.objectBytes === e.manifest.bytes;
+      if (e.manifest && sizeOk) {
+        row.valid = true;
+        row.locations.push(store.name);
+        Object.assign(row, { bytes: e.manifest.bytes, createdAt: e.manifest.createdAt, retentionClass: e.manifest.retentionClass });
+      } else {
+        row.problems.push(`${store.name}: ${e.manifestProblem ?? (e.objectBytes === undefined ? 'snapshot object missing' : 'object size differs from manifest')}`);
+        row.createdAt ??= e.lastModified?.toISOString();
+      }
+      byId.set(e.id, row);
+    }
+  }
+  const rows = [...byId.values()].sort((a, b) => b.id.localeCompare(a.id));
+  printResult(opts.json, rows, () => rows.length === 0 ? `no backups of Redis ${opts.redis}` : table(rows.map((r) => ({
+    id: r.id,
+    valid: r.valid ? 'yes' : 'NO',
+    size: r.bytes === undefined ? '-' : humanBytes(r.bytes),
+    age: r.createdAt ? humanAge(new Date(r.createdAt)) : '-',
+    class: r.retentionClass ?? '-',
+    locations: r.locations.join(',') || '-',
+    problems: r.problems.join('; '),
+  }))));
+}
+
+export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: string; id: string; json: boolean }): Promise<boolean> {
+  const verdicts: Verdict[] = [];
+  for (const store of stores(loaded)) {
+    const bar = opts.json ? undefined : byteProgress(`verify ${store.name}`);
+    const head = await store.readManifest(opts.redis, opts.id).catch(() => undefined);
+    verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b) => bar?.update(b, head?.bytes, '')));
+    bar?.stop();
+  }
+  printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}`).join('\n'));
+  return verdicts.every((v) => v.valid);
+}

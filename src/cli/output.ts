@@ -1,0 +1,63 @@
+// How the CLI talks to people and scripts: tables and human sizes on stdout, --json for scripts,
+// one clear line on stderr for errors, progress bars on stderr.
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { ServiceError } from '@temporalio/client';
+import { SingleBar } from 'cli-progress';
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function humanAge(from: Date, now = new Date()): string {
+  const s = Math.max(0, Math.round((now.getTime() - from.getTime()) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)}h`;
+  return `${(s / 86400).toFixed(1)}d`;
+}
+
+export function table(rows: Record<string, string>[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]!);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
+  return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => r[c] ?? '')))].join('\n');
+}
+
+export function printResult(json: boolean, data: unknown, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+}
+
+/** A byte-progress bar on stderr; when stderr is not a terminal it prints a line every few seconds. */
+export function byteProgress(label: string) {
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {percentage}% {done}/{size} {rate}/s {phase}`,
+    stream: process.stderr,
+    noTTYOutput: true,
+    notTTYSchedule: 3000,
+    hideCursor: true,
+  });
+  let started = false;
+  const t0 = Date.now();
+  return {
+    update(bytes: number, total: number | undefined, phase: string) {
+      const size = total ?? Math.max(bytes, 1);
+      const payload = { done: humanBytes(bytes), size: total ? humanBytes(total) : '?', rate: humanBytes(bytes / Math.max(0.001, (Date.now() - t0) / 1000)), phase };
+      if (!started) { bar.start(size, bytes, payload); started = true; } else { bar.setTotal(size); bar.update(bytes, payload); }
+    },
+    stop() { if (started) bar.stop(); },
+  };
+}
+
+/** One line for any failure: the innermost cause of a workflow failure, or the error's own message. */
+export function describeError(err: unknown): string {
+  let e: unknown = err;
+  if (e instanceof WorkflowFailedError) e = e.cause ?? e;
+  while (e instanceof Error && e.cause instanceof Error && !(e instanceof ApplicationFailure)) e = e.cause;
+  if (e instanceof ServiceError && /connect|unavailable|transport/i.test(e.message)) return `cannot reach Temporal: ${e.message}`;
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The `titan` CLI. Every command takes --config and --json; any failure is one line on stderr
+// and exit code 1.
+import { Client, Connection } from '@temporalio/client';
+import { Command, CommanderError, Option } from 'commander';
+import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
+import { describeError } from './cli/output';
+import { applyCommand, listCommand } from './cli/schedule-commands';
+import { temporalSettings } from './connection';
+import { loadEnvironment } from './load-environment';
+
+interface Globals { config?: string; json: boolean }
+
+async function temporalClient(): Promise<Client> {
+  const { connectionOptions, namespace } = temporalSettings();
+  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  return new Client({ connection, namespace });
+}
+
+/** Wraps a command: loads the environment file first (bad files fail before any I/O). */
+function action<A extends unknown[]>(program: Command, run: (g: Globals & { loaded: ReturnType<typeof loadEnvironment> }, ...args: A) => Promise<unknown>) {
+  return async (...args: A) => {
+    const g = program.opts<Globals>();
+    await run({ ...g, loaded: loadEnvironment(g.config) }, ...args);
+  };
+}
+
+function buildProgram(): Command {
+  const program = new Command('titan')
+    .description('Titan Recovery: backups and recoveries of Titan, run as Temporal workflows')
+    .option('-c, --config <file>', 'environment file (default: $TITAN_CONFIG or titan.yaml)')
+    .option('--json', 'machine-readable output', false)
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const redisOpt = () => new Option('--redis <name>', 'Redis instance from the environment file').default('main');
+
+  program.command('backup')
+    .description('take a Redis backup now, wait for it, print its id')
+    .addOption(redisOpt())
+    .addOption(new Option('--class <class>', 'retention class').choices(['hourly', 'daily']).default('daily'))
+    .option('--no-wait', 'print the workflow id and return')
+    .action(action(program, async (g, o: { redis: string; class: 'hourly' | 'daily'; wait: boolean }) => {
+      const client = await temporalClient();
+      try {
+        await backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, json: g.json, wait: o.wait });
+      } finally {
+        await client.connection.close();
+      }
+    }));
+
+  const backups = program.command('backups').description('inspect stored backups');
+  backups.command('list')
+    .description('backups in every location: validity, size, age, locations')
+    .addOption(redisOpt())
+    .action(action(program, (g, o: { redis: string }) => listBackups(g.loaded, { redis: o.redis, json: g.json })));
+  backups.command('verify <id>')
+    .description('stream a backup from every location and check it against its manifest')
+    .addOption(redisOpt())
+    .action(action(program, async (g, id: string, o: { redis: string }) => {
+      if (!(await verifyBackup(g.loaded, { redis: o.redis, id, json: g.json }))) process.exitCode = 2;
+    }));
+
+  const schedules = program.command('schedules').description('backup schedules on the Temporal server');
+  for (const [name, desc, run] of [
+    ['apply', 'create or update the schedules of the environment file (and delete stale ones)', applyCommand],
+    ['list', "show Titan's schedules", listCommand],
+  ] as const) {
+    schedules.command(name).description(desc).action(action(program, async (g) => {
+      const client = await temporalClient();
+      try {
+        await run(client, g.loaded, g.json);
+      } finally {
+        await client.connection.close();
+      }
+    }));
+  }
+  return program;
+}
+
+buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  process.stderr.write(`titan: ${describeError(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,101 @@
+// The environment file: one YAML document describing a Titan deployment. Parsed and validated
+// here (pure: no I/O), so a bad file is refused with one line naming the field before anything runs.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
+
+const redisInstance = z.strictObject({
+  url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL without a password' })
+    .refine((u) => new URL(u).password === '', 'must not contain a password: use passwordEnv'),
+  passwordEnv: envName.optional(),
+  /** How Redis is stopped and started on restore: a container by name, or a process run by the stack. */
+  runAs: z.union([
+    z.strictObject({ container: z.string().min(1) }),
+    z.strictObject({ process: z.strictObject({ pidFile: z.string().min(1), configFile: z.string().min(1) }) }),
+  ]),
+  dataDir: z.string().min(1),
+  persistence: z.enum(['rdb', 'aof']).default('rdb'),
+});
+
+const s3Location = z.strictObject({
+  s3: z.strictObject({
+    endpoint: z.url({ protocol: /^https?$/ }),
+    region: z.string().default('us-east-1'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+    prefix: z.string().regex(/^([^/].*\/)?$/, 'must be empty or end with "/" and not start with "/"').default(''),
+    accessKeyIdEnv: envName,
+    secretAccessKeyEnv: envName,
+  }),
+});
+
+const schedule = z.strictObject({
+  cron,
+  retentionClass: z.enum(['hourly', 'daily']),
+  redis: name,
+});
+
+export const environmentSchema = z.strictObject({
+  environment: name,
+  /** Optional dotenv file holding secret values (the local stack generates one); the process env wins. */
+  secretsFile: z.string().optional(),
+  taskQueue: z.string().min(1).optional(),
+  redis: z.record(name, redisInstance).refine((r) => Object.keys(r).length > 0, 'must describe at least one Redis instance'),
+  backups: z.strictObject({
+    partSizeMiB: z.number().int().min(5).max(512).default(8),
+    queueSize: z.number().int().min(1).max(32).default(8),
+    locations: z.strictObject({ primary: s3Location, offsite: s3Location.optional() }),
+    retention: z.strictObject({
+      hourlyHours: z.number().positive().default(48),
+      dailyDays: z.number().min(30, 'must be at least 30: the recovery plan keeps daily snapshots ≥ 30 days').default(35),
+      orphanGraceHours: z.number().positive().default(6),
+    }).prefault({}),
+    schedules: z.record(name, schedule).default({}),
+    catchupWindow: duration.default('1h'),
+  }),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+export type RedisInstance = Environment['redis'][string];
+export type S3Location = z.infer<typeof s3Location>['s3'];
+export type LocationName = 'primary' | 'offsite';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and validates the environment file text; throws one ConfigError naming the first bad field. */
+export function parseEnvironment(text: string, source: string): Environment {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    throw new ConfigError(`${source}:${where} not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const result = environmentSchema.safeParse(doc);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.length ? issue.path.join('.') : '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    throw new ConfigError(`${source}: ${field}: ${issue.message}${keys}`);
+  }
+  const env = result.data;
+  for (const [id, s] of Object.entries(env.backups.schedules)) {
+    if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
+  }
+  return env;
+}
+
+/** Reads `NAME=value` lines (the dotenv subset `node --env-file` accepts). */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m && !line.trimStart().startsWith('#')) out[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return out;
+}

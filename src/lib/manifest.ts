@@ -1,0 +1,51 @@
+// The backup manifest: written beside the snapshot object only once the object is complete and
+// verified. No manifest means no valid backup. Pure, so workflows may import the types.
+import { z } from 'zod';
+
+export const MANIFEST_FORMAT = 'titan-backup/1';
+
+const dbCounts = z.record(z.string().regex(/^\d+$/), z.strictObject({ keys: z.number().int().min(0), expires: z.number().int().min(0) }));
+
+export const manifestSchema = z.strictObject({
+  format: z.literal(MANIFEST_FORMAT),
+  id: z.string().min(1),
+  source: z.strictObject({ redis: z.string(), address: z.string() }),
+  redisVersion: z.string(),
+  rdbVersion: z.number().int(),
+  bytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Hex of the RDB's trailing CRC64, or "disabled" when Redis wrote a zero checksum. */
+  crc64: z.string().regex(/^([0-9a-f]{16}|disabled)$/),
+  /** Keys per database counted in the RDB stream itself (absent when a module type stopped parsing). */
+  keyCounts: dbCounts.optional(),
+  /** Keys per database from INFO keyspace just before the snapshot began. */
+  keyspaceAtSnapshot: dbCounts,
+  createdAt: z.iso.datetime(),
+  retentionClass: z.enum(['hourly', 'daily']),
+  /** The multipart ETag S3 reported for the object, checked against the one computed while streaming. */
+  etag: z.string(),
+  workflowId: z.string(),
+});
+export type BackupManifest = z.infer<typeof manifestSchema>;
+export type RetentionClass = BackupManifest['retentionClass'];
+export type DbCounts = BackupManifest['keyCounts'];
+
+/** Backup ids sort by creation time: <redis>-<UTC yyyymmddThhmmssZ>-<8 hex>. */
+export function newBackupId(redis: string, at: Date, random8hex: string): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${redis}-${stamp}-${random8hex}`;
+}
+
+export function backupKeys(prefix: string, redis: string, id: string) {
+  const dir = `${prefix}${redis}/${id}/`;
+  return { dir, object: `${dir}dump.rdb`, manifest: `${dir}manifest.json` };
+}
+
+/** Parses INFO keyspace lines ("db0:keys=3,expires=1,avg_ttl=0") into per-db counts. */
+export function parseKeyspace(info: string): NonNullable<DbCounts> {
+  const out: NonNullable<DbCounts> = {};
+  for (const m of info.matchAll(/^db(\d+):keys=(\d+),expires=(\d+)/gm)) {
+    out[m[1]!] = { keys: Number(m[2]), expires: Number(m[3]) };
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+// Running backups and reading what they stored, for tests.
+import { createHash } from 'node:crypto';
+import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { BackupStore } from '../../src/activities/backup-store';
+import { buildDeps } from '../../src/activities/deps';
+import type { BackupManifest } from '../../src/lib/manifest';
+import type { RedisBackupResult } from '../../src/workflows/redis-backup';
+import { uniqueName } from './stack';
+import type { TestEnv } from './titan-env';
+
+export function stores(env: TestEnv): BackupStore[] {
+  const deps = buildDeps(env.loaded);
+  return [deps.stores.primary, ...(deps.stores.offsite ? [deps.stores.offsite] : [])];
+}
+
+export async function runBackup(client: Client, env: TestEnv, retentionClass: 'hourly' | 'daily' = 'daily'): Promise<RedisBackupResult> {
+  return client.workflow.execute('redisBackup', {
+    taskQueue: env.taskQueue,
+    workflowId: uniqueName(`${env.environment}-backup`),
+    args: [{ redis: 'main', retentionClass }],
+  });
+}
+
+export async function readObject(store: BackupStore, key: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of await store.getObject(key)) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Every key this location holds under the test's prefix, and its unfinished multipart uploads. */
+export async function footprint(store: BackupStore, env: TestEnv): Promise<{ objects: string[]; uploads: number }> {
+  const entries = await store.list('main');
+  const uploads = await store.client.send(new ListMultipartUploadsCommand({ Bucket: store.bucket, Prefix: env.prefix }));
+  return { objects: entries.map((e) => e.id), uploads: uploads.Uploads?.length ?? 0 };
+}
+
+/** Stores a backup as Titan would (object, then manifest), for retention and verifier tests. */
+export async function putBackup(store: BackupStore, id: string, body: Buffer, manifest?: BackupManifest): Promise<void> {
+  const keys = store.keys('main', id);
+  await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: keys.object, Body: body }));
+  if (manifest) await store.putManifest('main', { ...manifest, id });
+}
+
+/**
+ * A dataset worth backing up: three databases, keys with TTLs, every value type, and a few
+ * values of several MiB. Returns INFO keyspace as parsed counts.
+ */
+export async function seedDataset(client: (db: number) => Redis): Promise<void> {
+  const db0 = client(0);
+  const p = db0.pipeline();
+  for (let i = 0; i < 2000; i++) p.set(`user:${i}`, `value-${i}-${'x'.repeat(i % 200)}`);
+  for (let i = 0; i < 300; i++) p.set(`session:${i}`, `s${i}`, 'EX', 3600 + i);
+  p.hset('config:flags', { a: '1', b: '2', c: 'three' });
+  p.rpush('queue:jobs', ...Array.from({ length: 500 }, (_, i) => `job-${i}`));
+  p.sadd('tags', 'red', 'green', 'blue');
+  p.zadd('leaderboard', 1, 'ann', 2, 'bob', 3.5, 'cy');
+  p.xadd('events', '*', 'type', 'boot');
+  await p.exec();
+  const db1 = client(1);
+  await db1.set('counter', 42);
+  await db1.set('cache:temp', 'soon gone', 'PX', 7_200_000);
+  const db7 = client(7);
+  for (let i = 0; i < 3; i++) await db7.set(`blob:${i}`, randomBytes(3 * 1024 * 1024));
+}

@@ -1,0 +1,34 @@
+// The local stack as tests see it: where its tools and secrets are, and how to stop and start
+// one of its services (scripts/stack.sh is the only thing that starts or stops them).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { parseDotenv } from '../../src/lib/config';
+
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', 'temporal');
+export const secretsFile = path.join(repoRoot, '.titan', 'secrets.env');
+export const TEMPORAL_ADDRESS = '127.0.0.1:7233';
+
+export function stackSecrets(): Record<string, string> {
+  return parseDotenv(readFileSync(secretsFile, 'utf8'));
+}
+
+export function stackCtl(...args: string[]): string {
+  return execFileSync('bash', [path.join(repoRoot, 'scripts', 'stack.sh'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function temporalCli(...args: string[]): string {
+  return execFileSync(temporalBin, [...args, '--address', TEMPORAL_ADDRESS], { encoding: 'utf8' });
+}
+
+export async function temporalClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+  return new Client({ connection });
+}
+
+/** A short unique suffix so parallel runs and reruns never share names, prefixes or queues. */
+export function uniqueName(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+}

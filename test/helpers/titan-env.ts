@@ -1,0 +1,62 @@
+// Writes an environment file for one test: the stack's S3 locations under a unique prefix, a Redis
+// of the test's own, and its own task queue, so tests never touch each other's (or real) backups.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { loadEnvironment, type LoadedEnvironment } from '../../src/load-environment';
+import { secretsFile, uniqueName } from './stack';
+
+export interface TestEnvOptions {
+  redisUrl: string;
+  /** Name of the env var holding the Redis password (the test sets it). */
+  redisPasswordEnv?: string;
+  primaryBucket?: string;
+  offsite?: boolean;
+  partSizeMiB?: number;
+  retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
+  schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string }>;
+}
+
+export interface TestEnv {
+  file: string;
+  loaded: LoadedEnvironment;
+  environment: string;
+  taskQueue: string;
+  prefix: string;
+}
+
+export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
+  const environment = uniqueName('t');
+  const prefix = `test/${environment}/`;
+  const taskQueue = `titan-${environment}`;
+  const s3 = (endpoint: string, bucket: string, keyEnv: string, secretEnv: string) => ({
+    s3: { endpoint, bucket, prefix, accessKeyIdEnv: keyEnv, secretAccessKeyEnv: secretEnv },
+  });
+  const doc = {
+    environment,
+    secretsFile,
+    taskQueue,
+    redis: {
+      main: {
+        url: o.redisUrl,
+        ...(o.redisPasswordEnv ? { passwordEnv: o.redisPasswordEnv } : {}),
+        runAs: { container: 'unused-in-backup-tests' },
+        dataDir: '/nonexistent',
+      },
+    },
+    backups: {
+      partSizeMiB: o.partSizeMiB ?? 5,
+      locations: {
+        primary: s3('http://127.0.0.1:8333', o.primaryBucket ?? 'titan-backups', 'TITAN_S3_ACCESS_KEY_ID', 'TITAN_S3_SECRET_ACCESS_KEY'),
+        ...(o.offsite === false ? {} : { offsite: s3('http://127.0.0.1:8334', 'titan-offsite', 'TITAN_OFFSITE_S3_ACCESS_KEY_ID', 'TITAN_OFFSITE_S3_SECRET_ACCESS_KEY') }),
+      },
+      retention: o.retention ?? {},
+      schedules: o.schedules ?? {},
+    },
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'titan-env-'));
+  const file = path.join(dir, 'titan.yaml');
+  writeFileSync(file, stringify(doc));
+  return { file, loaded: loadEnvironment(file), environment, taskQueue, prefix };
+}

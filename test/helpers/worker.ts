@@ -1,0 +1,52 @@
+// Workers for tests: in-process (workflow code bundled once per run) or as a child process that a
+// test can SIGKILL, exactly like a production worker crash.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { buildDeps } from '../../src/activities/deps';
+import { repoRoot, TEMPORAL_ADDRESS } from './stack';
+import type { TestEnv } from './titan-env';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+let runtimeInstalled = false;
+
+export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void> }> {
+  if (!runtimeInstalled) {
+    // Worker state changes (INFO) and expected activity failures (WARN) would drown the report.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: env.taskQueue,
+    workflowBundle: await bundle,
+    activities: createActivities(buildDeps(env.loaded)),
+    maxHeartbeatThrottleInterval: '2s',
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** The real worker entry point (dist/src/worker.js) as a child process. */
+export function spawnWorker(env: TestEnv, extraEnv: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  return spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'worker.js')], {
+    env: { ...process.env, TITAN_CONFIG: env.file, TEMPORAL_ADDRESS, TITAN_LOG_LEVEL: 'ERROR', ...extraEnv },
+    stdio: ['ignore', stdout, 'inherit'],
+  });
+}
+
+const quietLogger = {
+  log() {}, trace() {}, debug() {}, info() {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};

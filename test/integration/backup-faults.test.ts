@@ -1,0 +1,91 @@
+// Faults during a backup: the worker SIGKILLed mid-upload, and S3 unreachable for a while.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import { verifyStoredBackup } from '../../src/activities/backup-verify';
+import { footprint, stores } from '../helpers/backups';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server';
+import { stackCtl, temporalClient, uniqueName } from '../helpers/stack';
+import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
+import { spawnWorker, startWorker } from '../helpers/worker';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await probe().catch(() => undefined);
+    if (v) return v;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function exactlyOneValidBackup(env: TestEnv, backupId: string) {
+  for (const store of stores(env)) {
+    assert.deepEqual(await footprint(store, env), { objects: [backupId], uploads: 0 }, `${store.name}: one backup, no orphan multipart upload`);
+    const verdict = await verifyStoredBackup(store, 'main', backupId);
+    assert.equal(verdict.valid, true, verdict.problems.join('; '));
+  }
+}
+
+describe('backup: faults', function () {
+  let redis: RedisServer;
+  let client: Client;
+
+  before(async () => {
+    // ~400 MiB of incompressible-enough values so the upload is still running when we strike.
+    redis = await startRedisServer(['--rdbcompression', 'no']);
+    process.env.TITAN_TEST_REDIS_PASSWORD = redis.password;
+    await redis.client().call('DEBUG', 'POPULATE', '400000', 'fault', '1024');
+    client = await temporalClient();
+  });
+  after(async () => {
+    await client?.connection.close();
+    await redis?.stop();
+  });
+
+  it('the worker killed (SIGKILL) during the upload, then restarted: exactly one valid backup, no orphan multipart upload', async () => {
+    const env = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD' });
+    const [primary] = stores(env);
+    let worker: ChildProcess = spawnWorker(env);
+    const handle = await client.workflow.start('redisBackup', { taskQueue: env.taskQueue, workflowId: uniqueName('kill'), args: [{ redis: 'main', retentionClass: 'daily' }] });
+    // Strike once the multipart upload is under way.
+    await until('a multipart upload in progress', async () => (await footprint(primary!, env)).uploads > 0 || undefined);
+    await sleep(300);
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker.once('exit', r));
+    assert.equal((await footprint(primary!, env)).uploads, 1, 'the killed attempt left its multipart upload behind');
+
+    worker = spawnWorker(env);
+    try {
+      const result = await handle.result();
+      await exactlyOneValidBackup(env, result.backupId);
+      const history = await handle.fetchHistory();
+      const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      assert.ok(attempts.some((a) => a! >= 2), 'the snapshot activity was retried after the crash');
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
+  });
+
+  it('S3 unreachable for a while: the backup retries, then completes', async () => {
+    const env = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD', offsite: false });
+    const worker = await startWorker(env);
+    stackCtl('stop', 's3-primary');
+    try {
+      const handle = await client.workflow.start('redisBackup', { taskQueue: env.taskQueue, workflowId: uniqueName('s3down'), args: [{ redis: 'main', retentionClass: 'daily' }] });
+      await until('a failed attempt against the stopped S3', async () => {
+        const pending = (await handle.describe()).raw.pendingActivities?.[0];
+        return (pending?.attempt ?? 0) >= 3 && pending?.lastFailure?.message ? pending : undefined;
+      });
+      stackCtl('start', 's3-primary');
+      const result = await handle.result();
+      await exactlyOneValidBackup(env, result.backupId);
+    } finally {
+      stackCtl('start', 's3-primary');
+      await worker.stop();
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { ConfigError, parseDotenv, parseEnvironment } from '../../src/lib/config';
+import { parse } from 'yaml';
+
+const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
+
+/** The example with one change applied, re-serialised. */
+function variant(change: (doc: any) => void): string {
+  const doc = parse(example);
+  change(doc);
+  return stringify(doc);
+}
+
+function errorOf(text: string): string {
+  try {
+    parseEnvironment(text, 'titan.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message.split('\n').length, 1, 'one line');
+    return err.message;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('environment file', () => {
+  it('the example for the local stack is valid and gets defaults', () => {
+    const env = parseEnvironment(example, 'titan.yaml');
+    assert.equal(env.environment, 'local');
+    assert.equal(env.redis.main!.url, 'redis://127.0.0.1:6390');
+    assert.equal(env.backups.locations.offsite!.s3.bucket, 'titan-offsite');
+    assert.equal(env.backups.locations.primary.s3.region, 'us-east-1');
+    assert.deepEqual(Object.keys(env.backups.schedules), ['hourly', 'daily']);
+    assert.equal(env.backups.retention.orphanGraceHours, 6);
+  });
+
+  const cases: [string, (d: any) => void, RegExp][] = [
+    ['a missing bucket', (d) => delete d.backups.locations.primary.s3.bucket, /^titan\.yaml: backups\.locations\.primary\.s3\.bucket: /],
+    ['an inlined password', (d) => (d.redis.main.url = 'redis://:hunter2@127.0.0.1:6390'), /^titan\.yaml: redis\.main\.url: must not contain a password/],
+    ['a secret value instead of a variable name', (d) => (d.redis.main.passwordEnv = 's3cr3t-value'), /^titan\.yaml: redis\.main\.passwordEnv: must be an environment variable name/],
+    ['daily retention under 30 days', (d) => (d.backups.retention.dailyDays = 7), /^titan\.yaml: backups\.retention\.dailyDays: must be at least 30/],
+    ['a misspelt key', (d) => (d.backups.schedule = {}), /^titan\.yaml: backups: .*\(schedule\)$/],
+    ['a bad cron', (d) => (d.backups.schedules.hourly.cron = 'every hour'), /^titan\.yaml: backups\.schedules\.hourly\.cron: must be a 5-field cron/],
+    ['a schedule for an unknown Redis', (d) => (d.backups.schedules.daily.redis = 'cache'), /^titan\.yaml: backups\.schedules\.daily\.redis: no Redis instance named "cache"$/],
+    ['a non-S3 endpoint', (d) => (d.backups.locations.offsite.s3.endpoint = 'ftp://x'), /^titan\.yaml: backups\.locations\.offsite\.s3\.endpoint: /],
+    ['a bad catch-up window', (d) => (d.backups.catchupWindow = 'soon'), /^titan\.yaml: backups\.catchupWindow: must be a duration/],
+  ];
+  for (const [what, change, expected] of cases) {
+    it(`rejects ${what} with one line naming the field`, () => {
+      assert.match(errorOf(variant(change)), expected);
+    });
+  }
+
+  it('rejects YAML that does not parse, naming the line', () => {
+    assert.match(errorOf('environment: local\nredis: [\n  main: {'), /^titan\.yaml: line \d+ not valid YAML: /);
+  });
+
+  it('reads the dotenv subset that node --env-file accepts', () => {
+    assert.deepEqual(parseDotenv('# c\nA=1\nexport B = "two"\n\nC=x=y\n'), { A: '1', B: 'two', C: 'x=y' });
+  });
+});

@@ -1,0 +1,553 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc64 } from '../../src/lib/crc64';
+import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier } from '../../src/lib/rdb';
+import { RedisFixture, RespClient, run } from '../helpers/redis-fixture';
+
+type Counts = Record<number, { keys: number; expires: number }>;
+type KeyInfo = { type: number; expireAtMs?: number };
+
+interface Expected {
+  keyspace: Counts;
+  keys: Map<string, KeyInfo>; // `${db}:${hex(key)}`
+  redisVersion: string;
+}
+
+interface Fixture {
+  rdb: Buffer;
+  file: string;
+  expected: Expected;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>>= 0);
+  };
+}
+
+function pseudoRandomBytes(n: number, seed: number): Buffer {
+  const next = prng(seed);
+  const b = Buffer.alloc(n + 3);
+  for (let i = 0; i < n; i += 4) b.writeUInt32LE(next(), i);
+  return b.subarray(0, n);
+}
+
+type Feed = 'whole' | 'bytes' | 'random';
+
+function chunks(buf: Uint8Array, feed: Feed, seed = 7): Uint8Array[] {
+  if (feed === 'whole') return [buf];
+  const out: Uint8Array[] = [];
+  const next = prng(seed);
+  for (let i = 0; i < buf.length; ) {
+    // Mostly tiny chunks (to split every kind of atom) with some large ones.
+    const r = next();
+    const n = feed === 'bytes' ? 1 : r % 3 === 0 ? 1 + (next() % 70_000) : 1 + (next() % 24);
+    out.push(buf.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+function verify(buf: Uint8Array, feed: Feed, onKey?: (k: RdbKey) => void): RdbSummary {
+  const v = new RdbVerifier({ onKey });
+  for (const c of chunks(buf, feed)) v.push(c);
+  return v.end();
+}
+
+/** Runs the verifier and returns the error, noting whether push() or end() raised it. */
+function failure(parts: Uint8Array[], opts?: { maxVersion?: number }): { err: RdbError; during: 'push' | 'end'; pushes: number } {
+  const v = new RdbVerifier(opts);
+  let pushes = 0;
+  try {
+    for (const p of parts) {
+      pushes++;
+      v.push(p);
+    }
+  } catch (e) {
+    assert.ok(e instanceof RdbError, `expected RdbError, got ${String(e)}`);
+    // Errors are sticky: the verifier refuses to go on.
+    assert.throws(() => v.end(), (e2: unknown) => e2 === e);
+    return { err: e, during: 'push', pushes };
+  }
+  try {
+    v.end();
+  } catch (e) {
+    assert.ok(e instanceof RdbError, `expected RdbError, got ${String(e)}`);
+    return { err: e, during: 'end', pushes };
+  }
+  assert.fail('expected the verifier to reject the stream');
+}
+
+// Which RDB type redis-server 7.x writes for each TYPE/OBJECT ENCODING pair.
+function expectedRdbType(type: string, encoding: string, rdbVersion: number): number {
+  const table: Record<string, number> = {
+    'string/int': 0,
+    'string/embstr': 0,
+    'string/raw': 0,
+    'list/quicklist': 18,
+    'list/listpack': 18,
+    'set/intset': 11,
+    'set/hashtable': 2,
+    'set/listpack': 20,
+    'zset/listpack': 17,
+    'zset/skiplist': 5,
+    'hash/listpack': 16,
+    'hash/hashtable': 4,
+    'stream/stream': rdbVersion >= 11 ? 21 : 19,
+  };
+  const t = table[`${type}/${encoding}`];
+  assert.notEqual(t, undefined, `no RDB type known for ${type}/${encoding}`);
+  return t;
+}
+
+async function keyspace(c: RespClient): Promise<Counts> {
+  const info = await c.str('INFO', 'keyspace');
+  const out: Counts = {};
+  for (const m of info.matchAll(/^db(\d+):keys=(\d+),expires=(\d+)/gm)) {
+    out[Number(m[1])] = { keys: Number(m[2]), expires: Number(m[3]) };
+  }
+  return out;
+}
+
+/** Snapshot of what redis says is in the dataset, taken just before SAVE. */
+async function describeDataset(c: RespClient, rdbVersion: number): Promise<Expected> {
+  const ks = await keyspace(c);
+  const keys = new Map<string, KeyInfo>();
+  for (const db of Object.keys(ks).map(Number)) {
+    await c.call('SELECT', db);
+    const names = (await c.call('KEYS', '*')) as Buffer[];
+    for (let i = 0; i < names.length; i += 500) {
+      const batch = names.slice(i, i + 500);
+      // Pipelined: replies come back in order.
+      const infos = await Promise.all(
+        batch.map((k) => Promise.all([c.str('TYPE', k), c.str('OBJECT', 'ENCODING', k), c.call('PEXPIRETIME', k)])),
+      );
+      batch.forEach((k, j) => {
+        const [type, enc, exp] = infos[j];
+        const info: KeyInfo = { type: expectedRdbType(type, enc, rdbVersion) };
+        if ((exp as number) >= 0) info.expireAtMs = exp as number;
+        keys.set(`${db}:${k.toString('hex')}`, info);
+      });
+    }
+  }
+  await c.call('SELECT', 0);
+  const server = await c.str('INFO', 'server');
+  const redisVersion = /redis_version:([^\r\n]+)/.exec(server)![1];
+  return { keyspace: ks, keys, redisVersion };
+}
+
+async function setConfig(c: RespClient, cfg: Record<string, string>): Promise<void> {
+  for (const [k, v] of Object.entries(cfg)) await c.call('CONFIG', 'SET', k, v);
+}
+
+const FUNCTION_LIBRARY = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+const LZF_KEY = 'k'.repeat(300);
+const BINARY_KEY = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a]);
+
+/** Every data type in both its compact and its big encoding, over dbs 0, 1 and 7. */
+async function populateAllTypes(c: RespClient): Promise<void> {
+  await c.call('FLUSHALL');
+  await c.call('FUNCTION', 'FLUSH');
+  // Low thresholds so a handful of elements flips each type to its big encoding.
+  await setConfig(c, {
+    'list-max-listpack-size': '4',
+    'hash-max-listpack-entries': '8',
+    'hash-max-listpack-value': '64',
+    'set-max-intset-entries': '8',
+    'zset-max-listpack-entries': '8',
+    'zset-max-listpack-value': '64',
+    'stream-node-max-entries': '4',
+  });
+  // List elements of 1000+ bytes become PLAIN quicklist nodes (container 1).
+  await c.call('DEBUG', 'QUICKLIST-PACKED-THRESHOLD', '1000');
+
+  await c.call('SELECT', 0);
+  // Strings: raw, int-encoded (int8/16/32), too big for int32, empty, LZF-friendly, 5 MiB.
+  await c.call('SET', 'str:plain', 'hello world');
+  await c.call('SET', 'str:int8', '42');
+  await c.call('SET', 'str:int16', '-1234');
+  await c.call('SET', 'str:int32', '123456789');
+  await c.call('SET', 'str:int64', '12345678901234');
+  await c.call('SET', 'str:empty', '');
+  await c.call('SET', 'str:lzf', 'abc'.repeat(20_000));
+  await c.call('SET', 'str:big', pseudoRandomBytes(5 << 20, 42));
+  // Key names that are themselves int-encoded, LZF-compressed, binary.
+  await c.call('SET', '12345', 'int-encoded key name');
+  await c.call('SET', LZF_KEY, 'lzf-compressed key name');
+  await c.call('SET', BINARY_KEY, 'binary key name');
+
+  // Lists: one packed node, many packed nodes, plain nodes.
+  await c.call('RPUSH', 'list:small', 'a', 'b', 'c');
+  await c.call('RPUSH', 'list:big', ...Array.from({ length: 50 }, (_, i) => `item-${i}`));
+  await c.call('RPUSH', 'list:plain', 'small1', 'P'.repeat(2000), 'small2', 'Q'.repeat(3000));
+  await c.call('RPUSH', 'list:ints', 1, 2, 3, -70000);
+
+  // Sets: intset, hashtable of ints, hashtable of strings.
+  await c.call('SADD', 'set:intset', 1, 2, 3, -5, 100000);
+  await c.call('SADD', 'set:bigints', ...Array.from({ length: 20 }, (_, i) => i));
+  await c.call('SADD', 'set:strings', 'a', 'b', 'c'); // listpack from 7.2 on, hashtable before
+  await c.call('SADD', 'set:manystrings', ...Array.from({ length: 200 }, (_, i) => `s${i}`));
+
+  // Sorted sets: listpack and skiplist (by count and by member size), odd scores.
+  await c.call('ZADD', 'zset:small', 1, 'a', 2.5, 'b', '-inf', 'c');
+  await c.call('ZADD', 'zset:big', ...Array.from({ length: 20 }, (_, i) => [i * 1.5, `m-${i}`]).flat(), 'inf', 'top');
+  await c.call('ZADD', 'zset:longmember', 1, 'm'.repeat(100));
+
+  // Hashes: listpack and hashtable (by count and by value size).
+  await c.call('HSET', 'hash:small', 'f1', 'v1', 'f2', '2', 'f3', 'v3');
+  await c.call('HSET', 'hash:big', ...Array.from({ length: 20 }, (_, i) => [`f${i}`, `v${i}`]).flat());
+  await c.call('HSET', 'hash:longvalue', 'f', 'v'.repeat(100));
+
+  // Streams: several listpacks, deleted entries, groups, consumers, pending entries.
+  for (let i = 1; i <= 10; i++) await c.call('XADD', 'stream:s', `${i}-0`, 'field', i, 'name', `n${i}`);
+  await c.call('XDEL', 'stream:s', '2-0', '5-0');
+  await c.call('XGROUP', 'CREATE', 'stream:s', 'g1', '0');
+  await c.call('XREADGROUP', 'GROUP', 'g1', 'alice', 'COUNT', 3, 'STREAMS', 'stream:s', '>');
+  await c.call('XREADGROUP', 'GROUP', 'g1', 'bob', 'COUNT', 2, 'STREAMS', 'stream:s', '>');
+  await c.call('XACK', 'stream:s', 'g1', '1-0');
+  await c.call('XGROUP', 'CREATE', 'stream:s', 'g2', '$');
+  await c.call('XGROUP', 'CREATECONSUMER', 'stream:s', 'g2', 'carol');
+  await c.call('XGROUP', 'CREATE', 'stream:empty', 'g0', '$', 'MKSTREAM');
+  // Ids beyond 2^53 exercise 64-bit lengths.
+  await c.call('XADD', 'stream:maxid', '18446744073709551615-18446744073709551615', 'f', 'v');
+
+  await c.call('EXPIRE', 'str:plain', 3600);
+  await c.call('PEXPIRE', 'list:small', 7_200_000);
+  await c.call('EXPIRE', 'hash:big', 100_000);
+  await c.call('EXPIRE', 'stream:s', 50_000);
+  await c.call('EXPIRE', 'str:big', 86_400);
+  await c.call('EXPIRE', LZF_KEY, 86_400);
+
+  await c.call('SELECT', 1);
+  await c.call('SET', 'a', '1', 'EX', 1000);
+  await c.call('SET', 'b', '2');
+  await c.call('HSET', 'h', 'f', 'v');
+  await c.call('PEXPIRE', 'h', 500_000);
+  await c.call('RPUSH', 'l', 'x');
+
+  await c.call('SELECT', 7);
+  await c.call('SET', 'x', 'y');
+  await c.call('SADD', 's', 'm1', 'm2');
+  await c.call('EXPIREAT', 's', Math.floor(Date.now() / 1000) + 86_400);
+  await c.call('ZADD', 'z', 1, 'a');
+
+  await c.call('SELECT', 0);
+  await c.call('FUNCTION', 'LOAD', FUNCTION_LIBRARY);
+}
+
+async function populateSmallKeys(c: RespClient): Promise<void> {
+  await c.call('FLUSHALL');
+  await c.call('FUNCTION', 'FLUSH');
+  await c.call('DEBUG', 'POPULATE', 20_000, 'key', 8);
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => c.call('PEXPIRE', `key:${i * 7}`, 1_000_000 + i)));
+  await c.call('SELECT', 2);
+  await c.call('DEBUG', 'POPULATE', 500, 'other', 3);
+  await c.call('SELECT', 0);
+}
+
+function rdbVersionOf(rdb: Buffer): number {
+  return Number(rdb.toString('latin1', 5, 9));
+}
+
+/**
+ * Inserts raw entry bytes just before the EOF opcode of a real RDB and re-seals it with a
+ * fresh checksum: the only way to get value types redis 7.0 cannot write.
+ */
+function spliceBeforeEof(rdb: Buffer, entry: Buffer, version?: string): Buffer {
+  assert.equal(rdb[rdb.length - 9], 0xff);
+  const body = Buffer.concat([rdb.subarray(0, rdb.length - 9), entry, Buffer.from([0xff])]);
+  if (version) body.write(version, 5, 'latin1');
+  const sum = Buffer.alloc(8);
+  sum.writeBigUInt64LE(crc64(body));
+  return Buffer.concat([body, sum]);
+}
+
+function storedChecksumHex(rdb: Buffer): string {
+  return rdb.readBigUInt64LE(rdb.length - 8).toString(16).padStart(16, '0');
+}
+
+describe('RdbVerifier on real redis-server dumps', function () {
+  this.timeout(120_000);
+
+  let redis: RedisFixture | undefined;
+  let noChecksum: RedisFixture | undefined;
+  const fixtures: Record<string, Fixture> = {};
+
+  async function capture(name: string, r: RedisFixture, populate?: (c: RespClient) => Promise<unknown>): Promise<void> {
+    if (populate) await populate(r.client);
+    const rdb = await r.save();
+    // The version redis wrote is needed to map streams to their RDB type.
+    const expected = await describeDataset(r.client, rdbVersionOf(rdb));
+    const file = join(r.dir, `${name.replace(/\W+/g, '_')}.rdb`);
+    writeFileSync(file, rdb);
+    fixtures[name] = { rdb, file, expected };
+  }
+
+  before(async () => {
+    redis = await RedisFixture.start();
+    await capture('all types, rdbcompression yes', redis, populateAllTypes);
+    // An LFU/LRU eviction policy makes SAVE write a FREQ/IDLE opcode before every key.
+    await capture('all types, rdbcompression no, LFU policy (FREQ opcodes)', redis, (c) =>
+      setConfig(c, { rdbcompression: 'no', 'maxmemory-policy': 'allkeys-lfu' }),
+    );
+    await setConfig(redis.client, { rdbcompression: 'yes', 'maxmemory-policy': 'noeviction' });
+    await capture('many small keys', redis, populateSmallKeys);
+    await capture('empty dataset', redis, async (c) => {
+      await c.call('FLUSHALL');
+      await c.call('FUNCTION', 'FLUSH');
+    });
+    // rdbchecksum cannot be changed at runtime.
+    noChecksum = await RedisFixture.start(['--rdbchecksum', 'no', '--maxmemory-policy', 'allkeys-lru']);
+    await capture('all types, rdbchecksum no, LRU policy (IDLE opcodes)', noChecksum, populateAllTypes);
+  });
+
+  after(async () => {
+    await redis?.stop();
+    await noChecksum?.stop();
+  });
+
+  const names = [
+    'all types, rdbcompression yes',
+    'all types, rdbcompression no, LFU policy (FREQ opcodes)',
+    'all types, rdbchecksum no, LRU policy (IDLE opcodes)',
+    'many small keys',
+    'empty dataset',
+  ];
+
+  for (const name of names) {
+    describe(name, () => {
+      it('is accepted by redis-check-rdb (the fixture is a real RDB)', async () => {
+        const { code, output } = await run('redis-check-rdb', [fixtures[name].file]);
+        assert.equal(code, 0, output);
+        assert.match(output, /RDB looks OK/);
+      });
+
+      for (const feed of ['whole', 'bytes', 'random'] as const) {
+        it(`matches INFO keyspace and sees every key (${feed === 'bytes' ? '1-byte' : feed} chunks)`, () => {
+          const { rdb, expected } = fixtures[name];
+          const seen = new Map<string, KeyInfo>();
+          const summary = verify(rdb, feed, (k) => {
+            const id = `${k.db}:${Buffer.from(k.key).toString('hex')}`;
+            assert.ok(!seen.has(id), `key ${id} reported twice`);
+            const info: KeyInfo = { type: k.type };
+            if (k.expireAtMs !== undefined) info.expireAtMs = k.expireAtMs;
+            seen.set(id, info);
+          });
+          assert.deepEqual(summary.keyCounts, expected.keyspace);
+          assert.deepEqual(summary.resizeHints, expected.keyspace);
+          assert.deepEqual(seen, expected.keys);
+          assert.equal(summary.structure, 'parsed');
+          assert.equal(summary.bytes, rdb.length);
+          assert.equal(summary.rdbVersion, rdbVersionOf(rdb));
+          assert.equal(summary.aux['redis-ver'], expected.redisVersion);
+          assert.equal(summary.aux['redis-bits'], '64');
+          assert.match(summary.aux['ctime'], /^\d+$/);
+          assert.match(summary.aux['used-mem'], /^\d+$/);
+          assert.equal(summary.aux['aof-base'], '0');
+          if (name.includes('rdbchecksum no')) {
+            assert.equal(storedChecksumHex(rdb), '0000000000000000');
+            assert.equal(summary.checksum, 'disabled');
+            assert.match(summary.crc64, /^[0-9a-f]{16}$/);
+            assert.notEqual(summary.crc64, '0000000000000000');
+          } else {
+            assert.equal(summary.checksum, 'ok');
+            assert.equal(summary.crc64, storedChecksumHex(rdb));
+          }
+        });
+      }
+
+      it('gives the same summary without onKey (keys skipped, not captured)', () => {
+        const { rdb } = fixtures[name];
+        assert.deepEqual(verify(rdb, 'random'), verify(rdb, 'whole', () => undefined));
+      });
+    });
+  }
+
+  describe('fixture coverage', () => {
+    it('covers every encoding redis writes, including functions and LZF', () => {
+      const { expected, rdb } = fixtures['all types, rdbcompression yes'];
+      const types = new Set([...expected.keys.values()].map((k) => k.type));
+      // RDB 11 (redis 7.2) added listpack sets and stream v3.
+      const v11 = rdbVersionOf(rdb) >= 11;
+      for (const t of [0, 2, 4, 5, 11, 16, 17, 18, ...(v11 ? [20, 21] : [19])]) assert.ok(types.has(t), `type ${t}`);
+      assert.deepEqual(Object.keys(expected.keyspace), ['0', '1', '7']);
+      for (const db of [0, 1, 7]) assert.ok(expected.keyspace[db].expires > 0, `expires in db ${db}`);
+      assert.ok(rdb.includes(Buffer.from("redis.register_function('f'")), 'function library present');
+      assert.ok(expected.keys.has(`0:${Buffer.from(LZF_KEY).toString('hex')}`));
+      // LZF really kicked in: the compressible value and key shrink the file.
+      assert.ok(rdb.length + 50_000 < fixtures['all types, rdbcompression no, LFU policy (FREQ opcodes)'].rdb.length);
+    });
+
+    it('an empty dataset has no databases', () => {
+      const s = verify(fixtures['empty dataset'].rdb, 'whole');
+      assert.deepEqual(s.keyCounts, {});
+      assert.equal(s.checksum, 'ok');
+    });
+  });
+
+  describe('values that cannot be walked', () => {
+    // A pre-GA module value (type 6) has no self-describing layout: an opaque blob here.
+    const moduleEntry = Buffer.concat([Buffer.from([0x06, 0x03]), Buffer.from('mod'), pseudoRandomBytes(300, 9)]);
+
+    it('a module value stops structural parsing; checksum and framing are still verified', () => {
+      const rdb = spliceBeforeEof(fixtures['many small keys'].rdb, moduleEntry);
+      for (const feed of ['whole', 'bytes', 'random'] as const) {
+        let keys = 0;
+        const s = verify(rdb, feed, () => keys++);
+        assert.equal(keys, 20_500, 'keys before the module value are still reported');
+        assert.equal(s.keyCounts, undefined);
+        assert.ok(typeof s.structure === 'object' && /module/.test(s.structure.skipped), JSON.stringify(s.structure));
+        assert.equal(s.checksum, 'ok');
+        assert.equal(s.crc64, storedChecksumHex(rdb));
+        assert.equal(s.bytes, rdb.length);
+      }
+    });
+
+    it('with structure skipped, damage is still caught', () => {
+      const rdb = spliceBeforeEof(fixtures['many small keys'].rdb, moduleEntry);
+      const flipped = Buffer.from(rdb);
+      flipped[rdb.length - 100] ^= 1;
+      assert.equal(failure([flipped]).err.code, 'BAD_CHECKSUM');
+      let cut = rdb.length - 20;
+      while (rdb[cut - 9] === 0xff) cut--;
+      assert.equal(failure(chunks(rdb.subarray(0, cut), 'random')).err.code, 'TRUNCATED');
+    });
+
+    it('an unknown type in a newer RDB version is skipped only when that version is allowed', () => {
+      const entry = Buffer.concat([Buffer.from([30, 0x01]), Buffer.from('k'), pseudoRandomBytes(50, 3)]);
+      const rdb = spliceBeforeEof(fixtures['empty dataset'].rdb, entry, '0013');
+      assert.equal(failure([rdb]).err.code, 'UNSUPPORTED_VERSION');
+      const v = new RdbVerifier({ maxVersion: 13 });
+      v.push(rdb);
+      const s = v.end();
+      assert.equal(s.rdbVersion, 13);
+      assert.ok(typeof s.structure === 'object' && /unknown value type 30/.test(s.structure.skipped));
+      // In a version whose types are all known, the same byte is corruption.
+      const known = spliceBeforeEof(fixtures['empty dataset'].rdb, entry);
+      assert.equal(failure([known]).err.code, 'CORRUPT');
+    });
+  });
+
+  describe('corruption on a real file', () => {
+    const good = (): Buffer => fixtures['all types, rdbcompression yes'].rdb;
+    const small = (): Buffer => fixtures['many small keys'].rdb;
+
+    function assertCode(r: { err: RdbError }, codes: RdbErrorCode[]): void {
+      assert.ok(codes.includes(r.err.code), `got ${r.err.code}: ${r.err.message}`);
+    }
+
+    it('one flipped byte in the middle → BAD_CHECKSUM (or CORRUPT)', () => {
+      for (const rdb of [good(), small()]) {
+        for (const feed of ['whole', 'random'] as const) {
+          const bad = Buffer.from(rdb);
+          bad[bad.length >> 1] ^= 0x5a;
+          assertCode(failure(chunks(bad, feed)), ['BAD_CHECKSUM', 'CORRUPT']);
+        }
+      }
+    });
+
+    it('a damaged stored checksum → BAD_CHECKSUM from push(), naming both values', () => {
+      const bad = Buffer.from(good());
+      bad[bad.length - 3] ^= 1;
+      const r = failure([bad]);
+      assert.equal(r.err.code, 'BAD_CHECKSUM');
+      assert.equal(r.during, 'push');
+      assert.ok(r.err.message.includes(storedChecksumHex(bad)), r.err.message);
+      assert.ok(r.err.message.includes(storedChecksumHex(good())), r.err.message);
+    });
+
+    it('truncated streams → TRUNCATED at end()', () => {
+      const rdb = good();
+      // Cut points: mid-file (inside the 5 MiB value), mid-header, right after the EOF
+      // opcode, one byte short. The mid-file cut avoids looking like EOF + checksum.
+      let mid = rdb.length >> 1;
+      while (rdb[mid - 9] === 0xff) mid--;
+      for (const cut of [mid, 5, 9, 10, rdb.length - 8, rdb.length - 1]) {
+        for (const feed of ['whole', 'random'] as const) {
+          const r = failure(chunks(rdb.subarray(0, cut), feed));
+          assert.equal(r.err.code, 'TRUNCATED', `cut at ${cut}: ${r.err.message}`);
+          assert.equal(r.during, 'end');
+        }
+      }
+      for (let cut = 200; cut < small().length; cut += 9973) {
+        let at = cut;
+        while (small()[at - 9] === 0xff) at--;
+        assertCode(failure(chunks(small().subarray(0, at), 'random')), ['TRUNCATED']);
+      }
+    });
+
+    it('zero bytes → EMPTY', () => {
+      assert.equal(failure([]).err.code, 'EMPTY');
+      assert.equal(failure([new Uint8Array(0)]).err.code, 'EMPTY');
+    });
+
+    it('wrong magic → BAD_MAGIC on the first push that shows it', () => {
+      const bad = Buffer.from(good());
+      bad.write('RODIS', 0, 'latin1');
+      let r = failure([bad]);
+      assert.equal(r.err.code, 'BAD_MAGIC');
+      assert.equal(r.during, 'push');
+      r = failure(chunks(bad.subarray(0, 64), 'bytes'));
+      assert.equal(r.err.code, 'BAD_MAGIC');
+      assert.equal(r.pushes, 2, 'refused on the second byte');
+      r = failure([Buffer.from('-ERR unknown command\r\n')]);
+      assert.equal(r.err.code, 'BAD_MAGIC');
+      r = failure([Buffer.from('REDIS00x1')]);
+      assert.equal(r.err.code, 'BAD_MAGIC');
+    });
+
+    it('version 0099 → UNSUPPORTED_VERSION naming both versions', () => {
+      const bad = Buffer.from(good());
+      bad.write('0099', 5, 'latin1');
+      const r = failure([bad]);
+      assert.equal(r.err.code, 'UNSUPPORTED_VERSION');
+      assert.equal(r.during, 'push');
+      assert.match(r.err.message, /\b99\b/);
+      assert.match(r.err.message, /\b12\b/);
+      const bytes = failure(chunks(bad.subarray(0, 64), 'bytes'));
+      assert.equal(bytes.err.code, 'UNSUPPORTED_VERSION');
+      assert.equal(bytes.pushes, 9, 'refused as soon as the header is complete');
+      const v = rdbVersionOf(good());
+      const strict = failure([good()], { maxVersion: v - 1 });
+      assert.equal(strict.err.code, 'UNSUPPORTED_VERSION');
+      assert.match(strict.err.message, new RegExp(`\\b${v}\\b`));
+      assert.match(strict.err.message, new RegExp(`\\b${v - 1}\\b`));
+    });
+
+    it('bytes after the checksum → TRAILING_DATA from push()', () => {
+      const rdb = good();
+      const extra = Buffer.from('*1\r\n$4\r\nPING\r\n');
+      let r = failure([Buffer.concat([rdb, extra])]);
+      assert.equal(r.err.code, 'TRAILING_DATA');
+      assert.equal(r.during, 'push');
+      r = failure([rdb, extra.subarray(0, 1)]);
+      assert.equal(r.err.code, 'TRAILING_DATA');
+      assert.equal(r.pushes, 2);
+      r = failure(chunks(Buffer.concat([rdb, extra]), 'random'));
+      assert.equal(r.err.code, 'TRAILING_DATA');
+    });
+
+    it('push() after end() is a programming error; end() is idempotent', () => {
+      const v = new RdbVerifier();
+      v.push(fixtures['empty dataset'].rdb);
+      const s = v.end();
+      assert.equal(v.end(), s);
+      assert.throws(() => v.push(new Uint8Array(1)), /after end/);
+    });
+
+    it('an unknown opcode → CORRUPT as soon as it arrives', () => {
+      // Replace the EOF opcode of the empty dataset (header, aux fields, EOF, checksum).
+      const rdb = Buffer.from(fixtures['empty dataset'].rdb);
+      assert.equal(rdb[rdb.length - 9], 0xff);
+      rdb[rdb.length - 9] = 0x08; // no RDB type 8 exists
+      const r = failure([rdb.subarray(0, rdb.length - 8), rdb.subarray(rdb.length - 8)]);
+      assert.equal(r.err.code, 'CORRUPT');
+      assert.equal(r.pushes, 1);
+    });
+  });
+});
