@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the npm dependencies (when missing or stale) and builds. Sourced by start.sh and test.sh.
+# Installs the npm dependencies (when missing or stale) and builds. Run by start.sh and test.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -7,4 +7,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # --ignore-scripts: npm 11 would ask before install scripts; Temporal's core bridge ships prebuilt.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
-npx tsc -p tsconfig.json
+npm run --silent build

@@ -1,6 +1,7 @@
 // Faults during a backup: the worker SIGKILLed mid-upload, and S3 unreachable for a while.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { verifyStoredBackup } from '../../src/activities/backup-verify';
 import { footprint, stores } from '../helpers/backups';
@@ -66,7 +67,8 @@ describe('backup: faults', function () {
       assert.ok(attempts.some((a) => a! >= 2), 'the snapshot activity was retried after the crash');
     } finally {
       worker.kill('SIGTERM');
-      await new Promise((r) => worker.once('exit', r));
+      const [code] = await once(worker, 'exit');
+      assert.equal(code, 0, 'the worker shuts down gracefully on SIGTERM');
     }
   });
 

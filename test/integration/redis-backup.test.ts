@@ -14,6 +14,7 @@ import { RdbVerifier } from '../../src/lib/rdb';
 import { newBackupId, parseKeyspace } from '../../src/lib/manifest';
 import { putBackup, readObject, runBackup, seedDataset, sha256, stores } from '../helpers/backups';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
+import { titan } from '../helpers/cli';
 import { temporalClient } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { startWorker } from '../helpers/worker';
@@ -117,6 +118,21 @@ describe('redisBackup on the real stack', function () {
       assert.ok(verdict.problems.some((p) => /^RDB check failed|CRC64/.test(p) || /size/.test(p)), `${what}: ${verdict.problems.join('; ')}`);
       await primary!.deleteBackup('main', id);
     }
+  });
+
+  it('the CLI: `titan backup` prints the id, `backups list` shows it valid in both locations, `backups verify` passes', async () => {
+    const cliEnv = { TITAN_TEST_REDIS_PASSWORD: redis.password };
+    const backup = await titan(['--config', env.file, 'backup', '--class', 'hourly'], cliEnv);
+    assert.equal(backup.code, 0, backup.stderr);
+    const id = backup.stdout.split(/\s+/)[0]!;
+    assert.match(id, /^main-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+    assert.match(backup.stderr, /backup workflow .* started/);
+    const list = JSON.parse((await titan(['--config', env.file, '--json', 'backups', 'list'], cliEnv)).stdout);
+    const row = list.find((r: { id: string }) => r.id === id);
+    assert.deepEqual({ valid: row.valid, locations: row.locations, retentionClass: row.retentionClass }, { valid: true, locations: ['primary', 'offsite'], retentionClass: 'hourly' });
+    const verify = await titan(['--config', env.file, 'backups', 'verify', id], cliEnv);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.match(verify.stdout, /^primary: valid\noffsite: valid$/m);
   });
 
   it('retention removes exactly the expired backups and keeps the newest valid one', async () => {

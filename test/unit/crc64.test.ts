@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Crc64, crc64 } from '../../src/lib/crc64';
-import { RedisFixture } from '../helpers/redis-fixture';
+import { startRedisServer } from '../helpers/redis-server';
 
 // Bit-at-a-time reference straight from the definition (reflected Jones polynomial).
 function referenceCrc64(buf: Uint8Array): bigint {
@@ -81,9 +81,9 @@ describe('crc64 (Redis CRC-64/Jones)', () => {
 
   it('reproduces the checksum redis-server stores in a real RDB', async function () {
     this.timeout(60_000);
-    const redis = await RedisFixture.start();
+    const redis = await startRedisServer();
     try {
-      await redis.client.call('DEBUG', 'POPULATE', 2000, 'k', 100);
+      await redis.client().call('DEBUG', 'POPULATE', 2000, 'k', 100);
       const rdb = await redis.save();
       const stored = Buffer.from(rdb.subarray(rdb.length - 8)).readBigUInt64LE();
       assert.notEqual(stored, 0n);

@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type Redis from 'ioredis';
 import { crc64 } from '../../src/lib/crc64';
 import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier } from '../../src/lib/rdb';
-import { RedisFixture, RespClient, run } from '../helpers/redis-fixture';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server';
+
+/** Runs a program and returns its exit code and combined output. */
+function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, output: `${stdout}${stderr}` });
+    });
+  });
+}
 
 type Counts = Record<number, { keys: number; expires: number }>;
 type KeyInfo = { type: number; expireAtMs?: number };
@@ -105,8 +116,8 @@ function expectedRdbType(type: string, encoding: string, rdbVersion: number): nu
   return t;
 }
 
-async function keyspace(c: RespClient): Promise<Counts> {
-  const info = await c.str('INFO', 'keyspace');
+async function keyspace(c: Redis): Promise<Counts> {
+  const info = await c.info('keyspace');
   const out: Counts = {};
   for (const m of info.matchAll(/^db(\d+):keys=(\d+),expires=(\d+)/gm)) {
     out[Number(m[1])] = { keys: Number(m[2]), expires: Number(m[3]) };
@@ -115,17 +126,17 @@ async function keyspace(c: RespClient): Promise<Counts> {
 }
 
 /** Snapshot of what redis says is in the dataset, taken just before SAVE. */
-async function describeDataset(c: RespClient, rdbVersion: number): Promise<Expected> {
+async function describeDataset(c: Redis, rdbVersion: number): Promise<Expected> {
   const ks = await keyspace(c);
   const keys = new Map<string, KeyInfo>();
   for (const db of Object.keys(ks).map(Number)) {
-    await c.call('SELECT', db);
-    const names = (await c.call('KEYS', '*')) as Buffer[];
+    await c.select(db);
+    const names = await c.keysBuffer('*');
     for (let i = 0; i < names.length; i += 500) {
       const batch = names.slice(i, i + 500);
       // Pipelined: replies come back in order.
       const infos = await Promise.all(
-        batch.map((k) => Promise.all([c.str('TYPE', k), c.str('OBJECT', 'ENCODING', k), c.call('PEXPIRETIME', k)])),
+        batch.map((k) => Promise.all([c.type(k), c.call('OBJECT', 'ENCODING', k) as Promise<string>, c.call('PEXPIRETIME', k)])),
       );
       batch.forEach((k, j) => {
         const [type, enc, exp] = infos[j];
@@ -135,14 +146,14 @@ async function describeDataset(c: RespClient, rdbVersion: number): Promise<Expec
       });
     }
   }
-  await c.call('SELECT', 0);
-  const server = await c.str('INFO', 'server');
+  await c.select(0);
+  const server = await c.info('server');
   const redisVersion = /redis_version:([^\r\n]+)/.exec(server)![1];
   return { keyspace: ks, keys, redisVersion };
 }
 
-async function setConfig(c: RespClient, cfg: Record<string, string>): Promise<void> {
-  for (const [k, v] of Object.entries(cfg)) await c.call('CONFIG', 'SET', k, v);
+async function setConfig(c: Redis, cfg: Record<string, string>): Promise<void> {
+  for (const [k, v] of Object.entries(cfg)) await c.config('SET', k, v);
 }
 
 const FUNCTION_LIBRARY = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
@@ -150,7 +161,7 @@ const LZF_KEY = 'k'.repeat(300);
 const BINARY_KEY = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a]);
 
 /** Every data type in both its compact and its big encoding, over dbs 0, 1 and 7. */
-async function populateAllTypes(c: RespClient): Promise<void> {
+async function populateAllTypes(c: Redis): Promise<void> {
   await c.call('FLUSHALL');
   await c.call('FUNCTION', 'FLUSH');
   // Low thresholds so a handful of elements flips each type to its big encoding.
@@ -166,7 +177,7 @@ async function populateAllTypes(c: RespClient): Promise<void> {
   // List elements of 1000+ bytes become PLAIN quicklist nodes (container 1).
   await c.call('DEBUG', 'QUICKLIST-PACKED-THRESHOLD', '1000');
 
-  await c.call('SELECT', 0);
+  await c.select(0);
   // Strings: raw, int-encoded (int8/16/32), too big for int32, empty, LZF-friendly, 5 MiB.
   await c.call('SET', 'str:plain', 'hello world');
   await c.call('SET', 'str:int8', '42');
@@ -223,31 +234,31 @@ async function populateAllTypes(c: RespClient): Promise<void> {
   await c.call('EXPIRE', 'str:big', 86_400);
   await c.call('EXPIRE', LZF_KEY, 86_400);
 
-  await c.call('SELECT', 1);
+  await c.select(1);
   await c.call('SET', 'a', '1', 'EX', 1000);
   await c.call('SET', 'b', '2');
   await c.call('HSET', 'h', 'f', 'v');
   await c.call('PEXPIRE', 'h', 500_000);
   await c.call('RPUSH', 'l', 'x');
 
-  await c.call('SELECT', 7);
+  await c.select(7);
   await c.call('SET', 'x', 'y');
   await c.call('SADD', 's', 'm1', 'm2');
   await c.call('EXPIREAT', 's', Math.floor(Date.now() / 1000) + 86_400);
   await c.call('ZADD', 'z', 1, 'a');
 
-  await c.call('SELECT', 0);
+  await c.select(0);
   await c.call('FUNCTION', 'LOAD', FUNCTION_LIBRARY);
 }
 
-async function populateSmallKeys(c: RespClient): Promise<void> {
+async function populateSmallKeys(c: Redis): Promise<void> {
   await c.call('FLUSHALL');
   await c.call('FUNCTION', 'FLUSH');
   await c.call('DEBUG', 'POPULATE', 20_000, 'key', 8);
   await Promise.all(Array.from({ length: 1000 }, (_, i) => c.call('PEXPIRE', `key:${i * 7}`, 1_000_000 + i)));
-  await c.call('SELECT', 2);
+  await c.select(2);
   await c.call('DEBUG', 'POPULATE', 500, 'other', 3);
-  await c.call('SELECT', 0);
+  await c.select(0);
 }
 
 function rdbVersionOf(rdb: Buffer): number {
@@ -274,35 +285,36 @@ function storedChecksumHex(rdb: Buffer): string {
 describe('RdbVerifier on real redis-server dumps', function () {
   this.timeout(120_000);
 
-  let redis: RedisFixture | undefined;
-  let noChecksum: RedisFixture | undefined;
+  let redis: RedisServer | undefined;
+  let noChecksum: RedisServer | undefined;
   const fixtures: Record<string, Fixture> = {};
 
-  async function capture(name: string, r: RedisFixture, populate?: (c: RespClient) => Promise<unknown>): Promise<void> {
-    if (populate) await populate(r.client);
+  async function capture(name: string, r: RedisServer, populate?: (c: Redis) => Promise<unknown>): Promise<void> {
+    const c = r.client();
+    if (populate) await populate(c);
     const rdb = await r.save();
     // The version redis wrote is needed to map streams to their RDB type.
-    const expected = await describeDataset(r.client, rdbVersionOf(rdb));
+    const expected = await describeDataset(c, rdbVersionOf(rdb));
     const file = join(r.dir, `${name.replace(/\W+/g, '_')}.rdb`);
     writeFileSync(file, rdb);
     fixtures[name] = { rdb, file, expected };
   }
 
   before(async () => {
-    redis = await RedisFixture.start();
+    redis = await startRedisServer();
     await capture('all types, rdbcompression yes', redis, populateAllTypes);
     // An LFU/LRU eviction policy makes SAVE write a FREQ/IDLE opcode before every key.
     await capture('all types, rdbcompression no, LFU policy (FREQ opcodes)', redis, (c) =>
       setConfig(c, { rdbcompression: 'no', 'maxmemory-policy': 'allkeys-lfu' }),
     );
-    await setConfig(redis.client, { rdbcompression: 'yes', 'maxmemory-policy': 'noeviction' });
+    await setConfig(redis.client(), { rdbcompression: 'yes', 'maxmemory-policy': 'noeviction' });
     await capture('many small keys', redis, populateSmallKeys);
     await capture('empty dataset', redis, async (c) => {
       await c.call('FLUSHALL');
       await c.call('FUNCTION', 'FLUSH');
     });
     // rdbchecksum cannot be changed at runtime.
-    noChecksum = await RedisFixture.start(['--rdbchecksum', 'no', '--maxmemory-policy', 'allkeys-lru']);
+    noChecksum = await startRedisServer(['--rdbchecksum', 'no', '--maxmemory-policy', 'allkeys-lru']);
     await capture('all types, rdbchecksum no, LRU policy (IDLE opcodes)', noChecksum, populateAllTypes);
   });
 
