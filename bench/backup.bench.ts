@@ -2,34 +2,49 @@
 //   manual: `redis-cli --rdb` to a file, then `aws s3 cp` of that file to the same S3 location;
 //   titan:  the redisBackup workflow on a real worker process (primary location only, like the
 //           runbook), sampling the worker's resident memory every 50 ms.
-// Prints both times, their ratio (titan / manual; target ≤ 0.75) and the worker's RSS growth
-// (target ≤ 150 MiB, the same ±10% at every size). Sizes: BENCH_SIZES_GIB (default "1,4").
+// Each size runs BENCH_ROUNDS rounds (default 3), alternating which side goes first; medians are
+// compared. Prints both times, the ratio titan/manual (target ≤ 0.75), the worker's peak RSS
+// growth (target ≤ 150 MiB, the same ±10% at every size), and the CPU seconds each side cost the
+// S3 server, so the two cores' budget is visible. Sizes: BENCH_SIZES_GIB (default "1,4").
 import { spawn } from 'node:child_process';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import type { BackupStore } from '../src/activities/backup-store';
+import type { RedisBackupResult } from '../src/workflows/redis-backup';
 import { stores } from '../test/helpers/backups';
-import { startRedisServer } from '../test/helpers/redis-server';
+import { type RedisServer, startRedisServer } from '../test/helpers/redis-server';
 import { repoRoot, stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
-import { writeTestEnvironment } from '../test/helpers/titan-env';
+import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 const VALUE_BYTES = 1024;
 const aws = path.join(repoRoot, '.titan', 'tools', 'bin', 'aws');
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+const s3Pid = Number(readFileSync(path.join(repoRoot, '.titan', 'run', 's3-primary.pid'), 'utf8'));
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+/** User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+interface Sample { seconds: number; s3Cpu: number }
+
+async function measure(fn: () => Promise<unknown>): Promise<Sample> {
+  const cpu0 = cpuSeconds(s3Pid);
   const t0 = process.hrtime.bigint();
-  const value = await fn();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+  await fn();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, s3Cpu: cpuSeconds(s3Pid) - cpu0 };
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<void> {
@@ -39,50 +54,86 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
   });
 }
 
-async function benchSize(gib: number) {
-  const redis = await startRedisServer(['--rdbcompression', 'no', '--maxmemory', '0']);
-  const work = mkdtempSync(path.join(os.tmpdir(), 'titan-bench-'));
-  try {
-    process.env.TITAN_TEST_REDIS_PASSWORD = redis.password;
-    const keys = Math.round((gib * GiB) / (VALUE_BYTES + 40));
-    await redis.client().call('DEBUG', 'POPULATE', String(keys), 'bench', String(VALUE_BYTES));
-    const env = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD', offsite: false, partSizeMiB: 8 });
-    const [primary] = stores(env);
-    const secrets = stackSecrets();
+/** The runbook as an operator would type it: timed from the first command to the end of the upload. */
+async function manualRunbook(redis: RedisServer, primary: BackupStore, env: TestEnv, work: string): Promise<Sample & { bytes: number }> {
+  const file = path.join(work, 'dump.rdb');
+  const key = `${env.prefix}manual/dump.rdb`;
+  const secrets = stackSecrets();
+  const sample = await measure(async () => {
+    await run('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--rdb', file], { REDISCLI_AUTH: redis.password });
+    await run(aws, ['s3', 'cp', '--only-show-errors', '--endpoint-url', primary.location.endpoint, file, `s3://${primary.bucket}/${key}`], {
+      AWS_ACCESS_KEY_ID: secrets.TITAN_S3_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: secrets.TITAN_S3_SECRET_ACCESS_KEY!, AWS_DEFAULT_REGION: 'us-east-1',
+    });
+  });
+  const bytes = statSync(file).size;
+  rmSync(file);
+  await primary.client.send(new DeleteObjectCommand({ Bucket: primary.bucket, Key: key }));
+  return { ...sample, bytes };
+}
 
-    // The manual runbook, step by step.
-    const file = path.join(work, 'dump.rdb');
-    const manual = await timed(async () => {
-      await run('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--rdb', file], { REDISCLI_AUTH: redis.password });
-      await run(aws, ['s3', 'cp', '--only-show-errors', '--endpoint-url', primary!.location.endpoint, file, `s3://${primary!.bucket}/${env.prefix}manual/dump.rdb`], {
-        AWS_ACCESS_KEY_ID: secrets.TITAN_S3_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: secrets.TITAN_S3_SECRET_ACCESS_KEY!, AWS_DEFAULT_REGION: 'us-east-1',
+/** One titan backup on a fresh, ready worker process: timed from start to result only. */
+async function titanBackup(env: TestEnv, primary: BackupStore): Promise<Sample & { bytes: number; rssGrowth: number }> {
+  const worker = spawnWorker(env, {}, 'pipe');
+  // The worker prints one line once it polls; its RSS then is the baseline.
+  await once(worker.stdout!, 'data');
+  const baseline = rssBytes(worker.pid!);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(worker.pid!))), 50);
+  const client = await temporalClient();
+  try {
+    let result: RedisBackupResult | undefined;
+    const sample = await measure(async () => {
+      result = await client.workflow.execute('redisBackup', {
+        taskQueue: env.taskQueue, workflowId: uniqueName('bench'), args: [{ redis: 'main', retentionClass: 'daily' }],
       });
     });
-    const rdbBytes = statSync(file).size;
-    rmSync(file);
-
-    // Titan, on a real worker process.
-    const worker = spawnWorker(env, {}, 'pipe');
-    // The worker prints one line once it polls; its RSS then is the baseline.
-    await new Promise<void>((resolve) => worker.stdout!.once('data', () => resolve()));
-    const baseline = rssBytes(worker.pid!);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(worker.pid!))), 50);
-    const client = await temporalClient();
-    const titan = await timed(() => client.workflow.execute('redisBackup', {
-      taskQueue: env.taskQueue, workflowId: uniqueName('bench'), args: [{ redis: 'main', retentionClass: 'daily' }],
-    }));
+    await primary.deleteBackup('main', result!.backupId);
+    return { ...sample, bytes: result!.bytes, rssGrowth: peak - baseline };
+  } finally {
     clearInterval(sampler);
     worker.kill('SIGTERM');
     await once(worker, 'exit');
     await client.connection.close();
-    const stored = await primary!.readManifest('main', titan.value.backupId);
-    if (stored?.bytes !== rdbBytes && Math.abs((stored?.bytes ?? 0) - rdbBytes) > rdbBytes * 0.01) {
-      throw new Error(`titan stored ${stored?.bytes} bytes, the runbook ${rdbBytes}: not the same dataset`);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function benchSize(gib: number, rounds: number) {
+  const redis = await startRedisServer(['--rdbcompression', 'no']);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'titan-bench-'));
+  try {
+    process.env.TITAN_TEST_REDIS_PASSWORD = redis.password;
+    await redis.client().call('DEBUG', 'POPULATE', String(Math.round((gib * GiB) / (VALUE_BYTES + 40))), 'bench', String(VALUE_BYTES));
+    const env = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD', offsite: false, partSizeMiB: 8 });
+    const [primary] = stores(env);
+    const manual: Sample[] = [];
+    const titan: Sample[] = [];
+    const growth: number[] = [];
+    let rdbBytes = 0;
+    for (let round = 0; round < rounds; round++) {
+      const sides = [
+        async () => {
+          const r = await manualRunbook(redis, primary!, env, work);
+          rdbBytes = r.bytes;
+          manual.push(r);
+        },
+        async () => {
+          const r = await titanBackup(env, primary!);
+          if (rdbBytes && r.bytes !== rdbBytes) throw new Error(`titan stored ${r.bytes} bytes, the runbook ${rdbBytes}`);
+          titan.push(r);
+          growth.push(r.rssGrowth);
+        },
+      ];
+      for (const side of round % 2 ? sides.reverse() : sides) await side();
     }
-    for (const e of await primary!.list('main')) await primary!.deleteBackup('main', e.id);
-    await primary!.client.send(new DeleteObjectCommand({ Bucket: primary!.bucket, Key: `${env.prefix}manual/dump.rdb` }));
-    return { gib, rdbBytes, manual: manual.seconds, titan: titan.seconds, rssGrowth: peak - baseline };
+    return {
+      gib, rdbBytes,
+      manual: median(manual.map((s) => s.seconds)), titan: median(titan.map((s) => s.seconds)),
+      manualS3Cpu: median(manual.map((s) => s.s3Cpu)), titanS3Cpu: median(titan.map((s) => s.s3Cpu)),
+      rssGrowth: Math.max(...growth),
+      all: { manual: manual.map((s) => +s.seconds.toFixed(2)), titan: titan.map((s) => +s.seconds.toFixed(2)) },
+    };
   } finally {
     await redis.stop();
     rmSync(work, { recursive: true, force: true });
@@ -91,16 +142,17 @@ async function benchSize(gib: number) {
 
 async function main() {
   const sizes = (process.env.BENCH_SIZES_GIB ?? '1,4').split(',').map(Number);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians`);
+  console.log('dataset  RDB bytes     manual (s)  titan (s)  ratio  worker peak RSS growth  S3 server CPU s (manual / titan)  all runs (manual | titan)');
   const results = [];
-  console.log('dataset  rdb bytes       manual (s)  titan (s)  ratio  worker RSS growth');
   for (const gib of sizes) {
-    const r = await benchSize(gib);
+    const r = await benchSize(gib, rounds);
     results.push(r);
-    console.log(`${String(gib).padStart(3)} GiB  ${String(r.rdbBytes).padEnd(14)}  ${r.manual.toFixed(2).padStart(10)}  ${r.titan.toFixed(2).padStart(9)}  ${(r.titan / r.manual).toFixed(2).padStart(5)}  ${(r.rssGrowth / MiB).toFixed(1)} MiB`);
+    console.log(`${String(gib).padStart(3)} GiB  ${String(r.rdbBytes).padEnd(12)}  ${r.manual.toFixed(2).padStart(10)}  ${r.titan.toFixed(2).padStart(9)}  ${(r.titan / r.manual).toFixed(2).padStart(5)}  ${(r.rssGrowth / MiB).toFixed(1).padStart(17)} MiB  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
   }
   const growth = results.map((r) => r.rssGrowth);
-  const spread = (Math.max(...growth) - Math.min(...growth)) / Math.min(...growth);
-  console.log(`memory growth spread across sizes: ${(spread * 100).toFixed(1)}% (target ±10%)`);
+  console.log(`peak RSS growth spread across sizes: ${(((Math.max(...growth) - Math.min(...growth)) / Math.min(...growth)) * 100).toFixed(1)}% (target ±10%)`);
 }
 
 main().catch((err) => {

@@ -15,7 +15,7 @@ async function main() {
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const taskQueue = process.env.TITAN_TASK_QUEUE || loaded.env.taskQueue || TASK_QUEUE;
+    const taskQueue = loaded.env.taskQueue ?? TASK_QUEUE;
     const worker = await Worker.create({
       connection,
       namespace,

@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decideRetention, type RetentionDecision } from '../lib/retention';
 import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
 import type { LocationName } from '../lib/config';
+import { RdbError } from '../lib/rdb';
 import { ErrorType } from '../lib/shared';
 import type { Deps } from './deps';
 import { openRdbSync } from './redis-sync';
@@ -64,6 +65,12 @@ export function createRedisBackupActivities(deps: Deps) {
           queueSize: deps.queueSize,
           onBytes: progressHeartbeat('snapshot to primary', sync.declaredBytes),
           signal: ctx.cancellationSignal,
+        }).catch((err: unknown) => {
+          // A snapshot this Redis cannot produce readably (format, version) will not improve on retry.
+          if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
+            throw ApplicationFailure.nonRetryable(`snapshot of Redis ${req.redis} rejected: ${err.message}`, ErrorType.CorruptSnapshot);
+          }
+          throw err;
         });
         const manifest: BackupManifest = {
           format: MANIFEST_FORMAT,
@@ -102,18 +109,24 @@ export function createRedisBackupActivities(deps: Deps) {
 
       const ctx = Context.current();
       const source = await primary.getObject(primary.keys(req.redis, req.backupId).object);
-      const up = await uploadVerified(source, offsite, keys.object, {
-        partSize: deps.partSize,
-        queueSize: deps.queueSize,
-        onBytes: progressHeartbeat('copy to off-site', manifest.bytes),
-        signal: ctx.cancellationSignal,
-      });
+      const invalid = (why: string) => ApplicationFailure.nonRetryable(`primary copy of ${req.backupId} is not valid: ${why}`, ErrorType.BackupInvalid);
+      let up;
+      try {
+        up = await uploadVerified(source, offsite, keys.object, {
+          partSize: deps.partSize,
+          queueSize: deps.queueSize,
+          onBytes: progressHeartbeat('copy to off-site', manifest.bytes),
+          signal: ctx.cancellationSignal,
+        });
+      } catch (err) {
+        // Stored bytes that fail the RDB checks will fail them again: do not retry.
+        throw err instanceof RdbError ? invalid(err.message) : err;
+      } finally {
+        source.destroy();
+      }
       if (up.bytes !== manifest.bytes || up.sha256 !== manifest.sha256) {
         await offsite.deleteBackup(req.redis, req.backupId);
-        throw ApplicationFailure.nonRetryable(
-          `primary copy of ${req.backupId} no longer matches its manifest (${up.bytes} bytes, sha256 ${up.sha256}; manifest: ${manifest.bytes} bytes, sha256 ${manifest.sha256})`,
-          ErrorType.BackupInvalid,
-        );
+        throw invalid(`${up.bytes} bytes, sha256 ${up.sha256}; the manifest says ${manifest.bytes} bytes, sha256 ${manifest.sha256}`);
       }
       const copy = { ...manifest, etag: up.etag };
       await offsite.putManifest(req.redis, copy);

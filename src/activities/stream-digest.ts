@@ -26,14 +26,13 @@ export class StreamDigest {
   }
 
   /** Finishes both digests; call once, after the last chunk. */
-  finish(): { sha256: string; etag: string } {
+  finish(): { sha256: string; etags: string[] } {
     if (this.partFill > 0 || this.partMd5s.length === 0) this.closePart();
     const sha256 = this.sha.digest('hex');
-    // lib-storage sends a stream that fits one part as a plain PUT, whose ETag is the MD5 itself.
-    const etag = this.partMd5s.length === 1
-      ? this.partMd5s[0]!.toString('hex')
-      : `${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${this.partMd5s.length}`;
-    return { sha256, etag };
+    const multipart = `${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${this.partMd5s.length}`;
+    // A stream that fits one part may go as a plain PUT, whose ETag is the MD5 itself.
+    const etags = this.partMd5s.length === 1 ? [this.partMd5s[0]!.toString('hex'), multipart] : [multipart];
+    return { sha256, etags };
   }
 
   private closePart(): void {

@@ -2,11 +2,9 @@
 // location's object) are checked as RDB, hashed, and uploaded multipart in one pass. Memory is
 // bounded by queueSize parts, never by the snapshot. The stored object is then proven equal to
 // what was sent by its size and multipart ETag.
-import { ApplicationFailure } from '@temporalio/common';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { RdbError, type RdbSummary, RdbVerifier } from '../lib/rdb';
-import { ErrorType } from '../lib/shared';
+import { type RdbSummary, RdbVerifier } from '../lib/rdb';
 import type { BackupStore } from './backup-store';
 import { StreamDigest } from './stream-digest';
 
@@ -31,9 +29,10 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = store.newUpload(key, body, opts.partSize, opts.queueSize);
   const uploaded = upload.done();
-  // Surfaces an upload failure while we wait for 'drain' (which then never comes).
-  const uploadFailed = uploaded.then(() => { throw new Error('upload finished before the stream ended'); });
-  uploadFailed.catch(() => undefined);
+  // An upload failure destroys the body, which stops the loop below (and a pending wait for
+  // 'drain'); the failure itself is reported through `uploaded`.
+  uploaded.catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
+  body.on('error', () => undefined);
   const onAbort = () => body.destroy(new Error('cancelled'));
   opts.signal?.addEventListener('abort', onAbort);
   try {
@@ -42,32 +41,25 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
       verifier.push(chunk);
       digest.update(chunk);
       opts.onBytes?.(digest.bytes);
-      if (!body.write(chunk)) await Promise.race([once(body, 'drain'), uploadFailed]);
+      if (body.destroyed) throw body.errored ?? new Error('upload stopped');
+      if (!body.write(chunk)) await once(body, 'drain');
     }
     const rdb = verifier.end();
     body.end();
     const result = await uploaded;
-    const { sha256, etag } = digest.finish();
+    const { sha256, etags } = digest.finish();
     const stored = await store.headObject(key);
-    const reported = (result.ETag ?? stored?.etag ?? '').replace(/"/g, '');
-    if (!stored || stored.bytes !== digest.bytes || reported !== etag) {
-      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${reported || 'none'} (expected ${etag})`);
+    const etag = (result.ETag ?? stored?.etag ?? '').replace(/"/g, '');
+    if (!stored || stored.bytes !== digest.bytes || !etags.includes(etag)) {
+      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${etag || 'none'} (expected ${etags.join(' or ')})`);
     }
     return { bytes: digest.bytes, sha256, etag, rdb };
   } catch (err) {
     body.destroy();
     await upload.abort().catch(() => undefined);
     await uploaded.catch(() => undefined);
-    throw asFailure(err);
+    throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/** A snapshot Redis cannot have produced correctly will not improve on retry. */
-function asFailure(err: unknown): unknown {
-  if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
-    return ApplicationFailure.nonRetryable(`snapshot rejected: ${err.message}`, ErrorType.CorruptSnapshot);
-  }
-  return err;
 }

@@ -5,7 +5,7 @@ import { proxyActivities, setCurrentDetails, upsertSearchAttributes, uuid4, work
 import type { Activities } from '../activities';
 import type { RetentionReport } from '../activities/redis-backup';
 import { newBackupId, type RetentionClass } from '../lib/manifest';
-import { ErrorType, SearchKey } from '../lib/shared';
+import { SearchKey } from '../lib/shared';
 
 export interface RedisBackupInput {
   redis: string;
@@ -30,6 +30,7 @@ const quick = (summary: string) => proxyActivities<Activities>({
 });
 
 // Transfers heartbeat every second; a missed heartbeat means the worker died, so retry soon.
+// Failures retrying cannot fix are raised non-retryable by the activities themselves.
 const transfer = (summary: string) => proxyActivities<Activities>({
   summary,
   startToCloseTimeout: '2 hours',
@@ -39,7 +40,6 @@ const transfer = (summary: string) => proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '30s',
     maximumAttempts: 12,
-    nonRetryableErrorTypes: [ErrorType.RedisAuthFailed, ErrorType.CorruptSnapshot, ErrorType.BucketMissing],
   },
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Crc64, crc64 } from '../../src/lib/crc64';
 import { startRedisServer } from '../helpers/redis-server';
+import { prng } from '../helpers/prng';
 
 // Bit-at-a-time reference straight from the definition (reflected Jones polynomial).
 function referenceCrc64(buf: Uint8Array): bigint {
@@ -11,16 +12,6 @@ function referenceCrc64(buf: Uint8Array): bigint {
     for (let i = 0; i < 8; i++) crc = crc & 1n ? (crc >> 1n) ^ poly : crc >> 1n;
   }
   return crc;
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
 }
 
 function randomBytes(n: number, seed: number): Uint8Array {

@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import { crc64 } from '../../src/lib/crc64';
 import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier } from '../../src/lib/rdb';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
+import { prng } from '../helpers/prng';
 
 /** Runs a program and returns its exit code and combined output. */
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
@@ -29,16 +30,6 @@ interface Fixture {
   rdb: Buffer;
   file: string;
   expected: Expected;
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
 }
 
 function pseudoRandomBytes(n: number, seed: number): Buffer {
