@@ -81,7 +81,7 @@ export function createRedisBackupActivities(deps: Deps) {
           bytes: up.bytes,
           sha256: up.sha256,
           crc64: up.rdb.checksum === 'ok' ? up.rdb.crc64 : 'disabled',
-          keyCounts: up.rdb.keyCounts && Object.fromEntries(Object.entries(up.rdb.keyCounts).map(([db, c]) => [db, { keys: c.keys, expires: c.expires }])),
+          keyCounts: up.rdb.keyCounts,
           keyspaceAtSnapshot: parseKeyspace(sync.info.keyspace),
           createdAt: startedAt.toISOString(),
           retentionClass: req.retentionClass,
