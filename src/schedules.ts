@@ -3,7 +3,7 @@
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { Environment } from './lib/config';
-import { SearchKey, TASK_QUEUE } from './lib/shared';
+import { SearchKey } from './lib/shared';
 import type { redisBackup } from './workflows';
 
 export const schedulePrefix = (env: Environment) => `titan-${env.environment}-backup-`;
@@ -16,7 +16,7 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
       type: 'startWorkflow' as const,
       workflowType: 'redisBackup' satisfies (typeof redisBackup)['name'],
       args: [{ redis: s.redis, retentionClass: s.retentionClass }],
-      taskQueue: env.taskQueue ?? TASK_QUEUE,
+      taskQueue: env.taskQueue,
       workflowId: `${schedulePrefix(env)}${name}`,
       staticSummary: `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`,
       typedSearchAttributes: [

@@ -12,6 +12,8 @@ export interface Deps {
   environment: string;
   redis(name: string): RedisEndpoint & { address: string };
   stores: { primary: BackupStore; offsite?: BackupStore };
+  /** Every configured location, primary first. */
+  allStores: BackupStore[];
   store(name: LocationName): BackupStore;
   partSize: number;
   queueSize: number;
@@ -39,6 +41,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
     },
     stores,
+    allStores: [stores.primary, ...(stores.offsite ? [stores.offsite] : [])],
     store(name) {
       const s = stores[name];
       if (!s) throw new Error(`no ${name} backup location in ${loaded.file}`);

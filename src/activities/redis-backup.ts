@@ -40,9 +40,8 @@ export function createRedisBackupActivities(deps: Deps) {
   return {
     /** Fails fast, before any snapshot is taken, when a location's bucket is missing or refused. */
     async checkBackupLocations(): Promise<LocationName[]> {
-      const names = (['primary', 'offsite'] as const).filter((n) => deps.stores[n]);
-      await Promise.all(names.map((n) => deps.store(n).checkBucket()));
-      return names;
+      await Promise.all(deps.allStores.map((s) => s.checkBucket()));
+      return deps.allStores.map((s) => s.name);
     },
 
     /** Streams a snapshot from the live Redis into the primary location, then writes its manifest. */

@@ -1,12 +1,11 @@
 // `titan backup`, `titan backups list`, `titan backups verify`.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { BackupStore } from '../activities/backup-store';
 import { type Verdict, verifyStoredBackup } from '../activities/backup-verify';
 import { buildDeps } from '../activities/deps';
 import type { LoadedEnvironment } from '../load-environment';
 import type { RetentionClass } from '../lib/manifest';
-import { SearchKey, TASK_QUEUE } from '../lib/shared';
+import { SearchKey } from '../lib/shared';
 import type { RedisBackupResult } from '../workflows/redis-backup';
 import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
 
@@ -16,7 +15,7 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
   const { env } = loaded;
   if (!env.redis[opts.redis]) throw new Error(`no Redis instance named "${opts.redis}" in ${loaded.file} (known: ${Object.keys(env.redis).join(', ')})`);
   const handle = await client.workflow.start('redisBackup', {
-    taskQueue: env.taskQueue ?? TASK_QUEUE,
+    taskQueue: env.taskQueue,
     workflowId: `titan-${env.environment}-backup-${opts.redis}-manual-${new Date().toISOString().replace(/[-:.]/g, '')}`,
     args: [{ redis: opts.redis, retentionClass: opts.retentionClass }],
     staticSummary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis} (${env.environment})`,
@@ -49,14 +48,9 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
   }
 }
 
-function stores(loaded: LoadedEnvironment): BackupStore[] {
-  const deps = buildDeps(loaded);
-  return [deps.stores.primary, deps.stores.offsite].filter((s): s is BackupStore => !!s);
-}
-
 export async function listBackups(loaded: LoadedEnvironment, opts: { redis: string; json: boolean }) {
   const byId = new Map<string, { id: string; valid: boolean; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; problems: string[] }>();
-  for (const store of stores(loaded)) {
+  for (const store of buildDeps(loaded).allStores) {
     for (const e of await store.list(opts.redis)) {
       const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], problems: [] };
       const sizeOk = e.manifest && e.objectBytes === e.manifest.bytes;
@@ -85,7 +79,7 @@ export async function listBackups(loaded: LoadedEnvironment, opts: { redis: stri
 
 export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: string; id: string; json: boolean }): Promise<boolean> {
   const verdicts: Verdict[] = [];
-  for (const store of stores(loaded)) {
+  for (const store of buildDeps(loaded).allStores) {
     const bar = opts.json ? undefined : byteProgress(`verify ${store.name}`);
     const head = await store.readManifest(opts.redis, opts.id).catch(() => undefined);
     verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b) => bar?.update(b, head?.bytes, '')));

@@ -2,6 +2,7 @@
 // here (pure: no I/O), so a bad file is refused with one line naming the field before anything runs.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { TASK_QUEUE } from './shared';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
@@ -42,7 +43,7 @@ export const environmentSchema = z.strictObject({
   environment: name,
   /** Optional dotenv file holding secret values (the local stack generates one); the process env wins. */
   secretsFile: z.string().optional(),
-  taskQueue: z.string().min(1).optional(),
+  taskQueue: z.string().min(1).default(TASK_QUEUE),
   redis: z.record(name, redisInstance).refine((r) => Object.keys(r).length > 0, 'must describe at least one Redis instance'),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),

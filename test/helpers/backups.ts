@@ -12,8 +12,7 @@ import { uniqueName } from './stack';
 import type { TestEnv } from './titan-env';
 
 export function stores(env: TestEnv): BackupStore[] {
-  const deps = buildDeps(env.loaded);
-  return [deps.stores.primary, ...(deps.stores.offsite ? [deps.stores.offsite] : [])];
+  return buildDeps(env.loaded).allStores;
 }
 
 export async function runBackup(client: Client, env: TestEnv, retentionClass: 'hourly' | 'daily' = 'daily'): Promise<RedisBackupResult> {

@@ -3,8 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../src/activities';
 import { buildDeps } from '../../src/activities/deps';
+import { titanWorkerOptions } from '../../src/worker-options';
 import { repoRoot, TEMPORAL_ADDRESS } from './stack';
 import type { TestEnv } from './titan-env';
 
@@ -24,8 +24,7 @@ export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void>
     connection,
     taskQueue: env.taskQueue,
     workflowBundle: await bundle,
-    activities: createActivities(buildDeps(env.loaded)),
-    maxHeartbeatThrottleInterval: '2s',
+    ...titanWorkerOptions(buildDeps(env.loaded)),
   });
   const running = worker.run();
   return {
