@@ -40,6 +40,8 @@ SERVICES=(temporal redis s3-primary s3-offsite)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY)
 SEARCH_ATTRIBUTES=(TitanEnvironment TitanStage TitanKind TitanBackupId)
+# Tests run in their own namespace, so the operator's view of `default` holds only real runs.
+NAMESPACES=(default titan-test)
 
 # SeaweedFS instances: every sub-server gets an explicit HTTP and gRPC port (none is left to
 # SeaweedFS's "HTTP port + 10000" default or to its search for a free port).
@@ -239,22 +241,25 @@ temporal_cli() {
 }
 
 spawn_temporal() {
-  local d=$DATA/temporal sa=() a
+  local d=$DATA/temporal sa=() ns=() a
   mkdir -p "$d"
   for a in "${SEARCH_ATTRIBUTES[@]}"; do sa+=(--search-attribute "$a=Keyword"); done
+  for a in "${NAMESPACES[@]}"; do ns+=(--namespace "$a"); done
   launch temporal "$d" "$PY/bin/temporal" server start-dev \
     --ip "$IP" --port "$TEMPORAL_PORT" --ui-ip "$IP" --ui-port "$TEMPORAL_UI_PORT" \
     --http-port "$TEMPORAL_HTTP_PORT" --metrics-port "$TEMPORAL_METRICS_PORT" \
-    --db-filename "$d/temporal.db" --namespace default --log-level warn \
+    --db-filename "$d/temporal.db" "${ns[@]}" --log-level warn \
     --ui-disable-news-fetch --disable-config-file --disable-config-env "${sa[@]}"
 }
 
 ready_temporal() {
-  local out a
+  local out a n
   temporal_cli operator cluster health 2>/dev/null | grep -q SERVING || return 1
   curl -fsS -o /dev/null --max-time 2 "http://$IP:$TEMPORAL_UI_PORT/" 2>/dev/null || return 1
-  out=$(temporal_cli operator search-attribute list --namespace default 2>/dev/null) || return 1
-  for a in "${SEARCH_ATTRIBUTES[@]}"; do grep -qw "$a" <<<"$out" || return 1; done
+  for n in "${NAMESPACES[@]}"; do
+    out=$(temporal_cli operator search-attribute list --namespace "$n" 2>/dev/null) || return 1
+    for a in "${SEARCH_ATTRIBUTES[@]}"; do grep -qw "$a" <<<"$out" || return 1; done
+  done
 }
 
 spawn_redis() {

@@ -1,14 +1,14 @@
 // Runs the built `titan` CLI as an operator would.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot, TEMPORAL_ADDRESS } from './stack';
+import { repoRoot, temporalEnv } from './stack';
 
 export interface CliRun { code: number | null; stdout: string; stderr: string }
 
 export function titan(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'client.js'), ...args], {
-      env: { ...process.env, TEMPORAL_ADDRESS, ...env },
+      env: { ...process.env, ...temporalEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

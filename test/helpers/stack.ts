@@ -10,6 +10,10 @@ export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', 'temporal');
 export const secretsFile = path.join(repoRoot, '.titan', 'secrets.env');
 export const TEMPORAL_ADDRESS = '127.0.0.1:7233';
+/** Tests' own namespace (scripts/stack.sh creates it), so `default` shows only real runs. */
+export const TEMPORAL_NAMESPACE = 'titan-test';
+/** What a child process (CLI, worker) needs to reach the tests' Temporal. */
+export const temporalEnv = { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE };
 
 export function stackSecrets(): Record<string, string> {
   return parseDotenv(readFileSync(secretsFile, 'utf8'));
@@ -20,12 +24,12 @@ export function stackCtl(...args: string[]): string {
 }
 
 export function temporalCli(...args: string[]): string {
-  return execFileSync(temporalBin, [...args, '--address', TEMPORAL_ADDRESS], { encoding: 'utf8' });
+  return execFileSync(temporalBin, [...args, '--address', TEMPORAL_ADDRESS, '--namespace', TEMPORAL_NAMESPACE], { encoding: 'utf8' });
 }
 
 export async function temporalClient(): Promise<Client> {
   const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
-  return new Client({ connection });
+  return new Client({ connection, namespace: TEMPORAL_NAMESPACE });
 }
 
 /** A short unique suffix so parallel runs and reruns never share names, prefixes or queues. */

@@ -26,6 +26,9 @@ export interface TestEnv {
   prefix: string;
 }
 
+/** Every environment written in this run, so the root hook can remove their backups. */
+export const writtenEnvironments: TestEnv[] = [];
+
 export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
   const environment = uniqueName('t');
   const prefix = `test/${environment}/`;
@@ -58,5 +61,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'titan-env-'));
   const file = path.join(dir, 'titan.yaml');
   writeFileSync(file, stringify(doc));
-  return { file, loaded: loadEnvironment(file), environment, taskQueue, prefix };
+  const env = { file, loaded: loadEnvironment(file), environment, taskQueue, prefix };
+  writtenEnvironments.push(env);
+  return env;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { buildDeps } from '../../src/activities/deps';
 import { titanWorkerOptions } from '../../src/worker-options';
-import { repoRoot, TEMPORAL_ADDRESS } from './stack';
+import { repoRoot, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporalEnv } from './stack';
 import type { TestEnv } from './titan-env';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -22,6 +22,7 @@ export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void>
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
+    namespace: TEMPORAL_NAMESPACE,
     taskQueue: env.taskQueue,
     workflowBundle: await bundle,
     ...titanWorkerOptions(buildDeps(env.loaded)),
@@ -39,7 +40,7 @@ export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void>
 /** The real worker entry point (dist/src/worker.js) as a child process. */
 export function spawnWorker(env: TestEnv, extraEnv: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
   return spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'worker.js')], {
-    env: { ...process.env, TITAN_CONFIG: env.file, TEMPORAL_ADDRESS, TITAN_LOG_LEVEL: 'ERROR', ...extraEnv },
+    env: { ...process.env, TITAN_CONFIG: env.file, ...temporalEnv, TITAN_LOG_LEVEL: 'ERROR', ...extraEnv },
     stdio: ['ignore', stdout, 'inherit'],
   });
 }
