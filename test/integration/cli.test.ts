@@ -1,0 +1,28 @@
+// Every titan command has --help and --json, and usage errors are one line with a non-zero exit.
+import assert from 'node:assert/strict';
+import { titan } from '../helpers/cli';
+
+const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['schedules', 'apply'], ['schedules', 'list']];
+
+describe('titan CLI surface', () => {
+  for (const cmd of commands) {
+    it(`titan ${cmd.join(' ')} --help documents the command and --json`, async () => {
+      const run = await titan([...cmd, '--help']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^Usage: titan ${cmd.join(' ')}`));
+      assert.match(run.stdout, /--json/);
+    });
+  }
+
+  it('an unknown option is refused with a non-zero exit', async () => {
+    const run = await titan(['backup', '--clas', 'daily']);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /^error: unknown option '--clas'/);
+  });
+
+  it('a missing environment file is one line naming it', async () => {
+    const run = await titan(['--config', '/nonexistent/titan.yaml', 'backups', 'list']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'titan: /nonexistent/titan.yaml: environment file not found\n');
+  });
+});
