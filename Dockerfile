@@ -5,8 +5,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json titan.yaml ./
 COPY src ./src
-COPY test ./test
-COPY bench ./bench
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 ENV TITAN_CONFIG=/etc/titan/titan.yaml
 ENTRYPOINT ["node", "dist/src/worker.js"]
