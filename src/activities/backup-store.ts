@@ -70,11 +70,6 @@ export class BackupStore {
     return aborted;
   }
 
-  async pendingUploads(prefix: string): Promise<number> {
-    const res = await this.call(() => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix })));
-    return res.Uploads?.length ?? 0;
-  }
-
   newUpload(key: string, body: Readable, partSize: number, queueSize: number): Upload {
     return new Upload({
       client: this.client,
@@ -95,8 +90,8 @@ export class BackupStore {
     }
   }
 
-  async getObject(key: string, range?: { start: number }): Promise<Readable> {
-    const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-` : undefined })));
+  async getObject(key: string): Promise<Readable> {
+    const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
     return res.Body as Readable;
   }
 
