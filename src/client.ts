@@ -11,10 +11,15 @@ import { loadEnvironment } from './load-environment';
 
 interface Globals { config?: string; json: boolean }
 
-async function temporalClient(): Promise<Client> {
+/** Runs `fn` with a Temporal client, closing the connection afterwards. */
+async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
-  return new Client({ connection, namespace });
+  try {
+    return await fn(new Client({ connection, namespace }));
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Wraps a command: loads the environment file first (bad files fail before any I/O). */
@@ -41,14 +46,8 @@ function buildProgram(): Command {
     .addOption(redisOpt())
     .addOption(new Option('--class <class>', 'retention class').choices(['hourly', 'daily']).default('daily'))
     .option('--no-wait', 'print the workflow id and return')
-    .action(action(program, async (g, o: { redis: string; class: 'hourly' | 'daily'; wait: boolean }) => {
-      const client = await temporalClient();
-      try {
-        await backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, json: g.json, wait: o.wait });
-      } finally {
-        await client.connection.close();
-      }
-    }));
+    .action(action(program, (g, o: { redis: string; class: 'hourly' | 'daily'; wait: boolean }) =>
+      withTemporal((client) => backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, json: g.json, wait: o.wait }))));
 
   const backups = program.command('backups').description('inspect stored backups');
   backups.command('list')
@@ -67,14 +66,7 @@ function buildProgram(): Command {
     ['apply', 'create or update the schedules of the environment file (and delete stale ones)', applyCommand],
     ['list', "show Titan's schedules", listCommand],
   ] as const) {
-    schedules.command(name).description(desc).action(action(program, async (g) => {
-      const client = await temporalClient();
-      try {
-        await run(client, g.loaded, g.json);
-      } finally {
-        await client.connection.close();
-      }
-    }));
+    schedules.command(name).description(desc).action(action(program, (g) => withTemporal((client) => run(client, g.loaded, g.json))));
   }
   return program;
 }

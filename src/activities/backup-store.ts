@@ -19,8 +19,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export interface StoredEntry {
   id: string;
   manifest?: BackupManifest;
-  /** Why the manifest is absent or unusable. */
-  manifestProblem?: string;
+  /** Why this is not a valid backup by the cheap checks (manifest readable, object of its size); undefined when it is. */
+  problem?: string;
   objectBytes?: number;
   lastModified?: Date;
 }
@@ -137,10 +137,14 @@ export class BackupStore {
       try {
         e.manifest = await this.readManifest(redis, id);
       } catch (err) {
-        e.manifestProblem = (err as Error).message;
+        e.problem = (err as Error).message;
       }
     }));
-    for (const e of entries.values()) if (!e.manifest && !e.manifestProblem) e.manifestProblem = 'no manifest';
+    for (const e of entries.values()) {
+      e.problem ??= !e.manifest ? 'no manifest'
+        : e.objectBytes === undefined ? 'snapshot object missing'
+        : e.objectBytes !== e.manifest.bytes ? 'object size differs from manifest' : undefined;
+    }
     return [...entries.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 

@@ -12,7 +12,7 @@ export interface Verdict {
   bytes: number;
 }
 
-export async function verifyStoredBackup(store: BackupStore, redis: string, id: string, onBytes?: (bytes: number) => void): Promise<Verdict> {
+export async function verifyStoredBackup(store: BackupStore, redis: string, id: string, onBytes?: (bytes: number, total: number) => void): Promise<Verdict> {
   const verdict: Verdict = { id, location: store.name, valid: false, problems: [], bytes: 0 };
   let manifest;
   try {
@@ -36,7 +36,7 @@ export async function verifyStoredBackup(store: BackupStore, redis: string, id: 
     for await (const chunk of await store.getObject(store.keys(redis, id).object)) {
       sha.update(chunk);
       verdict.bytes += chunk.length;
-      onBytes?.(verdict.bytes);
+      onBytes?.(verdict.bytes, manifest.bytes);
       rdb.push(chunk);
     }
     const summary = rdb.end();

@@ -8,6 +8,7 @@ import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClas
 import type { LocationName } from '../lib/config';
 import { RdbError } from '../lib/rdb';
 import { ErrorType } from '../lib/shared';
+import type { BackupStore } from './backup-store';
 import type { Deps } from './deps';
 import { openRdbSync } from './redis-sync';
 import { uploadVerified } from './verified-upload';
@@ -37,6 +38,15 @@ function progressHeartbeat(phase: string, totalBytes?: number) {
 }
 
 export function createRedisBackupActivities(deps: Deps) {
+  /** Streams a source into a location with the configured part size and progress heartbeats. */
+  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, totalBytes?: number) =>
+    uploadVerified(source, store, key, {
+      partSize: deps.partSize,
+      queueSize: deps.queueSize,
+      onBytes: progressHeartbeat(phase, totalBytes),
+      signal: Context.current().cancellationSignal,
+    });
+
   return {
     /** Fails fast, before any snapshot is taken, when a location's bucket is missing or refused. */
     async checkBackupLocations(): Promise<LocationName[]> {
@@ -59,12 +69,7 @@ export function createRedisBackupActivities(deps: Deps) {
       const stop = () => sync.close();
       ctx.cancellationSignal.addEventListener('abort', stop);
       try {
-        const up = await uploadVerified(sync.payload, store, keys.object, {
-          partSize: deps.partSize,
-          queueSize: deps.queueSize,
-          onBytes: progressHeartbeat('snapshot to primary', sync.declaredBytes),
-          signal: ctx.cancellationSignal,
-        }).catch((err: unknown) => {
+        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', sync.declaredBytes).catch((err: unknown) => {
           // A snapshot this Redis cannot produce readably (format, version) will not improve on retry.
           if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
             throw ApplicationFailure.nonRetryable(`snapshot of Redis ${req.redis} rejected: ${err.message}`, ErrorType.CorruptSnapshot);
@@ -106,17 +111,11 @@ export function createRedisBackupActivities(deps: Deps) {
       const keys = offsite.keys(req.redis, req.backupId);
       await offsite.abortUploads(keys.object);
 
-      const ctx = Context.current();
       const source = await primary.getObject(primary.keys(req.redis, req.backupId).object);
       const invalid = (why: string) => ApplicationFailure.nonRetryable(`primary copy of ${req.backupId} is not valid: ${why}`, ErrorType.BackupInvalid);
       let up;
       try {
-        up = await uploadVerified(source, offsite, keys.object, {
-          partSize: deps.partSize,
-          queueSize: deps.queueSize,
-          onBytes: progressHeartbeat('copy to off-site', manifest.bytes),
-          signal: ctx.cancellationSignal,
-        });
+        up = await transfer(source, offsite, keys.object, 'copy to off-site', manifest.bytes);
       } catch (err) {
         // Stored bytes that fail the RDB checks will fail them again: do not retry.
         throw err instanceof RdbError ? invalid(err.message) : err;
@@ -141,7 +140,7 @@ export function createRedisBackupActivities(deps: Deps) {
         entries.map((e) => ({
           id: e.id,
           createdAt: e.manifest ? new Date(e.manifest.createdAt) : e.lastModified ?? now,
-          retentionClass: e.manifest && e.objectBytes === e.manifest.bytes ? e.manifest.retentionClass : undefined,
+          retentionClass: e.problem ? undefined : e.manifest!.retentionClass,
         })),
         deps.retention,
         now,

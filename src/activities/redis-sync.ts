@@ -28,12 +28,12 @@ export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?:
   const url = new URL(endpoint.url);
   const host = url.hostname;
   const port = Number(url.port || 6379);
-  const socket = url.protocol === 'rediss:'
-    ? tls.connect({ host, port, servername: host })
-    : net.connect({ host, port });
-  socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => socket.destroy(new Error(`Redis ${host}:${port} sent nothing for ${(opts.idleTimeoutMs ?? 60_000) / 1000}s`)));
+  const secure = url.protocol === 'rediss:';
+  const idleMs = opts.idleTimeoutMs ?? 60_000;
+  const socket = secure ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+  socket.setTimeout(idleMs, () => socket.destroy(new Error(`Redis ${host}:${port} sent nothing for ${idleMs / 1000}s`)));
   await new Promise<void>((resolve, reject) => {
-    socket.once(url.protocol === 'rediss:' ? 'secureConnect' : 'connect', resolve);
+    socket.once(secure ? 'secureConnect' : 'connect', resolve);
     socket.once('error', reject);
   });
   const reader = new RespReader(socket, endpoint.url);

@@ -46,14 +46,14 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
     }
     const rdb = verifier.end();
     body.end();
-    const result = await uploaded;
+    await uploaded;
     const { sha256, etags } = digest.finish();
+    // What S3 now holds, not what the upload call reported.
     const stored = await store.headObject(key);
-    const etag = (result.ETag ?? stored?.etag ?? '').replace(/"/g, '');
-    if (!stored || stored.bytes !== digest.bytes || !etags.includes(etag)) {
-      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${etag || 'none'} (expected ${etags.join(' or ')})`);
+    if (!stored || stored.bytes !== digest.bytes || !etags.includes(stored.etag)) {
+      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${stored?.etag || 'none'} (expected ${etags.join(' or ')})`);
     }
-    return { bytes: digest.bytes, sha256, etag, rdb };
+    return { bytes: digest.bytes, sha256, etag: stored.etag, rdb };
   } catch (err) {
     body.destroy();
     await upload.abort().catch(() => undefined);

@@ -53,14 +53,13 @@ export async function listBackups(loaded: LoadedEnvironment, opts: { redis: stri
   for (const store of buildDeps(loaded).allStores) {
     for (const e of await store.list(opts.redis)) {
       const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], problems: [] };
-      const sizeOk = e.manifest && e.objectBytes === e.manifest.bytes;
-      if (e.manifest && sizeOk) {
+      if (e.problem) {
+        row.problems.push(`${store.name}: ${e.problem}`);
+        row.createdAt ??= e.lastModified?.toISOString();
+      } else {
         row.valid = true;
         row.locations.push(store.name);
-        Object.assign(row, { bytes: e.manifest.bytes, createdAt: e.manifest.createdAt, retentionClass: e.manifest.retentionClass });
-      } else {
-        row.problems.push(`${store.name}: ${e.manifestProblem ?? (e.objectBytes === undefined ? 'snapshot object missing' : 'object size differs from manifest')}`);
-        row.createdAt ??= e.lastModified?.toISOString();
+        Object.assign(row, { bytes: e.manifest!.bytes, createdAt: e.manifest!.createdAt, retentionClass: e.manifest!.retentionClass });
       }
       byId.set(e.id, row);
     }
@@ -81,8 +80,7 @@ export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: str
   const verdicts: Verdict[] = [];
   for (const store of buildDeps(loaded).allStores) {
     const bar = opts.json ? undefined : byteProgress(`verify ${store.name}`);
-    const head = await store.readManifest(opts.redis, opts.id).catch(() => undefined);
-    verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b) => bar?.update(b, head?.bytes, '')));
+    verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b, total) => bar?.update(b, total, '')));
     bar?.stop();
   }
   printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}`).join('\n'));

@@ -1,8 +1,7 @@
 // Running backups and reading what they stored, for tests.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { BackupStore } from '../../src/activities/backup-store';
 import { buildDeps } from '../../src/activities/deps';
@@ -47,7 +46,7 @@ export async function putBackup(store: BackupStore, id: string, body: Buffer, ma
 
 /**
  * A dataset worth backing up: three databases, keys with TTLs, every value type, and a few
- * values of several MiB. Returns INFO keyspace as parsed counts.
+ * values of several MiB.
  */
 export async function seedDataset(client: (db: number) => Redis): Promise<void> {
   const db0 = client(0);
