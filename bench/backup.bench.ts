@@ -8,7 +8,7 @@
 // S3 server, so the two cores' budget is visible. Sizes: BENCH_SIZES_GIB (default "1,4").
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -16,27 +16,15 @@ import type { BackupStore } from '../src/activities/backup-store';
 import type { RedisBackupResult } from '../src/workflows/redis-backup';
 import { stores } from '../test/helpers/backups';
 import { type RedisServer, startRedisServer } from '../test/helpers/redis-server';
-import { repoRoot, stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
+import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
+import { aws, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 const VALUE_BYTES = 1024;
-const aws = path.join(repoRoot, '.titan', 'tools', 'bin', 'aws');
-const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-const s3Pid = Number(readFileSync(path.join(repoRoot, '.titan', 'run', 's3-primary.pid'), 'utf8'));
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
+const s3Pid = s3PrimaryPid();
 
 interface Sample { seconds: number; s3Cpu: number }
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The local stack: Temporal dev server (+ Web UI), Redis, and two SeaweedFS S3 endpoints (the
-# primary and the offsite backup location), all on 127.0.0.1, all state under .titan/.
+# The local stack: Temporal dev server (+ Web UI), Redis, two SeaweedFS S3 endpoints (the primary
+# and the offsite backup location), a Docker engine and a private registry holding the images that
+# scripts/images.sh builds, all on 127.0.0.1 (Docker on a unix socket), all state under .titan/.
 #
-#   scripts/stack.sh up                 install what is missing, start what is stopped, wait until ready
+#   scripts/stack.sh up                 install what is missing, start what is stopped, wait until
+#                                       ready, build and push the images the registry lacks
 #   scripts/stack.sh down               stop everything this script started (by pid file)
 #   scripts/stack.sh status             one line per service; exit 0 if all run, 3 otherwise
 #   scripts/stack.sh env                endpoints as shell assignments (never secrets)
-#   scripts/stack.sh start|stop SERVICE one of: temporal redis s3-primary s3-offsite
+#   scripts/stack.sh start|stop SERVICE one of: temporal redis s3-primary s3-offsite docker registry
 #
 # Layout: .titan/tools (py/ = pip --target dir, bin/ = wrappers), .titan/data/<service>,
-# .titan/logs/<service>.log, .titan/run/<service>.pid, .titan/secrets.env (generated, mode 600).
+# .titan/logs/<service>.log, .titan/run/<service>.pid, .titan/secrets.env (generated, mode 600),
+# .titan/run/docker.sock (the engine's only API socket), .titan/docker-config (the docker CLI's
+# config with the registry login, mode 700).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -36,9 +40,13 @@ TEMPORAL_UI_PORT=8233
 TEMPORAL_HTTP_PORT=7243
 TEMPORAL_METRICS_PORT=7235
 REDIS_PORT=6390
-SERVICES=(temporal redis s3-primary s3-offsite)
+REGISTRY_PORT=5000
+REGISTRY_USER=titan
+DOCKER_SOCK=$RUN/docker.sock
+DOCKER_CONFIG_DIR=$T/docker-config
+SERVICES=(temporal redis s3-primary s3-offsite docker registry)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
-  TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY)
+  TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
 SEARCH_ATTRIBUTES=(TitanEnvironment TitanStage TitanKind TitanBackupId)
 # Tests run in their own namespace, so the operator's view of `default` holds only real runs.
 NAMESPACES=(default titan-test)
@@ -79,10 +87,20 @@ apt_install() { # apt_install PKG... (only the missing ones)
     apt-get update -q >>"$INSTALL_LOG" 2>&1 || die "apt-get update failed; see $INSTALL_LOG"
     apt_updated=1
   fi
-  # Installing redis-server may try to start the system's redis through invoke-rc.d; whether that
-  # is allowed or denied does not matter: the stack runs its own instance.
+  # Package scripts would start the system's services: a dockerd with a 172.17/16 bridge and
+  # /var/run/docker.sock, a docker-registry on *:5000 (the stack's port). A policy-rc.d that
+  # denies every start (invoke-rc.d and deb-systemd-invoke honour it) is in place while apt runs,
+  # unless the system has its own.
+  local policy=/usr/sbin/policy-rc.d own=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/stack.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT # also when apt-get fails or we are interrupted
+  fi
   apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$INSTALL_LOG" 2>&1 ||
     die "apt-get install ${missing[*]} failed; see $INSTALL_LOG"
+  [ -z "$own" ] || { rm -f "$policy"; trap - EXIT; }
   for p in "${missing[@]}"; do say "installed $p (apt)"; done
 }
 
@@ -106,7 +124,7 @@ pip_install() { # pip_install SPEC DIST-INFO-GLOB FILE: installs SPEC into $PY u
 
 install_tools() {
   mkdir -p "$TOOLS" "$PY" "$BIN" "$LOGS"
-  local pkgs=(redis-server redis-tools)
+  local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v flock >/dev/null || pkgs+=(util-linux)
   "$PYTHON" -m pip --version >/dev/null 2>&1 || { PYTHON=/usr/bin/python3; pkgs+=(python3 python3-pip); }
@@ -141,6 +159,8 @@ ensure_secrets() {
   for name in "${SECRET_NAMES[@]}"; do
     grep -q "^$name=" "$SECRETS" || printf '%s=%s\n' "$name" "$(random_hex 16)" >>"$SECRETS"
   done
+  # beside its password, so a client finds the whole login in one place
+  grep -q '^TITAN_REGISTRY_USER=' "$SECRETS" || printf 'TITAN_REGISTRY_USER=%s\n' "$REGISTRY_USER" >>"$SECRETS"
   [ "$added" = 1 ] && say "generated ${SECRETS#"$ROOT"/} (mode 600)"
   return 0
 }
@@ -164,6 +184,8 @@ svc_exe() {
     temporal) printf '%s' "$PY/bin/temporal" ;;
     redis) command -v redis-server || printf '/usr/bin/redis-server' ;;
     s3-primary | s3-offsite) printf '%s' "$PY/bin/weed" ;;
+    docker) command -v dockerd || printf '/usr/sbin/dockerd' ;;
+    registry) command -v docker-registry || printf '/usr/bin/docker-registry' ;;
   esac
 }
 
@@ -191,10 +213,20 @@ svc_pid() {
 
 port_open() { (exec 3<>"/dev/tcp/$IP/$1") 2>/dev/null; }
 
+# answering SERVICE: its main endpoint accepts connections
+answering() {
+  case $1 in
+    docker) curl -fsS -o /dev/null --max-time 2 --unix-socket "$DOCKER_SOCK" http://docker/_ping 2>/dev/null ;;
+    *) port_open "$(svc_ports "$1" | cut -d' ' -f1)" ;;
+  esac
+}
+
 svc_ports() { # every TCP port the service listens on (the first one is its main port)
   case $1 in
     temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT $TEMPORAL_HTTP_PORT $TEMPORAL_METRICS_PORT" ;;
     redis) echo "$REDIS_PORT" ;;
+    registry) echo "$REGISTRY_PORT" ;;
+    docker) ;; # its unix socket only
     s3-*) s3_conf "$1"; echo "$S3_PORT $S3_GRPC $MASTER_PORT $MASTER_GRPC $VOLUME_PORT $VOLUME_GRPC $FILER_PORT $FILER_GRPC $ADMIN_PORT $ADMIN_GRPC" ;;
   esac
 }
@@ -204,6 +236,8 @@ svc_addresses() {
     temporal) echo "$IP:$TEMPORAL_PORT (gRPC), http://$IP:$TEMPORAL_UI_PORT (UI)" ;;
     redis) echo "redis://$IP:$REDIS_PORT" ;;
     s3-*) s3_conf "$1"; echo "http://$IP:$S3_PORT (S3, bucket $S3_BUCKET)" ;;
+    docker) echo "unix://$DOCKER_SOCK" ;;
+    registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
   esac
 }
 
@@ -217,12 +251,13 @@ launch() {
   printf '=== %s starting %s\n' "$(date -Is)" "$svc" >>"$log"
   # The inner shell writes its own pid, then execs the server, so the pid file holds the
   # server's pid. No descriptor of ours (stdout pipes, the lock) is passed on, nor the caller's
-  # AWS_*/S3_*/WEED_*/TEMPORAL_* variables (weed mini would make an S3 identity or a bucket
-  # from AWS_ACCESS_KEY_ID / S3_BUCKET, and reads WEED_* as configuration).
+  # AWS_*/S3_*/WEED_*/TEMPORAL_*/DOCKER_*/REGISTRY_* variables (weed mini would make an S3
+  # identity or a bucket from AWS_ACCESS_KEY_ID / S3_BUCKET, and reads WEED_* as configuration;
+  # docker-registry reads REGISTRY_* over its config file, dockerd some DOCKER_*).
   # shellcheck disable=SC2016 # expanded by the inner shell
   setsid -f bash -c '
     for v in $(compgen -e); do
-      case $v in AWS_* | S3_* | WEED_* | TEMPORAL_* | REDISCLI_*) unset "$v" ;; esac
+      case $v in AWS_* | S3_* | WEED_* | TEMPORAL_* | REDISCLI_* | DOCKER_* | REGISTRY_*) unset "$v" ;; esac
     done
     cd "$1" && echo $$ >"$0" && shift && exec "$@"' "$pf" "$dir" "$@" \
     </dev/null >>"$log" 2>&1 9>&-
@@ -362,11 +397,133 @@ ready_s3() {
   esac
 }
 
+# docker_cli ARG...: the docker CLI on the stack's engine, with the stack's client config
+docker_cli() { DOCKER_CONFIG=$DOCKER_CONFIG_DIR docker --host "unix://$DOCKER_SOCK" "$@"; }
+
+spawn_docker() {
+  local d=$DATA/docker
+  # dockerd's and its containerd's sockets live under the exec-root: the path must stay short
+  [ ${#RUN} -lt 70 ] || die "docker: $RUN is too long for the unix sockets under it"
+  mkdir -p "$d"
+  # Everything is set in this file, not by flags: dockerd refuses a setting given both ways, and
+  # this way it does not read the system's /etc/docker/daemon.json. Its own pid file is not ours:
+  # it refuses to start when its pid file names a live process, and ours names dockerd itself.
+  # No bridge (no private-range network, no iptables rules, no ip_forward change): containers run
+  # with --network host; a port published on some other network binds 127.0.0.1. No "containerd":
+  # dockerd starts and stops its own under the exec-root. overlay2 needs a data-root on ext4 or
+  # xfs (d_type), as here.
+  cat >"$d/daemon.json.tmp" <<JSON
+{
+  "hosts": ["unix://$DOCKER_SOCK"],
+  "data-root": "$d",
+  "exec-root": "$RUN/docker",
+  "pidfile": "$RUN/dockerd.pid",
+  "bridge": "none",
+  "iptables": false,
+  "ip6tables": false,
+  "ip-forward": false,
+  "ip": "$IP",
+  "storage-driver": "overlay2",
+  "log-level": "warn"
+}
+JSON
+  mv -f "$d/daemon.json.tmp" "$d/daemon.json"
+  launch docker "$d" "$(svc_exe docker)" --config-file "$d/daemon.json"
+}
+
+ready_docker() { docker_cli info >/dev/null 2>&1; }
+
+# stop_containers: every container stops (SIGTERM, SIGKILL after at most 10 s) before dockerd is
+# told to, so that dockerd's own shutdown is short and never cut off by stop's SIGKILL
+stop_containers() {
+  local ids
+  ids=$(docker_cli ps -q 2>/dev/null) || return 0
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086 # one id per word
+  docker_cli stop --time 10 $ids >/dev/null || true
+  printf '%-11s stopped %s container(s)\n' docker "$(wc -w <<<"$ids")"
+}
+
+# reap_docker: what the stack's containerd still runs after dockerd is gone (only if dockerd had
+# to be killed): containerd itself, its shims (both name a path under our exec-root on their
+# command line) and the containers' first processes (the shims' children); and mounts
+reap_docker() {
+  local left
+  left=$(ps -e -o pid=,ppid=,args= | awk -v dir="$RUN/docker/containerd/" '
+    { pid[NR] = $1; ppid[NR] = $2 }
+    $3 ~ /(^|\/)containerd(-shim[^\/]*)?$/ && index($0, dir) { own[$1] = 1 }
+    END { for (i = 1; i <= NR; i++) if (own[pid[i]] || own[ppid[i]]) print pid[i] }')
+  if [ -n "$left" ]; then
+    say "docker: killing what its containerd left running: $(tr '\n' ' ' <<<"$left")"
+    # shellcheck disable=SC2086 # one pid per word
+    kill -KILL $left 2>/dev/null || true
+  fi
+  # Mounts it leaves (they would make `rm -rf .titan` fail), deepest first: the host's network
+  # namespace under the exec-root always; if it was killed, also the data-root bound on itself
+  # and the containers' file systems.
+  findmnt -rn -o TARGET | awk -v d="$DATA/docker/" -v r="$RUN/docker/" '
+    index($0 "/", d) == 1 || index($0 "/", r) == 1' | sort -r |
+    while read -r m; do umount "$m" || true; done
+}
+
+# registry_status CREDENTIALS: HTTP status of GET /v2/ ("user:password", or "" for none)
+registry_status() {
+  # credentials go through stdin (-K -), never the command line
+  { [ -z "$1" ] || printf 'user = "%s"\n' "$1"; } |
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -K - "http://$IP:$REGISTRY_PORT/v2/" 2>/dev/null || true
+}
+
+spawn_registry() {
+  local d=$DATA/registry
+  mkdir -p "$d/storage"
+  chmod 700 "$d"
+  # bcrypt, the only hash the registry accepts, at htpasswd's default cost: the registry checks it
+  # on every request, and a push makes dozens. The password goes in on stdin (-i).
+  (umask 077 && printf '%s' "$TITAN_REGISTRY_PASSWORD" | htpasswd -niB "$TITAN_REGISTRY_USER" |
+    grep . >"$d/htpasswd.tmp")
+  mv -f "$d/htpasswd.tmp" "$d/htpasswd"
+  (umask 077 && cat >"$d/config.yml.tmp" <<YAML
+# Generated by scripts/stack.sh; rewritten on every start.
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $d/storage
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $IP:$REGISTRY_PORT
+  # signs upload state; a new one per start (an upload does not survive a restart)
+  secret: $(random_hex 16)
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: titan-registry
+    path: $d/htpasswd
+YAML
+  )
+  mv -f "$d/config.yml.tmp" "$d/config.yml"
+  launch registry "$d" "$(svc_exe registry)" serve "$d/config.yml"
+}
+
+ready_registry() {
+  [ "$(registry_status '')" = 401 ] &&
+    [ "$(registry_status "$TITAN_REGISTRY_USER:$TITAN_REGISTRY_PASSWORD")" = 200 ]
+}
+
 spawn() {
   case $1 in
     temporal) spawn_temporal ;;
     redis) spawn_redis ;;
     s3-primary | s3-offsite) spawn_s3 "$1" ;;
+    docker) spawn_docker ;;
+    registry) spawn_registry ;;
   esac
 }
 
@@ -375,7 +532,18 @@ ready() {
     temporal) ready_temporal ;;
     redis) ready_redis ;;
     s3-primary | s3-offsite) ready_s3 "$1" ;;
+    docker) ready_docker ;;
+    registry) ready_registry ;;
   esac
+}
+
+# images: the images scripts/images.sh builds from this machine's packages, in the registry
+images() {
+  mkdir -p "$DOCKER_CONFIG_DIR"
+  chmod 700 "$DOCKER_CONFIG_DIR"
+  DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_CONFIG=$DOCKER_CONFIG_DIR TITAN_REGISTRY=$IP:$REGISTRY_PORT \
+    TITAN_REGISTRY_USER=$TITAN_REGISTRY_USER TITAN_REGISTRY_PASSWORD=$TITAN_REGISTRY_PASSWORD \
+    bash "$ROOT/scripts/images.sh" || die "scripts/images.sh failed"
 }
 
 # begin SERVICE: starts it unless it already runs (STARTED[SERVICE]=1 if it did)
@@ -429,6 +597,7 @@ stop() {
   local svc pid i pids=() names=() left
   for svc in "$@"; do
     if pid=$(svc_pid "$svc"); then
+      [ "$svc" != docker ] || stop_containers
       kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
       names+=("$svc")
@@ -439,7 +608,6 @@ stop() {
       printf '%-11s not running\n' "$svc"
     fi
   done
-  [ ${#pids[@]} -eq 0 ] && return 0
   for i in $(seq $((STOP_TIMEOUT * 10))); do
     left=0
     for pid in "${pids[@]}"; do alive "$pid" && left=1; done
@@ -457,6 +625,7 @@ stop() {
     rm -f "$(pidfile "${names[$i]}")"
     printf '%-11s stopped (pid %s)\n' "${names[$i]}" "${pids[$i]}"
   done
+  for svc in "$@"; do [ "$svc" != docker ] || reap_docker; done
 }
 
 status() {
@@ -464,7 +633,7 @@ status() {
   for svc in "${SERVICES[@]}"; do
     if pid=$(svc_pid "$svc"); then
       state="running pid $pid"
-      port_open "$(svc_ports "$svc" | cut -d' ' -f1)" || { state="$state (not answering)"; rc=3; }
+      answering "$svc" || { state="$state (not answering)"; rc=3; }
     elif [ -s "$(pidfile "$svc")" ]; then
       state="stale pid $(tr -dc 0-9 <"$(pidfile "$svc")")"
       rc=3
@@ -488,6 +657,9 @@ print_env() {
   s3_conf s3-offsite
   printf 'TITAN_S3_OFFSITE=%s\n' "http://$IP:$S3_PORT"
   printf 'TITAN_S3_OFFSITE_BUCKET=%s\n' "$S3_BUCKET"
+  printf -v q '%q' "unix://$DOCKER_SOCK"
+  printf 'DOCKER_HOST=%s\n' "$q"
+  printf 'TITAN_REGISTRY=%s\n' "$IP:$REGISTRY_PORT"
   printf -v q '%q' "$SECRETS"
   printf 'TITAN_SECRETS_FILE=%s\n' "$q"
   printf -v q '%q' "$BIN"
@@ -523,6 +695,7 @@ case $cmd in
     load_secrets
     for s in "${SERVICES[@]}"; do begin "$s"; done
     for s in "${SERVICES[@]}"; do await "$s"; done
+    images
     ;;
   down)
     lock

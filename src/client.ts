@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
 import { describeError } from './cli/output';
+import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
 import { temporalSettings } from './connection';
 import { loadEnvironment } from './load-environment';
@@ -60,6 +61,16 @@ function buildProgram(): Command {
     .action(action(program, async (g, id: string, o: { redis: string }) => {
       if (!(await verifyBackup(g.loaded, { redis: o.redis, id, json: g.json }))) process.exitCode = 2;
     }));
+
+  program.command('restore')
+    .description('restore Redis from the latest valid backup (or a chosen one), verify it, roll back on failure')
+    .addOption(redisOpt())
+    .option('--backup <id>', 'restore this backup instead of the latest valid one')
+    .option('--before <time>', 'the latest valid backup taken before this time (ISO 8601)')
+    .option('--target <name>', 'restore into this Redis instance instead (e.g. a drill instance); production is not touched')
+    .option('-y, --yes', 'do not ask for confirmation', false)
+    .action(action(program, (g, o: { redis: string; backup?: string; before?: string; target?: string; yes: boolean }) =>
+      withTemporal((client) => restoreCommand(client, g.loaded, { redis: o.redis, backupId: o.backup, before: o.before, target: o.target, yes: o.yes, json: g.json }))));
 
   const schedules = program.command('schedules').description('backup schedules on the Temporal server');
   for (const [name, desc, run] of [

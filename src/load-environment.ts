@@ -40,3 +40,10 @@ export function loadEnvironment(file = process.env.TITAN_CONFIG || DEFAULT_CONFI
 export class SecretMissingError extends Error {
   override name = ErrorType.SecretMissing;
 }
+
+/** The named Redis instance, or an error listing the known ones. */
+export function requireRedisInstance(loaded: LoadedEnvironment, name: string) {
+  const r = loaded.env.redis[name];
+  if (!r) throw new Error(`no Redis instance named "${name}" in ${loaded.file} (known: ${Object.keys(loaded.env.redis).join(', ')})`);
+  return r;
+}

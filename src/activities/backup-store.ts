@@ -90,8 +90,14 @@ export class BackupStore {
     }
   }
 
-  async getObject(key: string): Promise<Readable> {
-    const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+  /** The object's bytes from `from` on; `ifMatch` makes S3 refuse if the object changed since. */
+  async getObject(key: string, range: { from?: number; ifMatch?: string } = {}): Promise<Readable> {
+    const res = await this.call(() => this.client.send(new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Range: range.from ? `bytes=${range.from}-` : undefined,
+      IfMatch: range.ifMatch ? `"${range.ifMatch}"` : undefined,
+    })));
     return res.Body as Readable;
   }
 

@@ -5,12 +5,18 @@ import type { LoadedEnvironment } from '../load-environment';
 import { ErrorType } from '../lib/shared';
 import type { LocationName } from '../lib/config';
 import type { RetentionPolicy } from '../lib/retention';
+import Docker from 'dockerode';
 import { BackupStore } from './backup-store';
+import type { RedisTarget } from './redis-control';
 import type { RedisEndpoint } from './redis-sync';
 
 export interface Deps {
   environment: string;
   redis(name: string): RedisEndpoint & { address: string };
+  /** A Redis instance with what a restore needs: how to stop and start it, where its files are. */
+  redisTarget(name: string): RedisTarget;
+  /** The Docker engine, connected on first use. */
+  docker(): Docker;
   stores: { primary: BackupStore; offsite?: BackupStore };
   /** Every configured location, primary first. */
   allStores: BackupStore[];
@@ -31,14 +37,37 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       secretAccessKey: secret(loc.secretAccessKeyEnv, `${field}.secretAccessKeyEnv`),
     });
   };
+  const redis = (name: string) => {
+    const r = env.redis[name];
+    if (!r) throw ApplicationFailure.nonRetryable(`no Redis instance named "${name}" in ${loaded.file}`, ErrorType.RedisUnknown);
+    return r;
+  };
+  const endpoint = (name: string) => {
+    const r = redis(name);
+    const u = new URL(r.url);
+    return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
+  };
+  let docker: Docker | undefined;
   const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   return {
     environment: env.environment,
-    redis(name) {
-      const r = env.redis[name];
-      if (!r) throw ApplicationFailure.nonRetryable(`no Redis instance named "${name}" in ${loaded.file}`, ErrorType.RedisUnknown);
-      const u = new URL(r.url);
-      return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
+    redis: endpoint,
+    redisTarget(name) {
+      const r = redis(name);
+      const runAs = r.runAs;
+      return {
+        name,
+        endpoint: endpoint(name),
+        dataDir: loaded.resolvePath(r.dataDir),
+        persistence: r.persistence,
+        runAs: 'process' in runAs
+          ? { kind: 'process', pidFile: loaded.resolvePath(runAs.process.pidFile), configFile: loaded.resolvePath(runAs.process.configFile), binary: runAs.process.binary }
+          : { kind: 'container', container: runAs.container, uid: Number(runAs.owner.split(':')[0]), gid: Number(runAs.owner.split(':')[1]) },
+      };
+    },
+    docker() {
+      docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) });
+      return docker;
     },
     stores,
     allStores: [stores.primary, ...(stores.offsite ? [stores.offsite] : [])],

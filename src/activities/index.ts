@@ -1,10 +1,12 @@
 // The worker registers exactly what this factory returns; workflows import its type only.
 import type { Deps } from './deps';
 import { createRedisBackupActivities } from './redis-backup';
+import { createRedisRestoreActivities } from './redis-restore';
 
 export function createActivities(deps: Deps) {
   return {
     ...createRedisBackupActivities(deps),
+    ...createRedisRestoreActivities(deps),
   };
 }
 

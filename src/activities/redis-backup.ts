@@ -6,10 +6,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decideRetention, type RetentionDecision } from '../lib/retention';
 import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
 import type { LocationName } from '../lib/config';
-import { RdbError } from '../lib/rdb';
+import { RdbError, type RdbVerifierOptions } from '../lib/rdb';
 import { ErrorType } from '../lib/shared';
 import type { BackupStore } from './backup-store';
 import type { Deps } from './deps';
+import { KeySampler } from './key-sampler';
 import { openRdbSync } from './redis-sync';
 import { uploadVerified } from './verified-upload';
 
@@ -39,12 +40,13 @@ function progressHeartbeat(phase: string, totalBytes?: number) {
 
 export function createRedisBackupActivities(deps: Deps) {
   /** Streams a source into a location with the configured part size and progress heartbeats. */
-  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, totalBytes?: number) =>
+  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, totalBytes?: number, verifier?: RdbVerifierOptions) =>
     uploadVerified(source, store, key, {
       partSize: deps.partSize,
       queueSize: deps.queueSize,
       onBytes: progressHeartbeat(phase, totalBytes),
       signal: Context.current().cancellationSignal,
+      verifier,
     });
 
   return {
@@ -68,8 +70,9 @@ export function createRedisBackupActivities(deps: Deps) {
       const sync = await openRdbSync(endpoint, { onKeepAlive: () => ctx.heartbeat({ phase: 'redis preparing snapshot', bytes: 0 }) });
       const stop = () => sync.close();
       ctx.cancellationSignal.addEventListener('abort', stop);
+      const sampler = new KeySampler();
       try {
-        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', sync.declaredBytes).catch((err: unknown) => {
+        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', sync.declaredBytes, sampler.hooks()).catch((err: unknown) => {
           // A snapshot this Redis cannot produce readably (format, version) will not improve on retry.
           if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
             throw ApplicationFailure.nonRetryable(`snapshot of Redis ${req.redis} rejected: ${err.message}`, ErrorType.CorruptSnapshot);
@@ -91,6 +94,7 @@ export function createRedisBackupActivities(deps: Deps) {
           retentionClass: req.retentionClass,
           etag: up.etag,
           workflowId: ctx.info.workflowExecution?.workflowId ?? 'none',
+          samples: sampler.samples(),
         };
         await store.putManifest(req.redis, manifest);
         return manifest;

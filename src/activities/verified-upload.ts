@@ -4,7 +4,7 @@
 // what was sent by its size and multipart ETag.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { type RdbSummary, RdbVerifier } from '../lib/rdb';
+import { type RdbSummary, RdbVerifier, type RdbVerifierOptions } from '../lib/rdb';
 import type { BackupStore } from './backup-store';
 import { StreamDigest } from './stream-digest';
 
@@ -21,10 +21,12 @@ export interface UploadOptions {
   /** Called as bytes pass; the caller throttles and heartbeats. */
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** Hooks into the RDB check, e.g. to sample keys as they pass. */
+  verifier?: RdbVerifierOptions;
 }
 
 export async function uploadVerified(source: AsyncIterable<Buffer>, store: BackupStore, key: string, opts: UploadOptions): Promise<UploadResult> {
-  const verifier = new RdbVerifier();
+  const verifier = new RdbVerifier(opts.verifier);
   const digest = new StreamDigest(opts.partSize);
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = store.newUpload(key, body, opts.partSize, opts.queueSize);

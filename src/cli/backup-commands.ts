@@ -1,19 +1,16 @@
 // `titan backup`, `titan backups list`, `titan backups verify`.
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { type Verdict, verifyStoredBackup } from '../activities/backup-verify';
 import { buildDeps } from '../activities/deps';
-import type { LoadedEnvironment } from '../load-environment';
+import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
 import type { RetentionClass } from '../lib/manifest';
 import { SearchKey } from '../lib/shared';
 import type { RedisBackupResult } from '../workflows/redis-backup';
-import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
-
-interface TransferProgress { phase?: string; bytes?: number; totalBytes?: number }
+import { byteProgress, followWithProgress, humanAge, humanBytes, printResult, table } from './output';
 
 export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; json: boolean; wait: boolean }) {
   const { env } = loaded;
-  if (!env.redis[opts.redis]) throw new Error(`no Redis instance named "${opts.redis}" in ${loaded.file} (known: ${Object.keys(env.redis).join(', ')})`);
+  requireRedisInstance(loaded, opts.redis);
   const handle = await client.workflow.start('redisBackup', {
     taskQueue: env.taskQueue,
     workflowId: `titan-${env.environment}-backup-${opts.redis}-manual-${new Date().toISOString().replace(/[-:.]/g, '')}`,
@@ -26,26 +23,11 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
   });
   if (!opts.wait) return printResult(opts.json, { workflowId: handle.workflowId }, () => handle.workflowId);
   if (!opts.json) process.stderr.write(`backup workflow ${handle.workflowId} started\n`);
-  const bar = opts.json ? undefined : byteProgress('backup');
-  const poll = setInterval(async () => {
-    const desc = await handle.describe().catch(() => undefined);
-    const pending = desc?.raw.pendingActivities?.[0];
-    const payload = pending?.heartbeatDetails?.payloads?.[0];
-    if (!payload) return;
-    const p = defaultPayloadConverter.fromPayload<TransferProgress>(payload);
-    bar?.update(p.bytes ?? 0, p.totalBytes, p.phase ?? pending.activityType?.name ?? '');
-  }, 1000);
-  try {
-    const result: RedisBackupResult = await handle.result();
-    bar?.update(result.bytes, result.bytes, 'done');
-    printResult(opts.json, { workflowId: handle.workflowId, ...result }, () => {
-      const deleted = result.retention.flatMap((r) => r.deleted.map((d) => `  retention (${r.location}): deleted ${d.id}: ${d.reason}`));
-      return [`${result.backupId}  ${humanBytes(result.bytes)}  sha256 ${result.sha256.slice(0, 16)}…  in ${result.locations.join(', ')}`, ...deleted].join('\n');
-    });
-  } finally {
-    clearInterval(poll);
-    bar?.stop();
-  }
+  const result = await followWithProgress<RedisBackupResult>(handle, opts.json, 'backup');
+  printResult(opts.json, { workflowId: handle.workflowId, ...result }, () => {
+    const deleted = result.retention.flatMap((r) => r.deleted.map((d) => `  retention (${r.location}): deleted ${d.id}: ${d.reason}`));
+    return [`${result.backupId}  ${humanBytes(result.bytes)}  sha256 ${result.sha256.slice(0, 16)}…  in ${result.locations.join(', ')}`, ...deleted].join('\n');
+  });
 }
 
 export async function listBackups(loaded: LoadedEnvironment, opts: { redis: string; json: boolean }) {

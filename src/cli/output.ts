@@ -1,7 +1,7 @@
 // How the CLI talks to people and scripts: tables and human sizes on stdout, --json for scripts,
 // one clear line on stderr for errors, progress bars on stderr.
-import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { ServiceError } from '@temporalio/client';
+import { ApplicationFailure, ServiceError, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { SingleBar } from 'cli-progress';
 
 export function humanBytes(n: number): string {
@@ -51,6 +51,31 @@ export function byteProgress(label: string) {
     },
     stop() { if (started) bar.stop(); },
   };
+}
+
+/** What long activities put in their heartbeats (transfers: bytes; other steps: a phase only). */
+interface HeartbeatProgress { phase?: string; bytes?: number; totalBytes?: number }
+
+/** Waits for a workflow's result, drawing its running activity's heartbeats as a progress bar. */
+export async function followWithProgress<T>(handle: WorkflowHandle, json: boolean, label: string): Promise<T> {
+  const bar = json ? undefined : byteProgress(label);
+  let last: HeartbeatProgress = {};
+  const poll = setInterval(async () => {
+    const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.[0];
+    const payload = pending?.heartbeatDetails?.payloads?.[0];
+    const p = payload ? defaultPayloadConverter.fromPayload<HeartbeatProgress>(payload) : {};
+    const phase = p.phase ?? pending?.activityType?.name ?? '';
+    if (p.bytes !== undefined) last = p;
+    if (pending) bar?.update(p.bytes ?? last.bytes ?? 0, p.totalBytes ?? last.totalBytes, phase);
+  }, 1000);
+  try {
+    const result: T = await handle.result();
+    if (last.totalBytes) bar?.update(last.totalBytes, last.totalBytes, 'done');
+    return result;
+  } finally {
+    clearInterval(poll);
+    bar?.stop();
+  }
 }
 
 /** One line for any failure: the innermost cause of a workflow failure, or the error's own message. */

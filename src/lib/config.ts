@@ -15,8 +15,14 @@ const redisInstance = z.strictObject({
   passwordEnv: envName.optional(),
   /** How Redis is stopped and started on restore: a container by name, or a process run by the stack. */
   runAs: z.union([
-    z.strictObject({ container: z.string().min(1) }),
-    z.strictObject({ process: z.strictObject({ pidFile: z.string().min(1), configFile: z.string().min(1) }) }),
+    z.strictObject({
+      container: z.string().min(1),
+      /** Owner of the restored files: the official image runs Redis as 999:999. */
+      owner: z.string().regex(/^\d+:\d+$/, 'must be uid:gid').default('999:999'),
+    }),
+    z.strictObject({
+      process: z.strictObject({ pidFile: z.string().min(1), configFile: z.string().min(1), binary: z.string().min(1).default('redis-server') }),
+    }),
   ]),
   dataDir: z.string().min(1),
   persistence: z.enum(['rdb', 'aof']).default('rdb'),
@@ -41,6 +47,8 @@ const schedule = z.strictObject({
 
 export const environmentSchema = z.strictObject({
   environment: name,
+  /** The Docker engine that runs containerised Redis instances and the modules. */
+  docker: z.strictObject({ socketPath: z.string().min(1).default('/var/run/docker.sock') }).prefault({}),
   /** Optional dotenv file holding secret values (the local stack generates one); the process env wins. */
   secretsFile: z.string().optional(),
   taskQueue: z.string().min(1).default(TASK_QUEUE),
@@ -85,6 +93,14 @@ export function parseEnvironment(text: string, source: string): Environment {
     throw new ConfigError(`${source}: ${field}: ${issue.message}${keys}`);
   }
   const env = result.data;
+  // A restore into one instance must never touch another's files (drills restore beside production).
+  const dirs = new Map<string, string>();
+  for (const [n, r] of Object.entries(env.redis)) {
+    const dir = r.dataDir.replace(/\/+$/, '');
+    const other = dirs.get(dir);
+    if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
+    dirs.set(dir, n);
+  }
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
   }

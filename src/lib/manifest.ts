@@ -6,6 +6,19 @@ export const MANIFEST_FORMAT = 'titan-backup/1';
 
 const dbCounts = z.record(z.string().regex(/^\d+$/), z.strictObject({ keys: z.number().int().min(0), expires: z.number().int().min(0) }));
 
+/** A key picked at random while the snapshot streamed, to check values after a restore. */
+export const keySampleSchema = z.strictObject({
+  db: z.number().int().min(0),
+  /** The key name, base64 (names are binary-safe). */
+  key: z.string(),
+  /** Redis TYPE name: string, list, set, zset, hash, stream, module. */
+  type: z.string(),
+  expireAtMs: z.number().int().optional(),
+  /** SHA-256 of the value, for strings up to the sampler's size limit. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+export type KeySample = z.infer<typeof keySampleSchema>;
+
 export const manifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
   id: z.string().min(1),
@@ -25,6 +38,8 @@ export const manifestSchema = z.strictObject({
   /** The multipart ETag S3 reported for the object, checked against the one computed while streaming. */
   etag: z.string(),
   workflowId: z.string(),
+  /** Absent in backups taken before sampling existed; restores then check counts and a probe only. */
+  samples: z.array(keySampleSchema).optional(),
 });
 export type BackupManifest = z.infer<typeof manifestSchema>;
 export type RetentionClass = BackupManifest['retentionClass'];

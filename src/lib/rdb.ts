@@ -7,7 +7,8 @@
 // resumable interpreter. Every instruction is either a small "atom" (≤ 19 bytes: a
 // length, a string header, an opcode) that is parsed all-or-nothing, or a byte count to
 // skip. An atom split across chunks is re-parsed from a small stitch buffer, so nothing
-// larger than an atom is ever copied, except key names (for onKey) and aux fields.
+// larger than an atom is ever copied, except aux fields and, for onKey, the names and
+// short string values of picked keys.
 
 import { Crc64 } from './crc64';
 
@@ -35,12 +36,24 @@ export interface RdbKey {
   key: Uint8Array;
   type: number;
   expireAtMs?: number;
+  /** Decoded value of a plain string (type 0) of at most maxValueBytes; else absent. */
+  value?: Uint8Array;
 }
 
 export interface RdbVerifierOptions {
   /** Highest RDB version accepted (default 12, Redis 7.4). */
   maxVersion?: number;
+  /** Called for every picked key (every key when pickKey is not set). */
   onKey?: (k: RdbKey) => void;
+  /**
+   * Called once at the start of every key; true picks it for onKey. Keys not picked are
+   * skipped without copying anything. Needs onKey.
+   */
+  pickKey?: () => boolean;
+  /** Longest string value (decoded) given to onKey; longer ones are skipped (default 65536). */
+  maxValueBytes?: number;
+  /** Called for every key with an expire time, picked or not; copies nothing. */
+  onExpire?: (db: number, expireAtMs: number) => void;
 }
 
 export interface RdbSummary {
@@ -78,7 +91,7 @@ const OP_EOF = 0xff;
 
 // Interpreter instructions.
 const I_STR = 0; // skip a string
-const I_KEY = 1; // key name (captured when onKey is set)
+const I_KEY = 1; // captured key name
 const I_AUXK = 2; // captured aux name
 const I_AUXV = 3; // captured aux value
 const I_LEN = 4; // length → loop register
@@ -96,6 +109,7 @@ const I_RSZ_E = 15;
 const I_WHEN = 16; // module aux: when_opcode must be UINT (2)
 const I_KEYDONE = 17; // count the key; ends every key program
 const I_DONE = 18; // ends every opcode program
+const I_VAL = 19; // string value, captured when it fits maxValueBytes
 
 const loop = (...body: number[]): number[] => [I_LOOP, body.length, ...body, I_END];
 
@@ -137,7 +151,10 @@ VALUE[22] = [I_LEN, ...loop(I_LEN, I_STR, I_STR)]; // 7.4 RC
 VALUE[24] = [I_SKIP, 8, I_LEN, ...loop(I_LEN, I_STR, I_STR)];
 VALUE[25] = [I_SKIP, 8, I_STR]; // listpack
 
-const KEY_PROGRAMS: (number[] | undefined)[] = VALUE.map((v) => (v ? [I_KEY, ...v, I_KEYDONE] : undefined));
+// Keys not picked skip their name like any string; picked ones capture it, and the value
+// of a plain string.
+const KEY_PROGRAMS: (number[] | undefined)[] = VALUE.map((v) => (v ? [I_STR, ...v, I_KEYDONE] : undefined));
+const PICKED_PROGRAMS: (number[] | undefined)[] = VALUE.map((v, t) => (v ? [I_KEY, ...(t === 0 ? [I_VAL] : v), I_KEYDONE] : undefined));
 
 const OPCODE_PROGRAMS: Record<number, number[]> = {
   [OP_AUX]: [I_AUXK, I_AUXV, I_DONE],
@@ -157,6 +174,7 @@ const CAP_NONE = 0;
 const CAP_KEY = 1;
 const CAP_AUXK = 2;
 const CAP_AUXV = 3;
+const CAP_VAL = 4;
 
 // Parser phases.
 const P_HEADER = 0;
@@ -169,6 +187,11 @@ type Counts = { keys: number; expires: number };
 export class RdbVerifier {
   private readonly maxVersion: number;
   private readonly onKey?: (k: RdbKey) => void;
+  private readonly pickKey?: () => boolean;
+  private readonly pickAll: boolean; // onKey without pickKey
+  private readonly maxValueBytes: number;
+  private readonly onExpire?: (db: number, expireAtMs: number) => void;
+  private readonly notify: boolean; // onKey or onExpire set
 
   // Framing and checksum.
   private bytes = 0;
@@ -178,7 +201,7 @@ export class RdbVerifier {
   private readonly hold = new Uint8Array(8); // newest bytes, not yet in the CRC
   private holdLen = 0;
   private lastFed = -1; // last byte given to the CRC (the EOF opcode if framing is right)
-  private failed: unknown = null; // first error thrown (ours or onKey's); the verifier stays dead
+  private failed: unknown = null; // first error thrown (ours or a callback's); the verifier stays dead
   private summary: RdbSummary | null = null;
   private stored: string | null = null; // checksum once verified
 
@@ -206,7 +229,7 @@ export class RdbVerifier {
   private hInt = 0;
   private hUlen = 0;
 
-  // Capture of key names and aux fields.
+  // Capture of key names, string values and aux fields.
   private cap = CAP_NONE;
   private capBuf = new Uint8Array(256);
   private capLen = 0;
@@ -217,7 +240,8 @@ export class RdbVerifier {
   private db = 0;
   private expireAt = -1;
   private keyType = 0;
-  private key: Uint8Array | null = null;
+  private key: Uint8Array | null = null; // set only for a picked key
+  private value: Uint8Array | undefined;
   private rszKeys = 0;
   private auxKey = '';
   private readonly aux: Record<string, string> = {};
@@ -227,7 +251,13 @@ export class RdbVerifier {
 
   constructor(opts: RdbVerifierOptions = {}) {
     this.maxVersion = opts.maxVersion ?? KNOWN_VERSION;
+    if (opts.pickKey && !opts.onKey) throw new TypeError('RdbVerifier: pickKey needs onKey');
     this.onKey = opts.onKey;
+    this.pickKey = opts.pickKey;
+    this.pickAll = opts.onKey !== undefined && opts.pickKey === undefined;
+    this.maxValueBytes = opts.maxValueBytes ?? 65536;
+    this.onExpire = opts.onExpire;
+    this.notify = opts.onKey !== undefined || opts.onExpire !== undefined;
   }
 
   push(chunk: Uint8Array): void {
@@ -236,7 +266,7 @@ export class RdbVerifier {
     try {
       this.accept(chunk);
     } catch (e) {
-      // Any throw (including from onKey) may leave the state machine mid-step.
+      // Any throw (including from a callback) may leave the state machine mid-step.
       this.failed = e;
       throw e;
     }
@@ -428,7 +458,8 @@ export class RdbVerifier {
     let prog = this.prog;
     let pc = this.pc;
     let ret: number;
-    const wantKeys = this.onKey !== undefined;
+    const pickAll = this.pickAll;
+    const pickKey = this.pickKey;
     for (;;) {
       if (prog === null) {
         // Between entries: next opcode or value type.
@@ -437,7 +468,10 @@ export class RdbVerifier {
           break;
         }
         const op = buf[pos++];
-        if (op === 0 && !wantKeys) {
+        // Decided before the fast path so that pickKey sees every key exactly once.
+        let picked = pickAll;
+        if (pickKey !== undefined && op < OP_SLOT_INFO) picked = pickKey();
+        if (op === 0 && !picked) {
           // Fast path for the commonest entry, a short string key and value, both in this chunk.
           const kb = buf[pos];
           if (kb < 0x40 && pos + kb + 1 < end) {
@@ -454,7 +488,7 @@ export class RdbVerifier {
         this.opcode = op;
         pc = 0;
         if (op < OP_SLOT_INFO) {
-          prog = KEY_PROGRAMS[op] ?? null;
+          prog = (picked ? PICKED_PROGRAMS : KEY_PROGRAMS)[op] ?? null;
           if (prog === null) {
             this.unknownType(op, base + pos - 1);
             ret = pos;
@@ -499,6 +533,7 @@ export class RdbVerifier {
           break;
         }
         case I_KEY:
+        case I_VAL:
         case I_AUXK:
         case I_AUXV: {
           const p = this.strHeader(buf, pos, end, base);
@@ -507,12 +542,14 @@ export class RdbVerifier {
             break;
           }
           const op = prog[pc++];
-          const target = op === I_KEY ? (wantKeys ? CAP_KEY : CAP_NONE) : op === I_AUXK ? CAP_AUXK : CAP_AUXV;
+          const target =
+            op === I_KEY ? CAP_KEY : op === I_VAL ? (this.valueFits() ? CAP_VAL : CAP_NONE) : op === I_AUXK ? CAP_AUXK : CAP_AUXV;
           const n = this.hLen;
           if (end - p >= n) {
             pos = p + n;
-            if (target === CAP_KEY && this.hKind === 0) {
-              this.key = buf.slice(p, pos); // common case: one copy, straight from the chunk
+            if (target !== CAP_NONE && this.hKind === 0) {
+              // Common case: one copy, straight from the chunk (not slice(): a Buffer's is a view).
+              this.capStore(target, new Uint8Array(buf.subarray(p, pos)));
             } else if (target !== CAP_NONE) {
               this.capBegin(target);
               this.capAppend(buf, p, pos);
@@ -853,15 +890,29 @@ export class RdbVerifier {
     c.keys++;
     const exp = this.expireAt;
     if (exp >= 0) c.expires++;
-    if (this.onKey) {
-      const k: RdbKey = { db: this.db, key: this.key ?? new Uint8Array(0), type: this.keyType };
-      if (exp >= 0) k.expireAtMs = exp;
-      this.key = null;
-      this.expireAt = -1;
-      this.onKey(k);
-      return;
-    }
+    // Out of line: a small keyDone is inlined into the hot loop (measurably faster).
+    if (this.notify) this.report(exp);
     this.expireAt = -1;
+  }
+
+  private report(exp: number): void {
+    if (exp >= 0 && this.onExpire) this.onExpire(this.db, exp);
+    const key = this.key;
+    if (key === null) return; // not picked
+    const k: RdbKey = { db: this.db, key, type: this.keyType };
+    if (exp >= 0) k.expireAtMs = exp;
+    if (this.value !== undefined) k.value = this.value;
+    this.key = null;
+    this.value = undefined;
+    this.onKey!(k);
+  }
+
+  /** Whether the string whose header was just read may be kept as a value. */
+  private valueFits(): boolean {
+    const max = this.maxValueBytes;
+    if (this.hKind === 1) return String(this.hInt).length <= max;
+    // LZF holds both the compressed bytes and the output.
+    return this.hLen <= max && (this.hKind === 0 || this.hUlen <= max);
   }
 
   // ---- captured strings -----------------------------------------------------
@@ -903,13 +954,18 @@ export class RdbVerifier {
     let bytes: Uint8Array;
     if (this.capKind === 2) {
       bytes = lzfDecompress(this.capBuf.subarray(0, this.capLen), this.capUlen);
-      if (bytes.length === 0 && this.capUlen !== 0) this.corrupt('invalid LZF data in a key or aux field', at);
+      if (bytes.length === 0 && this.capUlen !== 0) this.corrupt('invalid LZF data in a captured string', at);
     } else {
       bytes = this.capBuf.slice(0, this.capLen);
     }
     const target = this.cap;
     this.cap = CAP_NONE;
+    this.capStore(target, bytes);
+  }
+
+  private capStore(target: number, bytes: Uint8Array): void {
     if (target === CAP_KEY) this.key = bytes;
+    else if (target === CAP_VAL) this.value = bytes;
     else if (target === CAP_AUXK) this.auxKey = latin1(bytes);
     else this.aux[this.auxKey] = latin1(bytes);
   }

@@ -15,6 +15,11 @@ export const ErrorType = {
   CorruptSnapshot: 'CorruptSnapshot',
   BackupNotFound: 'BackupNotFound',
   BackupInvalid: 'BackupInvalid',
+  RestoreRequestInvalid: 'RestoreRequestInvalid',
+  NoValidBackup: 'NoValidBackup',
+  RedisStartFailed: 'RedisStartFailed',
+  RestoreVerificationFailed: 'RestoreVerificationFailed',
+  NoSpaceForRestore: 'NoSpaceForRestore',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow, re-exported.
 export { redisBackup } from './redis-backup';
+export { redisRestore } from './redis-restore';

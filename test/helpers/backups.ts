@@ -5,8 +5,9 @@ import type { Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { BackupStore } from '../../src/activities/backup-store';
 import { buildDeps } from '../../src/activities/deps';
-import type { BackupManifest } from '../../src/lib/manifest';
+import { type BackupManifest, newBackupId } from '../../src/lib/manifest';
 import type { RedisBackupResult } from '../../src/workflows/redis-backup';
+import type { RedisRestoreInput, RedisRestoreResult } from '../../src/workflows/redis-restore';
 import { uniqueName } from './stack';
 import type { TestEnv } from './titan-env';
 
@@ -20,6 +21,26 @@ export async function runBackup(client: Client, env: TestEnv, retentionClass: 'h
     workflowId: uniqueName(`${env.environment}-backup`),
     args: [{ redis: 'main', retentionClass }],
   });
+}
+
+export async function runRestore(client: Client, env: TestEnv, input: RedisRestoreInput): Promise<RedisRestoreResult> {
+  return client.workflow.execute('redisRestore', {
+    taskQueue: env.taskQueue,
+    workflowId: uniqueName(`${env.environment}-restore`),
+    args: [input],
+  });
+}
+
+/** The failure message a workflow ended with (its innermost cause). */
+export async function failureOf(p: Promise<unknown>): Promise<{ type?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    let e = err as { cause?: unknown; message: string; type?: string };
+    while (e.cause && !e.type) e = e.cause as typeof e;
+    return { type: e.type, message: e.message };
+  }
+  throw new Error('expected the workflow to fail');
 }
 
 export async function readObject(store: BackupStore, key: string): Promise<Buffer> {
@@ -42,6 +63,21 @@ export async function putBackup(store: BackupStore, id: string, body: Buffer, ma
   const keys = store.keys('main', id);
   await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: keys.object, Body: body }));
   if (manifest) await store.putManifest('main', { ...manifest, id });
+}
+
+/**
+ * Stores a variant of a stored backup under a newer id (`secondsLater` after it), so a restore
+ * meets it first. `change` gets the original bytes and a manifest already renamed to the new id;
+ * returning manifest null stores the object alone.
+ */
+export async function deriveBackup(store: BackupStore, from: BackupManifest, secondsLater: number,
+  change: (body: Buffer, m: BackupManifest) => { body: Buffer; manifest: BackupManifest | null }): Promise<string> {
+  const at = new Date(Date.parse(from.createdAt) + secondsLater * 1000);
+  const id = newBackupId('main', at, randomBytes(4).toString('hex'));
+  const original = await readObject(store, store.keys('main', from.id).object);
+  const v = change(original, { ...from, id, createdAt: at.toISOString() });
+  await putBackup(store, id, v.body, v.manifest ?? undefined);
+  return id;
 }
 
 /**

@@ -10,6 +10,9 @@ export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', 'temporal');
 export const secretsFile = path.join(repoRoot, '.titan', 'secrets.env');
 export const TEMPORAL_ADDRESS = '127.0.0.1:7233';
+/** The stack's Docker engine and the Redis image it builds and pushes to its registry. */
+export const dockerSocket = path.join(repoRoot, '.titan', 'run', 'docker.sock');
+export const REDIS_IMAGE = '127.0.0.1:5000/titan/redis:7.0';
 /** Tests' own namespace (scripts/stack.sh creates it), so `default` shows only real runs. */
 export const TEMPORAL_NAMESPACE = 'titan-test';
 /** What a child process (CLI, worker) needs to reach the tests' Temporal. */

@@ -8,7 +8,10 @@ import { loadEnvironment, type LoadedEnvironment } from '../../src/load-environm
 import { secretsFile, uniqueName } from './stack';
 
 export interface TestEnvOptions {
-  redisUrl: string;
+  /** A backup-only Redis named main (its runAs is never used)… */
+  redisUrl?: string;
+  /** …or full instance entries, for restores. */
+  instances?: Record<string, Record<string, unknown>>;
   /** Name of the env var holding the Redis password (the test sets it). */
   redisPasswordEnv?: string;
   primaryBucket?: string;
@@ -16,6 +19,7 @@ export interface TestEnvOptions {
   partSizeMiB?: number;
   retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
   schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string }>;
+  docker?: { socketPath: string };
 }
 
 export interface TestEnv {
@@ -40,7 +44,8 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     environment,
     secretsFile,
     taskQueue,
-    redis: {
+    ...(o.docker ? { docker: o.docker } : {}),
+    redis: o.instances ?? {
       main: {
         url: o.redisUrl,
         ...(o.redisPasswordEnv ? { passwordEnv: o.redisPasswordEnv } : {}),

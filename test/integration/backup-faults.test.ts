@@ -8,19 +8,8 @@ import { footprint, stores } from '../helpers/backups';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { stackCtl, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
+import { sleep, until } from '../helpers/wait';
 import { spawnWorker, startWorker } from '../helpers/worker';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function exactlyOneValidBackup(env: TestEnv, backupId: string) {
   for (const store of stores(env)) {

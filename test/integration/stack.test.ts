@@ -1,22 +1,134 @@
 // scripts/stack.sh as the tests' own prerequisite: status tells what runs where; `up` again is a no-op.
 import assert from 'node:assert/strict';
-import { stackCtl } from '../helpers/stack';
+import { readFileSync } from 'node:fs';
+import Docker from 'dockerode';
+import Redis from 'ioredis';
+import { parseDotenv } from '../../src/lib/config';
+import { freePort } from '../helpers/redis-server';
+import { stackCtl, stackSecrets, uniqueName } from '../helpers/stack';
 
 function pids(status: string): Record<string, string> {
   return Object.fromEntries([...status.matchAll(/^(\S+)\s+running pid (\d+)/gm)].map((m) => [m[1]!, m[2]!]));
 }
 
+/** Polls `probe` every 100 ms until it returns a value (not undefined) or `ms` pass. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('the local stack', () => {
-  it('status lists every service running, on 127.0.0.1', () => {
-    const status = stackCtl('status');
-    assert.deepEqual(Object.keys(pids(status)).sort(), ['redis', 's3-offsite', 's3-primary', 'temporal']);
-    for (const line of status.trim().split('\n')) assert.match(line, /127\.0\.0\.1/);
+  let env: Record<string, string>;
+  let registry: string;
+  let docker: Docker;
+  let login: { username: string; password: string; serveraddress: string };
+
+  before(() => {
+    env = parseDotenv(stackCtl('env'));
+    registry = env.TITAN_REGISTRY!;
+    docker = new Docker({ socketPath: env.DOCKER_HOST!.replace(/^unix:\/\//, '') });
+    const secrets = stackSecrets();
+    login = { username: secrets.TITAN_REGISTRY_USER!, password: secrets.TITAN_REGISTRY_PASSWORD!, serveraddress: registry };
   });
 
-  it('`up` twice is harmless: nothing is restarted', () => {
+  /** Starts `image` with host networking, runs `use` on it, removes it whatever happens. */
+  async function withContainer<T>(image: string, opts: Docker.ContainerCreateOptions, use: (c: Docker.Container) => Promise<T>): Promise<T> {
+    const container = await docker.createContainer({ ...opts, Image: image, name: uniqueName('titan-stack-test'), HostConfig: { NetworkMode: 'host' } });
+    try {
+      await container.start();
+      return await use(container);
+    } finally {
+      await container.remove({ force: true });
+    }
+  }
+
+  it('status lists every service running, TCP ones on 127.0.0.1, Docker on its unix socket', () => {
+    const status = stackCtl('status');
+    assert.deepEqual(Object.keys(pids(status)).sort(), ['docker', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal']);
+    for (const line of status.trim().split('\n')) {
+      if (line.startsWith('docker ')) assert.ok(line.endsWith(env.DOCKER_HOST!), line);
+      else assert.match(line, /127\.0\.0\.1/);
+    }
+    assert.match(env.DOCKER_HOST!, /^unix:\/\/\/.*\/\.titan\/run\/docker\.sock$/);
+    assert.equal(registry, '127.0.0.1:5000');
+  });
+
+  it('`up` twice is harmless: nothing is restarted, no image is rebuilt', () => {
     const before = pids(stackCtl('status'));
     const out = stackCtl('up');
     assert.match(out, /already running/);
+    assert.match(out, /image +up to date/);
     assert.deepEqual(pids(stackCtl('status')), before);
+  });
+
+  it('the registry refuses no login and a wrong password, and accepts the generated login', async () => {
+    const v2 = (auth?: string) =>
+      fetch(`http://${registry}/v2/`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}, signal: AbortSignal.timeout(5000) });
+    const anonymous = await v2();
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic /);
+    assert.equal((await v2(`${login.username}:${login.password}x`)).status, 401);
+    assert.equal((await v2(`${login.username}:${login.password}`)).status, 200);
+  });
+
+  it('the Docker engine answers on the stack socket and has no bridge network', async () => {
+    assert.equal(String(await docker.ping()), 'OK');
+    const names = (await docker.listNetworks()).map((n) => n.Name).sort();
+    assert.deepEqual(names, ['host', 'none']);
+  });
+
+  it('titan/redis:7.0, pulled from the registry, answers PING with host networking as uid 999', async () => {
+    const image = `${registry}/titan/redis:7.0`;
+    await new Promise((resolve, reject) =>
+      docker.pull(image, { authconfig: login }, (err, stream) => (err ? reject(err) : docker.modem.followProgress(stream!, (e) => (e ? reject(e) : resolve(undefined))))),
+    );
+    const config = (await docker.getImage(image).inspect()).Config;
+    assert.equal(config.User, '999:999');
+    const imageVersion = config.Env.find((e) => e.startsWith('REDIS_VERSION='))?.split('=')[1];
+    const port = await freePort();
+    await withContainer(image, { Cmd: ['--port', String(port), '--bind', '127.0.0.1', '--save', ''] }, async (container) => {
+      const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      redis.on('error', () => undefined);
+      try {
+        assert.equal(await until('PING', () => redis.connect().then(() => redis.ping())), 'PONG');
+        assert.match(await redis.info('server'), new RegExp(`^redis_version:${imageVersion}\\r?$`, 'm'));
+      } finally {
+        redis.disconnect();
+      }
+      const { Pid } = (await container.inspect()).State;
+      assert.match(readFileSync(`/proc/${Pid}/status`, 'utf8'), /^Uid:\s+999\s/m);
+    });
+  });
+
+  it('titan/module tags 1, 2 and bad: /version is the tag, /health is ok except on bad, one log line per request', async () => {
+    const expected = { '1': 200, '2': 200, bad: 404 };
+    await Promise.all(
+      Object.entries(expected).map(async ([tag, health]) => {
+        const image = `${registry}/titan/module:${tag}`;
+        const config = (await docker.getImage(image).inspect()).Config;
+        assert.ok(config.Env.includes(`MODULE_VERSION=${tag}`), tag);
+        assert.ok(config.Healthcheck?.Test?.length, `${tag}: a HEALTHCHECK`);
+        const port = await freePort();
+        await withContainer(image, { Env: [`PORT=${port}`] }, async (container) => {
+          const get = (p: string) => fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(2000) });
+          const version = await until(`${tag} /version`, () => get('/version').then((r) => (r.ok ? r.text() : undefined)));
+          assert.equal(version.trim(), tag);
+          const res = await get('/health');
+          assert.equal(res.status, health, tag);
+          if (health === 200) assert.equal((await res.text()).trim(), 'ok');
+          // dockerd stores the log a moment after the response
+          const logs = await until(`${tag}: its log`, async () => {
+            const text = (await container.logs({ stdout: true, stderr: true })).toString();
+            return new RegExp(`: /health ${health}\\n`).test(text) ? text : undefined;
+          });
+          assert.equal(logs.match(/: \/version 200\n/g)?.length, 1, `${tag}: one log line per request`);
+        });
+      }),
+    );
   });
 });

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { crc64 } from '../../src/lib/crc64';
-import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier } from '../../src/lib/rdb';
+import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier, RdbVerifierOptions } from '../../src/lib/rdb';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { prng } from '../helpers/prng';
 
@@ -23,6 +23,7 @@ type KeyInfo = { type: number; expireAtMs?: number };
 interface Expected {
   keyspace: Counts;
   keys: Map<string, KeyInfo>; // `${db}:${hex(key)}`
+  values: Map<string, Buffer>; // GET of every string key
   redisVersion: string;
 }
 
@@ -39,11 +40,16 @@ function pseudoRandomBytes(n: number, seed: number): Buffer {
   return b.subarray(0, n);
 }
 
-type Feed = 'whole' | 'bytes' | 'random';
+/** A number is a fixed chunk size. */
+type Feed = 'whole' | 'bytes' | 'random' | number;
 
 function chunks(buf: Uint8Array, feed: Feed, seed = 7): Uint8Array[] {
   if (feed === 'whole') return [buf];
   const out: Uint8Array[] = [];
+  if (typeof feed === 'number') {
+    for (let i = 0; i < buf.length; i += feed) out.push(buf.subarray(i, i + feed));
+    return out;
+  }
   const next = prng(seed);
   for (let i = 0; i < buf.length; ) {
     // Mostly tiny chunks (to split every kind of atom) with some large ones.
@@ -55,10 +61,24 @@ function chunks(buf: Uint8Array, feed: Feed, seed = 7): Uint8Array[] {
   return out;
 }
 
-function verify(buf: Uint8Array, feed: Feed, onKey?: (k: RdbKey) => void): RdbSummary {
-  const v = new RdbVerifier({ onKey });
+function verify(buf: Uint8Array, feed: Feed, opts?: RdbVerifierOptions | ((k: RdbKey) => void)): RdbSummary {
+  const v = new RdbVerifier(typeof opts === 'function' ? { onKey: opts } : opts);
   for (const c of chunks(buf, feed)) v.push(c);
   return v.end();
+}
+
+const idOf = (k: RdbKey): string => `${k.db}:${Buffer.from(k.key).toString('hex')}`;
+
+/** What onKey should give as value: the GET result if it is a string within the limit. */
+function expectedValue(expected: Expected, id: string, max = 65536): Buffer | undefined {
+  const v = expected.values.get(id);
+  return v && v.length <= max ? v : undefined;
+}
+
+function assertValue(k: RdbKey, expected: Expected, max?: number): void {
+  const want = expectedValue(expected, idOf(k), max);
+  if (want === undefined) assert.equal(k.value, undefined, `no value expected for ${idOf(k)}`);
+  else assert.ok(k.value && Buffer.from(k.value).equals(want), `value of ${idOf(k)}`);
 }
 
 /** Runs the verifier and returns the error, noting whether push() or end() raised it. */
@@ -120,6 +140,7 @@ async function keyspace(c: Redis): Promise<Counts> {
 async function describeDataset(c: Redis, rdbVersion: number): Promise<Expected> {
   const ks = await keyspace(c);
   const keys = new Map<string, KeyInfo>();
+  const values = new Map<string, Buffer>();
   for (const db of Object.keys(ks).map(Number)) {
     await c.select(db);
     const names = await c.keysBuffer('*');
@@ -129,6 +150,9 @@ async function describeDataset(c: Redis, rdbVersion: number): Promise<Expected> 
       const infos = await Promise.all(
         batch.map((k) => Promise.all([c.type(k), c.call('OBJECT', 'ENCODING', k) as Promise<string>, c.call('PEXPIRETIME', k)])),
       );
+      const strings = batch.filter((_, j) => infos[j][0] === 'string');
+      const got = await Promise.all(strings.map((k) => c.getBuffer(k)));
+      strings.forEach((k, j) => values.set(`${db}:${k.toString('hex')}`, got[j]!));
       batch.forEach((k, j) => {
         const [type, enc, exp] = infos[j];
         const info: KeyInfo = { type: expectedRdbType(type, enc, rdbVersion) };
@@ -140,7 +164,7 @@ async function describeDataset(c: Redis, rdbVersion: number): Promise<Expected> 
   await c.select(0);
   const server = await c.info('server');
   const redisVersion = /redis_version:([^\r\n]+)/.exec(server)![1];
-  return { keyspace: ks, keys, redisVersion };
+  return { keyspace: ks, keys, values, redisVersion };
 }
 
 async function setConfig(c: Redis, cfg: Record<string, string>): Promise<void> {
@@ -252,6 +276,50 @@ async function populateSmallKeys(c: Redis): Promise<void> {
   await c.select(0);
 }
 
+/** String values in each encoding redis writes them in, and around the default maxValueBytes. */
+const STRING_VALUES: Record<string, string | Buffer> = {
+  raw: 'hello world',
+  'int 12345': '12345', // int16
+  'int -7': '-7', // int8
+  'int32 min': '-2147483648',
+  'int64 (stored raw)': '12345678901234',
+  empty: '',
+  lzf: 'abc'.repeat(1000),
+  'lzf 21 bytes': 'z'.repeat(21), // redis tries LZF above 20 bytes
+  'lzf binary': Buffer.concat(Array.from({ length: 20 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i)))),
+  binary: Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0x80, 0xc3, 0x40]),
+  'binary 300': pseudoRandomBytes(300, 5),
+  '65536 bytes': pseudoRandomBytes(65536, 6),
+  '65537 bytes': pseudoRandomBytes(65537, 7),
+  'lzf 120000 bytes': 'xyz'.repeat(40_000), // small in the file, too long decoded
+};
+const valueKey = (name: string): string => `sv:${name}`;
+
+async function populateStringValues(c: Redis): Promise<void> {
+  await c.call('FLUSHALL');
+  await c.call('FUNCTION', 'FLUSH');
+  await c.select(0);
+  for (const [name, v] of Object.entries(STRING_VALUES)) await c.call('SET', valueKey(name), v);
+  await c.call('PEXPIRE', valueKey('raw'), 3_600_000);
+  await c.call('PEXPIRE', valueKey('lzf'), 7_200_123);
+  await c.call('EXPIRE', valueKey('int -7'), 500);
+  await c.call('PEXPIRE', valueKey('65537 bytes'), 9_000_000);
+  // Other types next to strings, in another db.
+  await c.select(3);
+  await c.call('SET', 'x', 'in db 3', 'PX', 1_234_567);
+  await c.call('RPUSH', 't:list', 'a', 'b', 'c');
+  await c.call('HSET', 't:hash', 'f', 'v');
+  await c.call('HSET', 't:bighash', ...Array.from({ length: 20 }, (_, i) => [`f${i}`, `v${i}`]).flat());
+  await c.call('SADD', 't:set', 'a', 'b');
+  await c.call('SADD', 't:intset', 1, 2, 3);
+  await c.call('ZADD', 't:zset', 1, 'a', 2, 'b');
+  await c.call('ZADD', 't:bigzset', ...Array.from({ length: 20 }, (_, i) => [i, `m${i}`]).flat());
+  await c.call('XADD', 't:stream', '1-0', 'f', 'v');
+  await c.call('PEXPIRE', 't:hash', 4_000_000);
+  await c.call('EXPIREAT', 't:stream', Math.floor(Date.now() / 1000) + 86_400);
+  await c.select(0);
+}
+
 function rdbVersionOf(rdb: Buffer): number {
   return Number(rdb.toString('latin1', 5, 9));
 }
@@ -300,6 +368,7 @@ describe('RdbVerifier on real redis-server dumps', function () {
     );
     await setConfig(redis.client(), { rdbcompression: 'yes', 'maxmemory-policy': 'noeviction' });
     await capture('many small keys', redis, populateSmallKeys);
+    await capture('string values', redis, populateStringValues);
     await capture('empty dataset', redis, async (c) => {
       await c.call('FLUSHALL');
       await c.call('FUNCTION', 'FLUSH');
@@ -319,6 +388,7 @@ describe('RdbVerifier on real redis-server dumps', function () {
     'all types, rdbcompression no, LFU policy (FREQ opcodes)',
     'all types, rdbchecksum no, LRU policy (IDLE opcodes)',
     'many small keys',
+    'string values',
     'empty dataset',
   ];
 
@@ -335,11 +405,12 @@ describe('RdbVerifier on real redis-server dumps', function () {
           const { rdb, expected } = fixtures[name];
           const seen = new Map<string, KeyInfo>();
           const summary = verify(rdb, feed, (k) => {
-            const id = `${k.db}:${Buffer.from(k.key).toString('hex')}`;
+            const id = idOf(k);
             assert.ok(!seen.has(id), `key ${id} reported twice`);
             const info: KeyInfo = { type: k.type };
             if (k.expireAtMs !== undefined) info.expireAtMs = k.expireAtMs;
             seen.set(id, info);
+            assertValue(k, expected);
           });
           assert.deepEqual(summary.keyCounts, expected.keyspace);
           assert.deepEqual(summary.resizeHints, expected.keyspace);
@@ -390,6 +461,173 @@ describe('RdbVerifier on real redis-server dumps', function () {
       const s = verify(fixtures['empty dataset'].rdb, 'whole');
       assert.deepEqual(s.keyCounts, {});
       assert.equal(s.checksum, 'ok');
+    });
+  });
+
+  describe('picking keys, string values and expire times', () => {
+    const FEEDS: Feed[] = [1, 7, 4096, 'whole'];
+    const feedName = (f: Feed): string => (typeof f === 'number' ? `${f}-byte chunks` : f);
+    const svId = (name: string): string => `0:${Buffer.from(valueKey(name)).toString('hex')}`;
+
+    it('the string-values fixture has int, LZF, raw and binary encodings', () => {
+      const { rdb } = fixtures['string values'];
+      // The byte after a key name starts the value: 0xc0..0xc2 ints, 0xc3 LZF, else a length.
+      const first = (name: string): number => {
+        const k = Buffer.from(valueKey(name));
+        const at = rdb.indexOf(Buffer.concat([Buffer.from([k.length]), k]));
+        assert.ok(at > 0, name);
+        return rdb[at + 1 + k.length];
+      };
+      assert.equal(first('int -7'), 0xc0);
+      assert.equal(first('int 12345'), 0xc1);
+      assert.equal(first('int32 min'), 0xc2);
+      for (const n of ['lzf', 'lzf 21 bytes', 'lzf binary', 'lzf 120000 bytes']) assert.equal(first(n), 0xc3, n);
+      for (const n of ['raw', 'int64 (stored raw)', 'binary', 'empty']) assert.equal(first(n), Buffer.byteLength(STRING_VALUES[n]), n);
+      assert.equal(first('binary 300') >> 6, 1, 'incompressible: raw with a 14-bit length');
+      assert.equal(first('65537 bytes'), 0x80, 'raw with a 32-bit length');
+    });
+
+    for (const feed of FEEDS) {
+      it(`string values come out byte-exact through pickKey and onKey (${feedName(feed)})`, () => {
+        const { rdb, expected } = fixtures['string values'];
+        const got = new Map<string, RdbKey>();
+        verify(rdb, feed, { pickKey: () => true, onKey: (k) => got.set(idOf(k), k) });
+        assert.deepEqual(new Set(got.keys()), new Set(expected.keys.keys()));
+        for (const [name, v] of Object.entries(STRING_VALUES)) {
+          const k = got.get(svId(name))!;
+          assert.equal(k.type, 0);
+          const want = Buffer.from(v);
+          if (want.length > 65536) assert.equal(k.value, undefined, name);
+          else assert.ok(k.value && Buffer.from(k.value).equals(want), `${name}: got ${k.value && Buffer.from(k.value).toString('hex', 0, 32)}`);
+        }
+        for (const k of got.values()) assertValue(k, expected);
+      });
+    }
+
+    it('a value longer than maxValueBytes is left out, with its key still reported', () => {
+      const { rdb, expected } = fixtures['string values'];
+      for (const max of [undefined, 0, 5, 11, 65537]) {
+        for (const feed of [1, 'whole'] as Feed[]) {
+          const got = new Map<string, RdbKey>();
+          verify(rdb, feed, { onKey: (k) => got.set(idOf(k), k), maxValueBytes: max });
+          assert.deepEqual(new Set(got.keys()), new Set(expected.keys.keys()));
+          for (const k of got.values()) assertValue(k, expected, max);
+          const has = (name: string): boolean => got.get(svId(name))!.value !== undefined;
+          // Decoded length counts: "-2147483648" is 4 bytes in the file, 11 as text.
+          assert.equal(has('int32 min'), (max ?? 65536) >= 11, `max ${max}`);
+          assert.equal(has('lzf 120000 bytes'), false);
+          assert.equal(has('empty'), true);
+        }
+      }
+    });
+
+    for (const name of ['many small keys', 'all types, rdbcompression yes', 'string values']) {
+      it(`pickKey true on every 3rd call gives onKey exactly those keys (${name})`, () => {
+        const { rdb, expected } = fixtures[name];
+        // File order, from onKey alone (checked against redis above).
+        const order: string[] = [];
+        const plain = verify(rdb, 'whole', (k) => order.push(idOf(k)));
+        assert.deepEqual(new Set(order), new Set(expected.keys.keys()));
+        for (const feed of FEEDS) {
+          let calls = 0;
+          const picked: string[] = [];
+          const s = verify(rdb, feed, {
+            pickKey: () => ++calls % 3 === 0,
+            onKey: (k) => {
+              picked.push(idOf(k));
+              const info = expected.keys.get(idOf(k))!;
+              assert.equal(k.type, info.type);
+              assert.equal(k.expireAtMs, info.expireAtMs);
+              assertValue(k, expected);
+            },
+          });
+          assert.equal(calls, order.length, 'pickKey is called once per key');
+          assert.deepEqual(picked, order.filter((_, i) => i % 3 === 2), feedName(feed));
+          assert.deepEqual(s, plain);
+        }
+      });
+    }
+
+    for (const name of ['all types, rdbcompression yes', 'all types, rdbchecksum no, LRU policy (IDLE opcodes)', 'many small keys', 'string values']) {
+      it(`onExpire gives every key with a TTL its PEXPIRETIME, per db, picked or not (${name})`, () => {
+        const { rdb, expected } = fixtures[name];
+        const want: Record<number, number[]> = {};
+        for (const [id, info] of expected.keys) {
+          if (info.expireAtMs !== undefined) (want[Number(id.split(':')[0])] ??= []).push(info.expireAtMs);
+        }
+        for (const [db, c] of Object.entries(expected.keyspace)) assert.equal(want[Number(db)]?.length ?? 0, c.expires);
+        assert.ok(Object.keys(want).length > 0);
+        // 1-byte chunks only where cheap: the expire opcodes are the same everywhere.
+        for (const feed of (rdb.length < 1 << 20 ? [1, 7, 'whole'] : [7, 'whole']) as Feed[]) {
+          let n = 0;
+          for (const opts of [{}, { pickKey: () => ++n % 3 === 0, onKey: () => undefined }]) {
+            const got: Record<number, number[]> = {};
+            verify(rdb, feed, { ...opts, onExpire: (db, at) => (got[db] ??= []).push(at) });
+            for (const db of Object.keys(want).map(Number)) {
+              got[db]?.sort((a, b) => a - b);
+              want[db].sort((a, b) => a - b);
+            }
+            assert.deepEqual(got, want, feedName(feed));
+          }
+        }
+      });
+    }
+
+    it('picked keys of other types have their type code and no value', () => {
+      for (const name of ['all types, rdbcompression yes', 'string values']) {
+        const { rdb, expected } = fixtures[name];
+        const v11 = rdbVersionOf(rdb) >= 11;
+        const types = new Set<number>();
+        verify(rdb, 7, {
+          pickKey: () => true,
+          onKey: (k) => {
+            assert.equal(k.type, expected.keys.get(idOf(k))!.type);
+            if (k.type === 0) return;
+            assert.ok(!('value' in k), `type ${k.type} has no value`);
+            types.add(k.type);
+          },
+        });
+        // list; set, zset and hash in compact and big encodings; stream.
+        for (const t of [18, 11, v11 ? 20 : 2, 17, 5, 16, 4, v11 ? 21 : 19]) assert.ok(types.has(t), `${name}: type ${t}`);
+      }
+    });
+
+    it('counts, hints, aux and checksum are unchanged by the options', () => {
+      for (const name of names) {
+        const { rdb } = fixtures[name];
+        const plain = verify(rdb, 'whole');
+        let n = 0;
+        const optionSets: RdbVerifierOptions[] = [
+          { pickKey: () => ++n % 3 === 0, onKey: () => undefined, onExpire: () => undefined, maxValueBytes: 10 },
+          { onKey: () => undefined, maxValueBytes: 8 << 20 },
+          { pickKey: () => false, onKey: () => assert.fail('not picked') },
+          { onExpire: () => undefined },
+        ];
+        for (const opts of optionSets) {
+          for (const feed of [7, 4096, 'random', 'whole'] as Feed[]) assert.deepEqual(verify(rdb, feed, opts), plain, `${name}, ${feedName(feed)}`);
+        }
+      }
+    });
+
+    it('captured names and values are copies: the caller may reuse its chunk buffer', () => {
+      const { rdb, expected } = fixtures['string values'];
+      for (const size of [7, 4096, rdb.length]) {
+        const scratch = Buffer.alloc(size);
+        const got: RdbKey[] = [];
+        const v = new RdbVerifier({ onKey: (k) => got.push(k) });
+        for (let i = 0; i < rdb.length; i += size) {
+          const n = rdb.copy(scratch, 0, i, i + size);
+          v.push(scratch.subarray(0, n));
+          scratch.fill(0xee);
+        }
+        v.end();
+        assert.deepEqual(new Set(got.map(idOf)), new Set(expected.keys.keys()));
+        for (const k of got) assertValue(k, expected);
+      }
+    });
+
+    it('pickKey without onKey is refused', () => {
+      assert.throws(() => new RdbVerifier({ pickKey: () => true }), TypeError);
     });
   });
 

@@ -1,0 +1,21 @@
+// What both benchmarks read about processes and the stack: resident memory, CPU time, the
+// primary S3 server's pid and the AWS CLI the manual runbooks use.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../test/helpers/stack';
+
+export const aws = path.join(repoRoot, '.titan', 'tools', 'bin', 'aws');
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+export const s3PrimaryPid = () => Number(readFileSync(path.join(repoRoot, '.titan', 'run', 's3-primary.pid'), 'utf8'));
+
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}

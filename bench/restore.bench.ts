@@ -1,0 +1,272 @@
+// npm run bench:restore — titan's verified restore against the manual runbook, in the same run.
+// Setup per size: a Redis run from a config file (rdbcompression no) filled with DEBUG POPULATE,
+// and one backup taken by the redisBackup workflow (primary location only). Every round starts
+// both sides from the same disaster: FLUSHALL, the data files removed, Redis running empty.
+//   manual: `aws s3 cp` of the object to a file, `redis-cli SHUTDOWN NOSAVE`, `cp` to dump.rdb,
+//           `redis-server <config>`, PING until PONG, DBSIZE; no verification.
+//   titan:  the redisRestore workflow on a real worker process, with its full verification,
+//           sampling the worker's resident memory every 50 ms.
+// BENCH_ROUNDS rounds (default 3) alternate which side goes first; medians are compared. Prints
+// both times, the ratio titan/manual (target ≤ 1.10), each side's step times, the worker's peak
+// RSS growth and CPU seconds. Sizes: BENCH_SIZES_GIB (default "1").
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { BackupStore } from '../src/activities/backup-store';
+import type { RedisRestoreResult } from '../src/workflows/redis-restore';
+import { runBackup, stores } from '../test/helpers/backups';
+import { type ManagedRedis, startManagedRedis } from '../test/helpers/managed-redis';
+import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
+import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
+import { spawnWorker } from '../test/helpers/worker';
+import { aws, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const VALUE_BYTES = 1024;
+// A populated key takes ~1040 bytes of uncompressed RDB (type, "bench:N", lengths, value);
+// dividing by a little less makes the RDB at least the requested size.
+const RDB_BYTES_PER_KEY = 1030;
+const PASSWORD_ENV = 'TITAN_BENCH_REDIS_PASSWORD';
+const s3Pid = s3PrimaryPid();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Alive and not a zombie: a redis-server the worker started is no child of ours to reap. */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command as an operator would; resolves with its stdout, fails loudly on a non-zero exit. */
+function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return once(child, 'exit').then(([code]) => {
+    if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`);
+    return out;
+  });
+}
+
+const redisCli = (redis: ManagedRedis, ...args: string[]) =>
+  run('redis-cli', ['-h', '127.0.0.1', '-p', new URL(redis.url).port, ...args], { REDISCLI_AUTH: redis.password });
+
+/** Resolves once the worker prints its one line (it polls then); fails if it exits first. */
+async function ready(worker: ChildProcess): Promise<void> {
+  const exited = once(worker, 'exit').then(([code]) => {
+    throw new Error(`the worker exited (${code}) before it polled`);
+  });
+  await Promise.race([once(worker.stdout!, 'data'), exited]);
+  exited.catch(() => undefined);
+}
+
+async function dbsize(redis: ManagedRedis): Promise<number> {
+  return Number((await redisCli(redis, 'DBSIZE')).trim());
+}
+
+function assertCount(side: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${side}: DBSIZE ${got} after the restore, the dataset has ${want} keys`);
+}
+
+/** The disaster both sides start from: Redis running, empty, no data files on disk. */
+async function disaster(redis: ManagedRedis): Promise<void> {
+  const c = redis.client();
+  try {
+    await c.flushall();
+    if ((await c.dbsize()) !== 0) throw new Error('FLUSHALL left keys behind');
+  } finally {
+    c.disconnect();
+  }
+  // dump.rdb and whatever earlier restores left (staging, rollback folders).
+  for (const f of readdirSync(redis.dataDir)) rmSync(path.join(redis.dataDir, f), { recursive: true, force: true });
+}
+
+type Steps = Record<string, number>;
+interface ManualRun { seconds: number; steps: Steps; s3Cpu: number }
+interface TitanRun { seconds: number; steps: Steps; s3Cpu: number; workerCpu: number; rssGrowth: number; verification: RedisRestoreResult['verification'] }
+
+/** The runbook as an operator would type it, timed from the first command to DBSIZE answering. */
+async function manualRestore(redis: ManagedRedis, store: BackupStore, objectKey: string, work: string, keys: number): Promise<ManualRun> {
+  const file = path.join(work, 'dump.rdb');
+  const secrets = stackSecrets();
+  const steps: Steps = {};
+  let t = process.hrtime.bigint();
+  const lap = (step: string) => {
+    const now = process.hrtime.bigint();
+    steps[step] = Number(now - t) / 1e6;
+    t = now;
+  };
+  const cpu0 = cpuSeconds(s3Pid);
+  const t0 = t;
+  await run(aws, ['s3', 'cp', '--only-show-errors', '--endpoint-url', store.location.endpoint, `s3://${store.bucket}/${objectKey}`, file], {
+    AWS_ACCESS_KEY_ID: secrets.TITAN_S3_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: secrets.TITAN_S3_SECRET_ACCESS_KEY!, AWS_DEFAULT_REGION: 'us-east-1',
+  });
+  lap('download');
+  const oldPid = Number(readFileSync(redis.pidFile, 'utf8'));
+  await redisCli(redis, 'SHUTDOWN', 'NOSAVE').catch(() => undefined); // the connection drops as it exits
+  while (alive(oldPid)) await sleep(20); // the port must be free for the new server
+  lap('stop Redis');
+  await run('cp', [file, path.join(redis.dataDir, 'dump.rdb')]);
+  lap('cp to dump.rdb');
+  // As the managed helper starts it, so the helper (and titan) can stop it later by its pid file.
+  const proc = spawn('redis-server', [redis.configFile], { detached: true, stdio: 'ignore' });
+  proc.unref();
+  writeFileSync(redis.pidFile, `${proc.pid}\n`);
+  // redis-cli prints the LOADING error or "Could not connect" until Redis has loaded.
+  for (;;) {
+    if ((await redisCli(redis, 'PING').catch(() => '')).trim() === 'PONG') break;
+    if (!alive(proc.pid!)) throw new Error('manual: redis-server exited while loading');
+    await sleep(50);
+  }
+  lap('start Redis (load)');
+  const n = await dbsize(redis);
+  lap('DBSIZE');
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const s3Cpu = cpuSeconds(s3Pid) - cpu0;
+  rmSync(file);
+  assertCount('manual', n, keys);
+  return { seconds, steps, s3Cpu };
+}
+
+/** One titan restore on a fresh, ready worker process (a running worker is the normal state). */
+async function titanRestore(redis: ManagedRedis, env: TestEnv, backupId: string, keys: number): Promise<TitanRun> {
+  const worker = spawnWorker(env, {}, 'pipe');
+  await ready(worker); // its RSS now is the baseline
+  const pid = worker.pid!;
+  const baseline = rssBytes(pid);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
+  const client = await temporalClient();
+  try {
+    const cpu0 = { s3: cpuSeconds(s3Pid), worker: cpuSeconds(pid) };
+    const t0 = process.hrtime.bigint();
+    const r: RedisRestoreResult = await client.workflow.execute('redisRestore', {
+      taskQueue: env.taskQueue, workflowId: uniqueName('bench-restore'), args: [{ redis: 'main' }],
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = { s3: cpuSeconds(s3Pid) - cpu0.s3, worker: cpuSeconds(pid) - cpu0.worker };
+    if (r.backup.backupId !== backupId) throw new Error(`titan restored ${r.backup.backupId}, not ${backupId}`);
+    if (r.verification.problems.length > 0) throw new Error(`titan's verification: ${r.verification.problems.join('; ')}`);
+    assertCount('titan', await dbsize(redis), keys);
+    const steps: Steps = Object.fromEntries(r.steps.map((s) => [s.step, s.ms]));
+    // Workflow tasks, activity dispatch and the clean-up activity: what no step accounts for.
+    steps['other (tasks, clean-up)'] = seconds * 1000 - r.steps.reduce((a, s) => a + s.ms, 0);
+    return { seconds, steps, s3Cpu: cpu.s3, workerCpu: cpu.worker, rssGrowth: peak - baseline, verification: r.verification };
+  } finally {
+    clearInterval(sampler);
+    worker.kill('SIGTERM');
+    await once(worker, 'exit');
+    await client.connection.close();
+  }
+}
+
+/** Everything the bench stored under its environment's prefix: the backup and its manifest. */
+async function removeStored(env: TestEnv): Promise<void> {
+  const [primary] = stores(env);
+  await primary!.abortUploads(env.prefix);
+  const listed = await primary!.client.send(new ListObjectsV2Command({ Bucket: primary!.bucket, Prefix: env.prefix }));
+  for (const o of listed.Contents ?? []) await primary!.client.send(new DeleteObjectCommand({ Bucket: primary!.bucket, Key: o.Key }));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function stepMedians(runs: { steps: Steps }[]): [string, number][] {
+  return Object.keys(runs[0]!.steps).map((s) => [s, median(runs.map((r) => r.steps[s] ?? 0)) / 1000]);
+}
+
+async function benchSize(gib: number, rounds: number) {
+  const keys = Math.ceil((gib * GiB) / RDB_BYTES_PER_KEY);
+  const redis = await startManagedRedis({ extra: ['rdbcompression no'] });
+  const work = mkdtempSync(path.join(os.tmpdir(), 'titan-bench-restore-'));
+  let env: TestEnv | undefined;
+  try {
+    process.env[PASSWORD_ENV] = redis.password;
+    env = writeTestEnvironment({ instances: { main: redis.instance(PASSWORD_ENV) }, offsite: false, partSizeMiB: 8 });
+    const [primary] = stores(env);
+    const c = redis.client();
+    await c.call('DEBUG', 'POPULATE', String(keys), 'bench', String(VALUE_BYTES));
+    assertCount('populate', await c.dbsize(), keys);
+    c.disconnect();
+
+    const setupWorker = spawnWorker(env, {}, 'pipe');
+    await ready(setupWorker);
+    const client = await temporalClient();
+    const t0 = Date.now();
+    const backup = await runBackup(client, env!).finally(async () => {
+      setupWorker.kill('SIGTERM');
+      await once(setupWorker, 'exit');
+      await client.connection.close();
+    });
+    const backupId = backup.backupId;
+    if (backup.bytes < gib * GiB) throw new Error(`the RDB is ${backup.bytes} bytes, less than ${gib} GiB`);
+    const objectKey = primary!.keys('main', backupId).object;
+    console.log(`${gib} GiB: ${keys} keys, backup ${backupId} of ${backup.bytes} bytes (${(backup.bytes / GiB).toFixed(2)} GiB) taken in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const manual: ManualRun[] = [];
+    const titan: TitanRun[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const sides = [
+        async () => {
+          await disaster(redis);
+          manual.push(await manualRestore(redis, primary!, objectKey, work, keys));
+        },
+        async () => {
+          await disaster(redis);
+          titan.push(await titanRestore(redis, env!, backupId, keys));
+        },
+      ];
+      const order = round % 2 ? ['titan', 'manual'] : ['manual', 'titan'];
+      for (const side of round % 2 ? sides.reverse() : sides) await side();
+      const m = manual[round]!;
+      const t = titan[round]!;
+      console.log(`  round ${round + 1} (${order.join(' first, then ')}): manual ${m.seconds.toFixed(2)} s, titan ${t.seconds.toFixed(2)} s, ratio ${(t.seconds / m.seconds).toFixed(2)}; `
+        + `worker RSS +${(t.rssGrowth / MiB).toFixed(1)} MiB, worker CPU ${t.workerCpu.toFixed(1)} s; samples checked ${t.verification.samplesChecked}`);
+      console.log(`    manual steps (s): ${Object.entries(m.steps).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(2)}`).join(', ')}`);
+      console.log(`    titan steps (s):  ${Object.entries(t.steps).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(2)}`).join(', ')}`);
+    }
+    return {
+      gib, bytes: backup.bytes, keys,
+      manual: median(manual.map((r) => r.seconds)), titan: median(titan.map((r) => r.seconds)),
+      manualSteps: stepMedians(manual), titanSteps: stepMedians(titan),
+      manualS3Cpu: median(manual.map((r) => r.s3Cpu)), titanS3Cpu: median(titan.map((r) => r.s3Cpu)),
+      workerCpu: median(titan.map((r) => r.workerCpu)),
+      rssGrowth: Math.max(...titan.map((r) => r.rssGrowth)),
+      all: { manual: manual.map((r) => r.seconds.toFixed(2)), titan: titan.map((r) => r.seconds.toFixed(2)) },
+    };
+  } finally {
+    if (env) await removeStored(env).catch((err) => console.error(`could not remove ${env!.prefix} from S3: ${err}`));
+    await redis.stop();
+    rmSync(work, { recursive: true, force: true });
+    if (env) rmSync(path.dirname(env.file), { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const started = Date.now();
+  const sizes = (process.env.BENCH_SIZES_GIB ?? '1').split(',').map(Number);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians`);
+  const results = [];
+  for (const gib of sizes) results.push(await benchSize(gib, rounds));
+  console.log('dataset  RDB bytes     manual (s)  titan (s)  ratio (target ≤ 1.10)  worker peak RSS growth  worker CPU s  S3 server CPU s (manual / titan)  all runs (manual | titan)');
+  for (const r of results) {
+    console.log(`${String(r.gib).padStart(3)} GiB  ${String(r.bytes).padEnd(12)}  ${r.manual.toFixed(2).padStart(10)}  ${r.titan.toFixed(2).padStart(9)}  ${(r.titan / r.manual).toFixed(2).padStart(21)}  `
+      + `${(r.rssGrowth / MiB).toFixed(1).padStart(18)} MiB  ${r.workerCpu.toFixed(1).padStart(12)}  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
+    console.log(`  manual step medians (s): ${r.manualSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
+    console.log(`  titan step medians (s):  ${r.titanSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
+  }
+  console.log(`whole bench: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,624 @@
+// The modules' compose file: the compose-spec subset Titan restores, normalised into one
+// ModuleSpec per service, plus what docker-compose would set on the container. Pure (no I/O, no
+// Node built-ins) so workflows can import it; bad files get one ConfigError line naming the field.
+import type Docker from 'dockerode';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './config';
+
+export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface PortSpec {
+  /** Container port. */
+  target: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostIp?: string;
+  /** Host port or range ("8000-8010"); absent = an ephemeral port. */
+  published?: string;
+}
+
+export interface MountSpec {
+  type: 'bind' | 'volume';
+  /** Absolute host path (bind) or the engine's volume name (volume); absent = anonymous volume. */
+  source?: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface HealthcheckSpec {
+  /** ["CMD", ...], ["CMD-SHELL", cmd] or ["NONE"]; absent = the image's test. */
+  test?: string[];
+  intervalMs?: number;
+  timeoutMs?: number;
+  retries?: number;
+  startPeriodMs?: number;
+}
+
+/** One service, normalised: equal containers give equal specs whatever form the file used. */
+export interface ModuleSpec {
+  image: string;
+  containerName?: string;
+  /** Absent = the image's. */
+  command?: string[];
+  entrypoint?: string[];
+  /** Sorted by name; entries listed without a value take it from the variables, or are left out. */
+  environment: Record<string, string>;
+  user?: string;
+  /** The service's own labels, sorted. */
+  labels: Record<string, string>;
+  /** Sorted by target, protocol, host address, published. */
+  ports: PortSpec[];
+  /** Sorted by target. */
+  volumes: MountSpec[];
+  healthcheck?: HealthcheckSpec;
+  /** Start order only: not part of the container. */
+  dependsOn: Record<string, DependencyCondition>;
+  restart: { name: 'no' | 'always' | 'on-failure' | 'unless-stopped'; maximumRetryCount: number };
+  logging?: { driver?: string; options: Record<string, string> };
+  /** Absent = the project's default network, as docker-compose does. */
+  networkMode?: string;
+  stopGracePeriodMs?: number;
+}
+
+export interface VolumeSpec {
+  /** The engine's volume name: "<project>_<key>" unless named or external. */
+  name: string;
+  external: boolean;
+  driver?: string;
+  driverOptions: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface ComposeProject {
+  name: string;
+  /** The compose file as given to parseCompose (a path, when absolute, locates relative binds). */
+  source: string;
+  services: Record<string, ModuleSpec>;
+  volumes: Record<string, VolumeSpec>;
+}
+
+// ---- field schemas -------------------------------------------------------------------------
+
+const mustBe = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : `must be ${what}`);
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+/** A map of scalars as text; `bare` stands for null. */
+const scalarMap = <T extends string | null>(bare: T) =>
+  z.record(z.string(), scalar).transform((m) => sortedRecord(Object.entries(m).map(([k, v]): [string, string | T] => [k, v === null ? bare : String(v)])));
+/** A list of KEY=VALUE or a map; `bare` stands for a KEY without a value. */
+const keyValues = <T extends string | null>(bare: T) => z.union([
+  z.array(z.string().regex(/^[^=]/, 'must be KEY=VALUE or KEY')).transform((list) => sortedRecord(list.map((item): [string, string | T] => {
+    const eq = item.indexOf('=');
+    return eq < 0 ? [item, bare] : [item.slice(0, eq), item.slice(eq + 1)];
+  }))),
+  scalarMap(bare),
+], { error: 'must be a list of KEY=VALUE or a map' });
+const textMap = scalarMap('');
+const labels = keyValues('');
+/** A KEY without a value stays null until resolved from the variables. */
+const environment = keyValues(null);
+
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|h|m|s))+$/;
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+const duration = z.string({ error: mustBe('a duration such as 10s or 1m30s') })
+  .regex(DURATION, 'must be a duration such as 10s or 1m30s')
+  .transform((s) => Math.round([...s.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)].reduce((ms, [, n, unit]) => ms + Number(n) * UNIT_MS[unit!]!, 0)));
+
+/** Strings are split like docker-compose does (shlex, POSIX rules). */
+const words = z.union([
+  z.string().transform((s, ctx) => {
+    const split = splitShell(s);
+    if (split) return split;
+    ctx.addIssue({ code: 'custom', message: 'has an unclosed quote or a trailing \\' });
+    return z.NEVER;
+  }),
+  z.array(z.string()),
+], { error: 'must be a string or a list of strings' });
+
+const PORT_RANGE = /^\d{1,5}(?:-\d{1,5})?$/;
+const PORT_SHORT = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(?:(\d{1,5}(?:-\d{1,5})?)?:)?(\d{1,5}(?:-\d{1,5})?)(?:\/(tcp|udp|sctp))?$/;
+const protocol = z.enum(['tcp', 'udp', 'sctp']);
+const port = z.union([
+  z.string().regex(PORT_SHORT, 'must be [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. 127.0.0.1:8080:80/tcp')
+    .transform((s, ctx) => {
+      const [, ip, published, target, proto] = PORT_SHORT.exec(s)!;
+      return portRange(target!, published, ctx, { protocol: (proto ?? 'tcp') as PortSpec['protocol'], hostIp: ip?.replace(/^\[(.*)\]$/, '$1') });
+    }),
+  z.number().int().transform((target, ctx) => portRange(String(target), undefined, ctx, { protocol: 'tcp' })),
+  z.strictObject({
+    target: z.number({ error: mustBe('a port number') }).int(),
+    published: z.union([z.string().regex(PORT_RANGE, 'must be a port or a range such as 8000-8010'), z.number().int()]).optional(),
+    host_ip: z.string().optional(),
+    protocol: protocol.optional(),
+    // Only swarm distinguishes ingress; a single engine always publishes on the host.
+    mode: z.enum(['host', 'ingress']).optional(),
+  }).transform((p, ctx) => portRange(String(p.target), p.published === undefined ? undefined : String(p.published), ctx,
+    { protocol: p.protocol ?? 'tcp', hostIp: p.host_ip })),
+], { error: 'must be a port mapping such as "127.0.0.1:8080:80" or a map with target' });
+
+/** Source kept as written: resolved against the project in toModuleSpec. */
+const volumeMount = z.union([
+  z.string().transform((s, ctx): MountSpec => {
+    const [a, b, mode, ...rest] = s.split(':');
+    if (rest.length || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+      ctx.addIssue({ code: 'custom', message: 'must be [SOURCE:]TARGET[:ro|rw]' });
+      return z.NEVER;
+    }
+    if (b === undefined) return { type: 'volume', target: a!, readOnly: false };
+    return { type: /^[./~]/.test(a!) ? 'bind' : 'volume', source: a, target: b, readOnly: mode === 'ro' };
+  }),
+  z.strictObject({
+    type: z.enum(['bind', 'volume'], { error: mustBe('bind or volume') }),
+    source: z.string().min(1).optional(),
+    target: z.string({ error: mustBe('a path') }),
+    read_only: z.boolean().optional(),
+  }).transform((v): MountSpec => compact({ type: v.type, source: v.source, target: v.target, readOnly: v.read_only ?? false })),
+], { error: 'must be "SOURCE:TARGET[:ro]" or a map with type, source, target' });
+
+const healthcheck = z.strictObject({
+  test: z.union([
+    z.string().transform((cmd) => ['CMD-SHELL', cmd]),
+    z.array(z.string()).refine((t) => (t[0] === 'NONE' && t.length === 1) || (t[0] === 'CMD' && t.length > 1) || (t[0] === 'CMD-SHELL' && t.length === 2),
+      'must start with CMD (then the arguments), CMD-SHELL (then one command) or be [NONE]'),
+  ], { error: 'must be a command string or a list starting with CMD, CMD-SHELL or NONE' }).optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  retries: z.number().int().min(0).optional(),
+  start_period: duration.optional(),
+  disable: z.boolean().optional(),
+}).superRefine((h, ctx) => {
+  if (h.disable && h.test) ctx.addIssue({ code: 'custom', message: 'disable and test cannot be combined' });
+}).transform((h): HealthcheckSpec => (h.disable ? { test: ['NONE'] } : compact({
+  test: h.test, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period,
+})));
+
+const condition = z.enum(['service_started', 'service_healthy', 'service_completed_successfully']);
+const dependsOn = z.union([
+  z.array(z.string()).transform((list) => Object.fromEntries(list.map((s): [string, DependencyCondition] => [s, 'service_started']))),
+  z.record(z.string(), z.strictObject({ condition: condition.default('service_started') })).transform((m) =>
+    Object.fromEntries(Object.entries(m).map(([s, d]) => [s, d.condition]))),
+], { error: 'must be a list of services or a map of service: {condition}' });
+
+const RESTART = /^(no|always|unless-stopped|on-failure)$|^(on-failure):(\d+)$/;
+const restart = z.string().regex(RESTART, 'must be no, always, on-failure[:N] or unless-stopped')
+  .transform((s): ModuleSpec['restart'] => {
+    const [, name, onFailure, max] = RESTART.exec(s)!;
+    return { name: (name ?? onFailure) as ModuleSpec['restart']['name'], maximumRetryCount: Number(max ?? 0) };
+  });
+
+const service = z.strictObject({
+  image: z.string({ error: mustBe('an image reference') }).min(1, 'required'),
+  container_name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'must be a container name (letters, digits, _ . -)').optional(),
+  command: words.optional(),
+  entrypoint: words.optional(),
+  environment: environment.default({}),
+  user: z.string({ error: 'must be a string such as "1000:1000" or a user name' }).optional(),
+  labels: labels.default({}),
+  ports: z.array(port).default([]),
+  volumes: z.array(volumeMount).default([]),
+  healthcheck: healthcheck.optional(),
+  depends_on: dependsOn.default({}),
+  restart: restart.prefault('no'),
+  logging: z.strictObject({ driver: z.string().min(1).optional(), options: textMap.default({}) }).optional(),
+  network_mode: z.string().regex(/^(?!service:)(host|none|bridge|container:.+|[a-zA-Z0-9][a-zA-Z0-9_.-]*)$/,
+    'must be host, none, bridge, container:NAME or a network name (service:NAME is not supported)').optional(),
+  stop_grace_period: duration.optional(),
+});
+
+const composeFile = z.strictObject({
+  // Obsolete in the compose spec, still common: accepted and ignored.
+  version: z.union([z.string(), z.number()]).optional(),
+  name: z.string().optional(),
+  services: z.record(z.string().regex(/^[a-zA-Z0-9._-]+$/, 'must be a service name (letters, digits, . _ -)'), service)
+    .refine((s) => Object.keys(s).length > 0, 'must describe at least one service'),
+  volumes: z.record(z.string(), z.strictObject({
+    name: z.string().min(1).optional(),
+    external: z.boolean().default(false),
+    driver: z.string().min(1).optional(),
+    driver_opts: textMap.default({}),
+    labels: labels.default({}),
+  }).nullable()).default({}),
+});
+
+// ---- parsing -------------------------------------------------------------------------------
+
+/**
+ * Parses and validates a compose file; throws one ConfigError naming the first bad field.
+ * `project` is the name the environment file gives (the compose label); a top-level `name` must agree.
+ */
+export function parseCompose(text: string, opts: { project: string; source: string; variables?: Record<string, string> }): ComposeProject {
+  const { project, source, variables = {} } = opts;
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) {
+    // docker-compose lowercases and strips other characters: a name it would change matches no container.
+    fail('project', `"${project}" must be lowercase letters, digits, - and _ (docker-compose's project label)`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { merge: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    throw new ConfigError(`${source}:${where} not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!isMap(doc)) fail('(top level)', 'must be a map with services');
+  if (isMap(doc.services)) {
+    for (const [name, svc] of Object.entries(doc.services)) {
+      if (isMap(svc) && 'build' in svc) fail(`services.${name}.build`, 'building is not supported: push the image to the registry and name it with image:');
+    }
+  }
+  const result = composeFile.safeParse(interpolate(withoutExtensions(doc), [], variables, fail));
+  if (!result.success) {
+    const { path, message } = firstIssue(result.error.issues[0]!);
+    fail(path.length ? path.join('.') : '(top level)', message);
+  }
+  const file = result.data!;
+  if (file.name !== undefined && file.name !== project) {
+    fail('name', `"${file.name}" differs from the project "${project}" the environment file names`);
+  }
+  const baseDir = source.startsWith('/') ? source.slice(0, source.lastIndexOf('/')) || '/' : undefined;
+  const volumes: Record<string, VolumeSpec> = {};
+  for (const [key, v] of Object.entries(file.volumes)) {
+    volumes[key] = compact({
+      name: v?.name ?? (v?.external ? key : `${project}_${key}`),
+      external: v?.external ?? false,
+      driver: v?.driver,
+      driverOptions: v?.driver_opts ?? {},
+      labels: v?.labels ?? {},
+    });
+  }
+  const services: Record<string, ModuleSpec> = {};
+  for (const [name, s] of Object.entries(file.services)) {
+    const field = `services.${name}`;
+    for (const dep of Object.keys(s.depends_on)) {
+      if (!own(file.services, dep)) fail(`${field}.depends_on.${dep}`, `no service named "${dep}"`);
+    }
+    services[name] = compact({
+      image: s.image,
+      containerName: s.container_name,
+      command: s.command,
+      entrypoint: s.entrypoint,
+      environment: Object.fromEntries(Object.entries(s.environment).flatMap(([k, v]) => {
+        const value = v ?? own(variables, k);
+        return value === undefined ? [] : [[k, value]];
+      })),
+      user: s.user,
+      labels: s.labels,
+      ports: s.ports.flat().sort((a, b) => compareBy(a, b, ['target', 'protocol', 'hostIp', 'published'])),
+      volumes: s.volumes.map((m, i) => resolveMount(m, `${field}.volumes.${i}`)).sort((a, b) => compareBy(a, b, ['target'])),
+      healthcheck: s.healthcheck,
+      dependsOn: sortedRecord(Object.entries(s.depends_on)),
+      restart: s.restart,
+      logging: s.logging,
+      networkMode: s.network_mode,
+      stopGracePeriodMs: s.stop_grace_period,
+    });
+  }
+  const cycle = findCycle(services);
+  if (cycle) fail(`services.${cycle[0]}.depends_on`, `dependency cycle ${cycle.join(' → ')}`);
+  return { name: project, source, services, volumes };
+
+  function fail(field: string, message: string): never {
+    throw new ConfigError(`${source}: ${field}: ${message}`);
+  }
+
+  function resolveMount(m: MountSpec, field: string): MountSpec {
+    if (!m.target.startsWith('/')) fail(field, `target "${m.target}" must be an absolute path in the container`);
+    if (m.type === 'volume') {
+      if (m.source === undefined) return m;
+      const volume = own(volumes, m.source) ?? fail(field, `volume "${m.source}" is not declared under the top-level volumes`);
+      return { ...m, source: volume.name };
+    }
+    if (m.source === undefined) return fail(field, 'a bind mount needs a source');
+    if (m.source.startsWith('~')) fail(field, `source "${m.source}": ~ is not supported, give the path`);
+    if (!m.source.startsWith('/') && !baseDir) fail(field, `relative source "${m.source}" needs the compose file's absolute path`);
+    return { ...m, source: normalisePath(m.source.startsWith('/') ? m.source : `${baseDir}/${m.source}`) };
+  }
+}
+
+/** Compose ignores x-* keys at the top level and in services (anchors for YAML merges live there). */
+function withoutExtensions(doc: Record<string, unknown>): Record<string, unknown> {
+  const strip = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('x-')));
+  const top = strip(doc);
+  if (isMap(top.services)) {
+    top.services = Object.fromEntries(Object.entries(top.services).map(([k, s]) => [k, isMap(s) ? strip(s) : s]));
+  }
+  return top;
+}
+
+const INTERPOLATION = /\$(?:(\$)|([_a-zA-Z][_a-zA-Z0-9]*)|\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-?])([^}]*))?\}|)/g;
+
+/**
+ * docker-compose's interpolation of every string value: $$, $VAR, ${VAR}, ${VAR:-default},
+ * ${VAR-default}, ${VAR:?error}, ${VAR?error}. An unset variable without a default is refused
+ * (compose would silently use ""), so a missing tag never becomes a different image.
+ */
+function interpolate(value: unknown, path: string[], variables: Record<string, string>, fail: (field: string, message: string) => never): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, String(i)], variables, fail));
+  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], variables, fail)]));
+  if (typeof value !== 'string') return value;
+  return value.replace(INTERPOLATION, (match, dollar?: string, bare?: string, braced?: string, op?: string, arg = '') => {
+    if (dollar) return '$';
+    const name = bare ?? braced;
+    if (!name) return fail(path.join('.'), `invalid interpolation at "${value.slice(value.indexOf(match))}": use $$ for a literal $`);
+    const v = own(variables, name);
+    const missing = v === undefined || (op?.startsWith(':') && v === '');
+    if (!missing) return v!;
+    if (op?.endsWith('-')) return arg;
+    return fail(path.join('.'), op ? `variable ${name} is required: ${arg || 'not set'}` : `variable ${name} is not set (give a default: \${${name}:-value})`);
+  });
+}
+
+/** The branch of a union whose type matched names the real problem (e.g. a long-form port's bad key). */
+function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const branch = issue.errors.find((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
+    if (branch) return firstIssue(branch[0]!, path);
+  }
+  const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+  return { path, message: `${issue.message}${keys}` };
+}
+
+function portRange(target: string, published: string | undefined, ctx: z.RefinementCtx, base: Omit<PortSpec, 'target' | 'published'>): PortSpec[] {
+  const [t0, t1] = bounds(target);
+  const [p0, p1] = published ? bounds(published) : [undefined, undefined];
+  if ([t0, t1, p0, p1].some((p) => p !== undefined && (p < 1 || p > 65535)) || t1 < t0 || (p0 !== undefined && p1! < p0)) {
+    ctx.addIssue({ code: 'custom', message: 'ports must be 1-65535 and ranges low-high' });
+    return z.NEVER;
+  }
+  const hostIp = base.hostIp ? { hostIp: base.hostIp } : {};
+  if (t0 === t1) return [{ target: t0, protocol: base.protocol, ...hostIp, ...(published ? { published } : {}) }];
+  // A container range maps one to one onto a host range of the same length.
+  if (p0 !== undefined && p1! - p0 !== t1 - t0) {
+    ctx.addIssue({ code: 'custom', message: 'the host and container port ranges must have the same length' });
+    return z.NEVER;
+  }
+  return Array.from({ length: t1 - t0 + 1 }, (_, i) => ({
+    target: t0 + i, protocol: base.protocol, ...hostIp, ...(p0 !== undefined ? { published: String(p0 + i) } : {}),
+  }));
+}
+
+function bounds(range: string): [number, number] {
+  const [lo, hi = lo] = range.split('-').map(Number);
+  return [lo!, hi!];
+}
+
+/** shlex.split (POSIX mode, no comments), which docker-compose applies to string commands. */
+function splitShell(s: string): string[] | undefined {
+  const out: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === '\\' && (s[i + 1] === '"' || s[i + 1] === '\\')) word += s[++i];
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (c === '\\') {
+      if (i + 1 >= s.length) return undefined;
+      word = (word ?? '') + s[++i];
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (quote) return undefined;
+  if (word !== undefined) out.push(word);
+  return out;
+}
+
+function normalisePath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '..') out.pop();
+    else if (seg && seg !== '.') out.push(seg);
+  }
+  return `/${out.join('/')}`;
+}
+
+/** A dependency cycle as a path that ends where it starts, or undefined. */
+function findCycle(services: Record<string, ModuleSpec>): string[] | undefined {
+  const done = new Set<string>();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    const at = stack.indexOf(name);
+    if (at >= 0) return [...stack.slice(at), name];
+    if (done.has(name)) return undefined;
+    stack.push(name);
+    for (const dep of Object.keys(services[name]!.dependsOn)) {
+      const cycle = visit(dep);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    done.add(name);
+    return undefined;
+  };
+  for (const name of Object.keys(services).sort()) {
+    const cycle = visit(name);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+/** Leaves absent fields out, so a spec deep-equals itself after a JSON round trip (workflow arguments). */
+function compact<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** record[key] for the record's own keys only: a name such as "constructor" must not find Object's. */
+function own<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function sortedRecord<T>(entries: [string, T][]): Record<string, T> {
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function compareBy<T>(a: T, b: T, keys: (keyof T)[]): number {
+  for (const k of keys) {
+    const [x, y] = [a[k] ?? '', b[k] ?? ''];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+// ---- using the model -----------------------------------------------------------------------
+
+/** Start order: each wave's services depend only on earlier waves (or on services outside `only`). */
+export function dependencyWaves(project: ComposeProject, only?: string[]): string[][] {
+  const pending = new Set(only ?? Object.keys(project.services));
+  for (const name of pending) if (!own(project.services, name)) throw new Error(`no service named "${name}" in project ${project.name}`);
+  const waves: string[][] = [];
+  while (pending.size) {
+    const wave = [...pending].filter((n) => Object.keys(project.services[n]!.dependsOn).every((d) => !pending.has(d))).sort();
+    if (!wave.length) throw new Error(`dependency cycle among ${[...pending].sort().join(', ')}`);
+    for (const n of wave) pending.delete(n);
+    waves.push(wave);
+  }
+  return waves;
+}
+
+/** SHA-256 of everything that shapes the container (not the start order), independent of key order. */
+export function configHash(spec: ModuleSpec): string {
+  const { dependsOn, ...container } = spec;
+  return sha256Hex(canonicalJson(container));
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isMap(v)) {
+    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The docker-compose release whose labels we reproduce (Debian 12's). */
+const COMPOSE_VERSION = '1.29.2';
+
+/**
+ * The labels docker-compose 1.29 puts on a service's container, so `docker-compose ps`/`down`
+ * treat ours as the project's own. The version label is required: compose 1.29's `up` compares
+ * it (LooseVersion) and fails on a container without one.
+ */
+export function composeLabels(project: ComposeProject, service: string, spec: ModuleSpec): Record<string, string> {
+  const files = project.source.startsWith('/')
+    ? { 'com.docker.compose.project.config_files': project.source, 'com.docker.compose.project.working_dir': project.source.slice(0, project.source.lastIndexOf('/')) || '/' }
+    : {};
+  return sortedRecord(Object.entries({
+    ...spec.labels,
+    ...files,
+    'com.docker.compose.project': project.name,
+    'com.docker.compose.service': service,
+    'com.docker.compose.oneoff': 'False',
+    'com.docker.compose.container-number': '1',
+    'com.docker.compose.version': COMPOSE_VERSION,
+    'com.docker.compose.config-hash': configHash(spec),
+  }));
+}
+
+/** docker-compose's network for services without network_mode; the caller creates it if missing. */
+export function defaultNetworkName(project: ComposeProject): string {
+  return `${project.name}_default`;
+}
+
+/** The engine's create request for the service's container; `image` may be pinned to a digest. */
+export function containerCreateOptions(project: ComposeProject, service: string, spec: ModuleSpec, opts: { name: string; image: string }): Docker.ContainerCreateOptions {
+  const key = (p: PortSpec) => `${p.target}/${p.protocol}`;
+  const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of spec.ports) (portBindings[key(p)] ??= []).push({ HostIp: p.hostIp ?? '', HostPort: p.published ?? '' });
+  const ns = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1_000_000);
+  const h = spec.healthcheck;
+  const network = spec.networkMode ?? defaultNetworkName(project);
+  const anonymous = spec.volumes.filter((m) => m.source === undefined);
+  return {
+    name: opts.name,
+    Image: opts.image,
+    Env: Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
+    Cmd: spec.command,
+    Entrypoint: spec.entrypoint,
+    Labels: composeLabels(project, service, spec),
+    User: spec.user,
+    Healthcheck: h && { Test: h.test ?? [], Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs) },
+    ExposedPorts: Object.fromEntries(spec.ports.map((p) => [key(p), {}])),
+    Volumes: anonymous.length ? Object.fromEntries(anonymous.map((m) => [m.target, {}])) : undefined,
+    StopTimeout: spec.stopGracePeriodMs === undefined ? undefined : Math.ceil(spec.stopGracePeriodMs / 1000),
+    HostConfig: {
+      NetworkMode: network,
+      PortBindings: portBindings,
+      // Binds (not Mounts), like `docker run -v`: a missing host directory is created, as compose's short form does.
+      Binds: spec.volumes.filter((m) => m.source !== undefined).map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+      RestartPolicy: { Name: spec.restart.name, MaximumRetryCount: spec.restart.maximumRetryCount },
+      LogConfig: spec.logging && { Type: spec.logging.driver ?? '', Config: spec.logging.options },
+    },
+    // On compose's default network the service name resolves to its container, as with docker-compose.
+    NetworkingConfig: spec.networkMode === undefined ? { EndpointsConfig: { [network]: { Aliases: [service] } } } : undefined,
+  };
+}
+
+// ---- SHA-256 (node:crypto is not available to workflow code) --------------------------------
+
+const K = Uint32Array.of(
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+);
+
+/** SHA-256 of the UTF-8 encoding of `text`, as lowercase hex. */
+export function sha256Hex(text: string): string {
+  const bytes = utf8(text);
+  const blocks = new Uint8Array(Math.ceil((bytes.length + 9) / 64) * 64);
+  blocks.set(bytes);
+  blocks[bytes.length] = 0x80;
+  const view = new DataView(blocks.buffer);
+  view.setUint32(blocks.length - 8, Math.floor(bytes.length / 0x20000000));
+  view.setUint32(blocks.length - 4, (bytes.length * 8) >>> 0);
+  const H = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
+  const W = new Uint32Array(64);
+  const ror = (x: number, n: number) => (x >>> n) | (x << (32 - n));
+  for (let off = 0; off < blocks.length; off += 64) {
+    for (let i = 0; i < 16; i++) W[i] = view.getUint32(off + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const s0 = ror(W[i - 15]!, 7) ^ ror(W[i - 15]!, 18) ^ (W[i - 15]! >>> 3);
+      const s1 = ror(W[i - 2]!, 17) ^ ror(W[i - 2]!, 19) ^ (W[i - 2]! >>> 10);
+      W[i] = W[i - 16]! + s0 + W[i - 7]! + s1;
+    }
+    let [a, b, c, d, e, f, g, h] = H as unknown as number[];
+    for (let i = 0; i < 64; i++) {
+      const t1 = (h! + (ror(e!, 6) ^ ror(e!, 11) ^ ror(e!, 25)) + ((e! & f!) ^ (~e! & g!)) + K[i]! + W[i]!) | 0;
+      const t2 = ((ror(a!, 2) ^ ror(a!, 13) ^ ror(a!, 22)) + ((a! & b!) ^ (a! & c!) ^ (b! & c!))) | 0;
+      [h, g, f, e, d, c, b, a] = [g, f, e, (d! + t1) | 0, c, b, a, (t1 + t2) | 0];
+    }
+    [a, b, c, d, e, f, g, h].forEach((v, i) => (H[i] = H[i]! + v!));
+  }
+  return Array.from(H, (x) => x.toString(16).padStart(8, '0')).join('');
+}
+
+/** UTF-8 by hand (TextEncoder is not guaranteed in the workflow sandbox); lone surrogates become U+FFFD like Buffer. */
+function utf8(text: string): Uint8Array {
+  const out: number[] = [];
+  for (const ch of text) {
+    let cp = ch.codePointAt(0)!;
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    if (cp < 0x80) out.push(cp);
+    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 63));
+    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+    else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+  }
+  return Uint8Array.from(out);
+}

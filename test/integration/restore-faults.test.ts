@@ -1,0 +1,68 @@
+// A worker crash in the middle of a restore's download: the retry resumes with a ranged GET from
+// the last flushed offset, and the restored data is exact.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { DownloadProgress } from '../../src/activities/restore-staging';
+import type { RedisRestoreResult } from '../../src/workflows/redis-restore';
+import { runBackup } from '../helpers/backups';
+import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
+import { temporalClient, uniqueName } from '../helpers/stack';
+import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
+import { until } from '../helpers/wait';
+import { spawnWorker } from '../helpers/worker';
+
+describe('redisRestore: faults', function () {
+  let client: Client;
+  let prod: ManagedRedis;
+  let env: TestEnv;
+
+  before(async () => {
+    client = await temporalClient();
+    // ~600 MiB, uncompressed, so the download is still running when we strike.
+    prod = await startManagedRedis({ extra: ['rdbcompression no'] });
+    process.env.TITAN_TEST_FAULT_PASSWORD = prod.password;
+    await prod.client().call('DEBUG', 'POPULATE', '600000', 'restore', '1024');
+    env = writeTestEnvironment({ instances: { main: prod.instance('TITAN_TEST_FAULT_PASSWORD') }, offsite: false, partSizeMiB: 16 });
+  });
+  after(async () => {
+    await prod?.stop();
+    await client?.connection.close();
+  });
+
+  it('the worker killed (SIGKILL) during the download, then restarted: the download resumes and the data is exact', async () => {
+    let worker: ChildProcess = spawnWorker(env);
+    try {
+      await runBackup(client, env);
+      const digest = await prod.client().call('DEBUG', 'DIGEST');
+      await prod.client().flushall();
+
+      const handle = await client.workflow.start('redisRestore', { taskQueue: env.taskQueue, workflowId: uniqueName('restore-kill'), args: [{ redis: 'main' }] });
+      const progress = await until('a download heartbeat', async () => {
+        const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'stageBackup');
+        const payload = pending?.heartbeatDetails?.payloads?.[0];
+        const p = payload ? defaultPayloadConverter.fromPayload<DownloadProgress>(payload) : undefined;
+        return p && p.bytes > 0 && p.bytes < p.totalBytes ? p : undefined;
+      });
+      worker.kill('SIGKILL');
+      await once(worker, 'exit');
+      const staging = path.join(prod.dataDir, '.titan-restore');
+      const partial = statSync(path.join(staging, readdirSync(staging).find((f) => f.endsWith('.partial'))!)).size;
+      assert.ok(partial >= progress.bytes, `the killed attempt left ${partial} bytes, at least the ${progress.bytes} it heartbeated`);
+
+      worker = spawnWorker(env);
+      const r: RedisRestoreResult = await handle.result();
+      assert.ok(r.backup.resumedAt >= progress.bytes, `resumed at ${r.backup.resumedAt}, not from zero`);
+      assert.ok(r.backup.resumedAt < r.backup.bytes);
+      assert.equal(await prod.client().call('DEBUG', 'DIGEST'), digest, 'DEBUG DIGEST of the whole dataset matches');
+      assert.deepEqual(r.verification.problems, []);
+    } finally {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+  });
+});
