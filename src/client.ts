@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
 import { describeError } from './cli/output';
+import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
 import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
 import { temporalSettings } from './connection';
@@ -71,6 +72,18 @@ function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation', false)
     .action(action(program, (g, o: { redis: string; backup?: string; before?: string; target?: string; yes: boolean }) =>
       withTemporal((client) => restoreCommand(client, g.loaded, { redis: o.redis, backupId: o.backup, before: o.before, target: o.target, yes: o.yes, json: g.json }))));
+
+  const modules = program.command('modules').description("Titan's Dockerized modules (the compose file of the environment file)");
+  modules.command('status')
+    .description('every module: healthy, or why it needs a redeploy (missing, exited, restarting, unhealthy, image or config differs); exit 2 if any does')
+    .argument('[services...]', 'only these modules')
+    .action(action(program, async (g, services: string[]) => {
+      if (!(await moduleStatus(g.loaded, { services, json: g.json }))) process.exitCode = 2;
+    }));
+  modules.command('restore')
+    .description('redeploy failed modules from the private registry in dependency order, verify them, roll back a module that fails')
+    .argument('[services...]', 'only these modules')
+    .action(action(program, (g, services: string[]) => withTemporal((client) => restoreModulesCommand(client, g.loaded, { services, json: g.json }))));
 
   const schedules = program.command('schedules').description('backup schedules on the Temporal server');
   for (const [name, desc, run] of [

@@ -3,10 +3,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { LoadedEnvironment } from '../load-environment';
 import { ErrorType } from '../lib/shared';
-import type { LocationName } from '../lib/config';
+import { durationMs, type Environment, type LocationName } from '../lib/config';
+import { parseCompose } from '../lib/compose';
+import { readFileSync } from 'node:fs';
 import type { RetentionPolicy } from '../lib/retention';
 import Docker from 'dockerode';
 import { BackupStore } from './backup-store';
+import { ModuleEngine, type RegistryAuth } from './module-engine';
 import type { RedisTarget } from './redis-control';
 import type { RedisEndpoint } from './redis-sync';
 
@@ -17,6 +20,8 @@ export interface Deps {
   redisTarget(name: string): RedisTarget;
   /** The Docker engine, connected on first use. */
   docker(): Docker;
+  /** Titan's modules: the compose file read now (it may have changed), the registry login, the limits. */
+  modules(): ModulesContext;
   stores: { primary: BackupStore; offsite?: BackupStore };
   /** Every configured location, primary first. */
   allStores: BackupStore[];
@@ -24,6 +29,15 @@ export interface Deps {
   partSize: number;
   queueSize: number;
   retention: RetentionPolicy;
+}
+
+export interface ModulesContext {
+  engine: ModuleEngine;
+  auth(): RegistryAuth;
+  stopTimeoutS: number;
+  healthDeadlineMs: number;
+  probes: NonNullable<Environment['modules']>['probes'];
+  errorPattern: RegExp;
 }
 
 export function buildDeps(loaded: LoadedEnvironment): Deps {
@@ -48,6 +62,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
   };
   let docker: Docker | undefined;
+  const getDocker = () => (docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) }));
   const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   return {
     environment: env.environment,
@@ -65,9 +80,29 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
           : { kind: 'container', container: runAs.container, uid: Number(runAs.owner.split(':')[0]), gid: Number(runAs.owner.split(':')[1]) },
       };
     },
-    docker() {
-      docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) });
-      return docker;
+    docker: getDocker,
+    modules() {
+      const m = env.modules;
+      if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
+      const file = loaded.resolvePath(m.composeFile);
+      let project;
+      try {
+        project = parseCompose(readFileSync(file, 'utf8'), { project: m.project, source: file, variables: process.env as Record<string, string> });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.ConfigInvalid);
+      }
+      return {
+        engine: new ModuleEngine(getDocker(), project),
+        auth: () => ({
+          username: secret(m.registry.usernameEnv, 'modules.registry.usernameEnv'),
+          password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
+          serveraddress: m.registry.address,
+        }),
+        stopTimeoutS: Math.ceil(durationMs(m.stopTimeout) / 1000),
+        healthDeadlineMs: durationMs(m.healthDeadline),
+        probes: m.probes,
+        errorPattern: new RegExp(m.errorPattern),
+      };
     },
     stores,
     allStores: [stores.primary, ...(stores.offsite ? [stores.offsite] : [])],

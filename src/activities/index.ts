@@ -1,5 +1,6 @@
 // The worker registers exactly what this factory returns; workflows import its type only.
 import type { Deps } from './deps';
+import { createModuleActivities } from './module-restore';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
 
@@ -7,6 +8,7 @@ export function createActivities(deps: Deps) {
   return {
     ...createRedisBackupActivities(deps),
     ...createRedisRestoreActivities(deps),
+    ...createModuleActivities(deps),
   };
 }
 

@@ -42,6 +42,8 @@ export interface RedisControl {
   configuredFiles(): Partial<RedisFiles> & { dir?: string };
   /** Who must own the restored files. */
   owner(): { uid: number; gid: number };
+  /** For a process: the pid the pid file names, to check it is the Redis the URL reaches. */
+  processId?(): number | undefined;
 }
 
 /** One connection, one attempt: callers decide about retries. No ready check, so LOADING is visible. */
@@ -140,6 +142,7 @@ function processControl(target: RedisTarget, run: Extract<RunAs, { kind: 'proces
       const s = statSync(target.dataDir);
       return { uid: s.uid, gid: s.gid };
     },
+    processId: livePid,
   };
 }
 

@@ -11,6 +11,7 @@ import { type CandidateSelection, checkKeyCounts, type CountCheck, type ListedBa
 import { ErrorType } from '../lib/shared';
 import { type DataDirPlan, cleanUpAfterRestore, placeSnapshot, restorePrevious, stagingDir } from './data-dir';
 import type { Deps } from './deps';
+import { heartbeatWhile } from './heartbeat';
 import { type RedisFiles, redisControl, withRedis } from './redis-control';
 import { type DownloadProgress, readStagedRecord, stageBackup, stagedFiles, type StagedBackup } from './restore-staging';
 
@@ -63,11 +64,16 @@ export function createRedisRestoreActivities(deps: Deps) {
         const config = await r.call('CONFIG', 'GET', 'dir', 'dbfilename', 'appendonly', 'appenddirname', 'appendfilename').catch(() => []) as string[];
         const c: Record<string, string> = {};
         for (let i = 0; i + 1 < config.length; i += 2) c[config[i]!] = config[i + 1]!;
-        return { version: /^redis_version:(.+)$/m.exec(server)?.[1]?.trim(), config: c };
+        return { version: /^redis_version:(.+)$/m.exec(server)?.[1]?.trim(), processId: Number(/^process_id:(\d+)/m.exec(server)?.[1]), config: c };
       }).catch((err) => (isAuthError(err) ? refuseAuth(req.target, err) : undefined));
       const running = await ctl.isRunning();
       if (live && !running) {
         throw ApplicationFailure.nonRetryable(`Redis answers at ${t.endpoint.address}, but ${t.runAs.kind === 'process' ? `the pid file ${t.runAs.pidFile} names no running redis-server` : `container ${t.runAs.container} is not running`}: a restore could not stop it`, ErrorType.ConfigInvalid);
+      }
+      // Stopping the pid file's process must stop the Redis the URL reaches, not another one.
+      const pid = ctl.processId?.();
+      if (live && pid !== undefined && live.processId !== pid) {
+        throw ApplicationFailure.nonRetryable(`Redis at ${t.endpoint.address} is process ${live.processId}, but the pid file names ${pid}: check redis.${req.target}.url and runAs`, ErrorType.ConfigInvalid);
       }
       const configured = ctl.configuredFiles();
       const liveDir = live?.config.dir;
@@ -142,7 +148,7 @@ export function createRedisRestoreActivities(deps: Deps) {
     async stopRedis(req: { target: string }): Promise<{ wasRunning: boolean }> {
       const ctl = control(req.target);
       const wasRunning = await ctl.isRunning();
-      await ctl.stop();
+      await heartbeatWhile(`stop Redis ${req.target}`, () => ctl.stop());
       return { wasRunning };
     },
 

@@ -1,11 +1,11 @@
 // `titan restore`: confirms, starts the redisRestore workflow (one per target at a time), follows
 // its progress and prints what was restored and how long each step took.
 import { createInterface } from 'node:readline/promises';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
-import { SearchKey } from '../lib/shared';
 import type { RedisRestoreInput, RedisRestoreResult } from '../workflows/redis-restore';
 import { followWithProgress, humanBytes, printResult, table } from './output';
+import { startExclusive } from './start-workflow';
 
 export interface RestoreOptions extends RedisRestoreInput {
   yes: boolean;
@@ -22,24 +22,14 @@ export async function restoreCommand(client: Client, loaded: LoadedEnvironment, 
   const which = opts.backupId ?? (opts.before ? `the latest valid backup before ${opts.before}` : 'the latest valid backup');
   await confirm(opts.yes, target, `Restore ${which} of Redis ${opts.redis} into Redis ${target} (${instance.url})? This stops it and replaces its data.`);
 
-  const workflowId = `titan-${env.environment}-restore-${target}`;
-  let handle;
-  try {
-    handle = await client.workflow.start('redisRestore', {
-      taskQueue: env.taskQueue,
-      workflowId,
-      workflowIdConflictPolicy: 'FAIL',
-      args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target } satisfies RedisRestoreInput],
-      staticSummary: `Restore ${which} of Redis ${opts.redis} into ${target} (${env.environment})`,
-      typedSearchAttributes: [
-        { key: SearchKey.environment, value: env.environment },
-        { key: SearchKey.kind, value: 'restore' },
-      ],
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`a restore into Redis ${target} is already running (workflow ${workflowId})`);
-    throw err;
-  }
+  const handle = await startExclusive(client, loaded, {
+    workflowType: 'redisRestore',
+    workflowId: `titan-${env.environment}-restore-${target}`,
+    args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target } satisfies RedisRestoreInput],
+    summary: `Restore ${which} of Redis ${opts.redis} into ${target}`,
+    kind: 'restore',
+    what: `a restore into Redis ${target}`,
+  });
   if (!opts.json) process.stderr.write(`restore workflow ${handle.workflowId} started\n`);
   const r = await followWithProgress<RedisRestoreResult>(handle, opts.json, 'restore');
   printResult(opts.json, { workflowId: handle.workflowId, ...r }, () => describeRestore(r));

@@ -45,6 +45,25 @@ const schedule = z.strictObject({
   redis: name,
 });
 
+const modules = z.strictObject({
+  /** The docker-compose file whose services are Titan's modules (relative to this file). */
+  composeFile: z.string().min(1),
+  project: name,
+  registry: z.strictObject({
+    address: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be host[:port]'),
+    usernameEnv: envName,
+    passwordEnv: envName,
+  }),
+  /** How long a module gets to stop on SIGTERM before it is killed. */
+  stopTimeout: duration.default('10s'),
+  /** How long a redeployed module gets to become healthy. */
+  healthDeadline: duration.default('60s'),
+  /** Optional HTTP probes per service, checked after the healthcheck passes. */
+  probes: z.record(z.string(), z.strictObject({ url: z.url({ protocol: /^https?$/ }), expectStatus: z.number().int().default(200) })).default({}),
+  /** Log lines (since the module started) that count as errors. */
+  errorPattern: z.string().default('\\b(ERROR|FATAL|PANIC)\\b'),
+});
+
 export const environmentSchema = z.strictObject({
   environment: name,
   /** The Docker engine that runs containerised Redis instances and the modules. */
@@ -53,6 +72,7 @@ export const environmentSchema = z.strictObject({
   secretsFile: z.string().optional(),
   taskQueue: z.string().min(1).default(TASK_QUEUE),
   redis: z.record(name, redisInstance).refine((r) => Object.keys(r).length > 0, 'must describe at least one Redis instance'),
+  modules: modules.optional(),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
@@ -70,7 +90,15 @@ export const environmentSchema = z.strictObject({
 export type Environment = z.infer<typeof environmentSchema>;
 export type RedisInstance = Environment['redis'][string];
 export type S3Location = z.infer<typeof s3Location>['s3'];
+export type ModulesConfig = z.infer<typeof modules>;
 export type LocationName = 'primary' | 'offsite';
+
+/** Milliseconds of a duration written as 30s, 15m, 1h or 2d. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new ConfigError(`"${d}" is not a duration such as 30s, 15m, 1h or 2d`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

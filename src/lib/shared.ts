@@ -20,6 +20,11 @@ export const ErrorType = {
   RedisStartFailed: 'RedisStartFailed',
   RestoreVerificationFailed: 'RestoreVerificationFailed',
   NoSpaceForRestore: 'NoSpaceForRestore',
+  ModuleUnknown: 'ModuleUnknown',
+  ModulesNotConfigured: 'ModulesNotConfigured',
+  RegistryAuthFailed: 'RegistryAuthFailed',
+  ImageNotFound: 'ImageNotFound',
+  ModuleRestoreFailed: 'ModuleRestoreFailed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

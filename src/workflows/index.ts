@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow, re-exported.
 export { redisBackup } from './redis-backup';
 export { redisRestore } from './redis-restore';
+export { restoreModules } from './module-restore';

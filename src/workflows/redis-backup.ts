@@ -1,11 +1,11 @@
 // Recovery plan §1 (Redis), backup side: snapshot the live Redis into the primary location,
 // copy it off-site, then apply tiered retention to both. Runs on a Schedule (hourly, daily) or
 // on demand from `titan backup`.
-import { proxyActivities, setCurrentDetails, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { setCurrentDetails, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { RetentionReport } from '../activities/redis-backup';
 import { newBackupId, type RetentionClass } from '../lib/manifest';
 import { SearchKey } from '../lib/shared';
+import { longStep, quickStep } from './steps';
 
 export interface RedisBackupInput {
   redis: string;
@@ -22,47 +22,26 @@ export interface RedisBackupResult {
   retention: RetentionReport[];
 }
 
-// Each call gets its own summary, so the UI's event history reads like the recovery plan.
-const quick = (summary: string) => proxyActivities<Activities>({
-  summary,
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 10 },
-});
-
-// Transfers heartbeat every second; a missed heartbeat means the worker died, so retry soon.
-// Failures retrying cannot fix are raised non-retryable by the activities themselves.
-const transfer = (summary: string) => proxyActivities<Activities>({
-  summary,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20s',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 12,
-  },
-});
-
 export async function redisBackup(input: RedisBackupInput): Promise<RedisBackupResult> {
   // The id is fixed before any activity runs, so every retry writes to the same place.
   const backupId = newBackupId(input.redis, new Date(workflowInfo().startTime), uuid4().slice(0, 8));
   upsertSearchAttributes([{ key: SearchKey.backupId, value: backupId }]);
 
   setCurrentDetails(`Checking the backup locations for **${backupId}**`);
-  const locations = await quick('check that every backup location is reachable').checkBackupLocations();
+  const locations = await quickStep('check that every backup location is reachable').checkBackupLocations();
 
   setCurrentDetails(`Streaming a snapshot of Redis **${input.redis}** into the primary location`);
-  const manifest = await transfer(`snapshot Redis ${input.redis} into the primary location`).snapshotToPrimary({ redis: input.redis, backupId, retentionClass: input.retentionClass });
+  const manifest = await longStep(`snapshot Redis ${input.redis} into the primary location`).snapshotToPrimary({ redis: input.redis, backupId, retentionClass: input.retentionClass });
 
   if (locations.includes('offsite')) {
     setCurrentDetails(`Copying **${backupId}** (${manifest.bytes} bytes) off-site and verifying the copy`);
-    await transfer(`copy ${backupId} off-site and verify it`).copyBackupOffsite({ redis: input.redis, backupId });
+    await longStep(`copy ${backupId} off-site and verify it`).copyBackupOffsite({ redis: input.redis, backupId });
   }
 
   setCurrentDetails('Applying retention');
   const retention: RetentionReport[] = [];
   for (const location of locations) {
-    retention.push(await quick(`apply retention in the ${location} location`).applyRetention({ redis: input.redis, location }));
+    retention.push(await quickStep(`apply retention in the ${location} location`).applyRetention({ redis: input.redis, location }));
   }
 
   setCurrentDetails(`Done: **${backupId}**, ${manifest.bytes} bytes, in ${locations.join(' and ')}`);

@@ -1,12 +1,12 @@
 // Recovery plan §1 (Redis), restore side: identify the latest valid backup → stop Redis →
 // replace the data directory → start Redis → verify. Every candidate is downloaded and fully
 // checked before Redis is touched; a failed verification puts the previous data back.
-import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ActivityFailure, ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CandidateList, VerificationReport } from '../activities/redis-restore';
 import type { StagedBackup } from '../activities/restore-staging';
 import type { Rejection } from '../lib/restore-plan';
 import { ErrorType, SearchKey } from '../lib/shared';
+import { failureReason, longStep, quickStep } from './steps';
 
 export interface RedisRestoreInput {
   /** The Redis instance whose backups are restored. */
@@ -31,30 +31,6 @@ export interface RedisRestoreResult {
   notes: string[];
 }
 
-const quick = (summary: string) => proxyActivities<Activities>({
-  summary,
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
-});
-
-// Downloads heartbeat every second and resume from their last heartbeat after a crash.
-const download = (summary: string) => proxyActivities<Activities>({
-  summary,
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
-});
-
-// Loading a large dataset takes minutes; startRedis heartbeats the loading progress.
-const redisStep = (summary: string) => proxyActivities<Activities>({
-  summary,
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
-});
-
-const reason = (err: unknown) => (err instanceof ActivityFailure && err.cause ? err.cause.message : String((err as Error).message ?? err));
-
 export async function redisRestore(input: RedisRestoreInput): Promise<RedisRestoreResult> {
   const target = input.target ?? input.redis;
   const restoreId = workflowInfo().runId;
@@ -67,13 +43,13 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
       steps.push({ step, ms: Date.now() - t0 });
     }
   };
-  const cleanUp = (succeeded: boolean) => quick('remove staged downloads').cleanUpRestore({ target, restoreId, succeeded });
+  const cleanUp = (succeeded: boolean) => quickStep('remove staged downloads').cleanUpRestore({ target, restoreId, succeeded });
 
   setCurrentDetails(`Inspecting Redis **${target}**`);
-  const info = await timed('inspect target', () => quick(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
+  const info = await timed('inspect target', () => quickStep(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
 
   setCurrentDetails(`Finding the latest valid backup of Redis **${input.redis}**`);
-  const list = await timed('list backups', () => quick(`list backups of Redis ${input.redis}`)
+  const list = await timed('list backups', () => quickStep(`list backups of Redis ${input.redis}`)
     .listRestoreCandidates({ redis: input.redis, backupId: input.backupId, before: input.before }));
   const rejected = [...list.rejected];
 
@@ -83,11 +59,11 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
       for (const location of c.locations) {
         setCurrentDetails(`Downloading and verifying **${c.id}** from the ${location} location (Redis **${target}** untouched so far)`);
         try {
-          return await download(`download and verify ${c.id} from ${location}`)
+          return await longStep(`download and verify ${c.id} from ${location}`)
             .stageBackup({ redis: input.redis, backupId: c.id, location, target, maxRdbVersion: info.maxRdbVersion });
         } catch (err) {
           if (!(err instanceof ActivityFailure)) throw err;
-          rejected.push({ id: c.id, location, problem: reason(err) });
+          rejected.push({ id: c.id, location, problem: failureReason(err) });
         }
       }
     }
@@ -101,31 +77,31 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
   upsertSearchAttributes([{ key: SearchKey.backupId, value: staged.backupId }]);
 
   setCurrentDetails(`Stopping Redis **${target}** (without saving) to restore **${staged.backupId}**`);
-  await timed('stop Redis', () => redisStep(`stop Redis ${target} without saving`).stopRedis({ target }));
+  await timed('stop Redis', () => longStep(`stop Redis ${target} without saving`).stopRedis({ target }));
   setCurrentDetails(`Replacing the data of Redis **${target}** with **${staged.backupId}**`);
-  const { rollbackDir } = await timed('replace data', () => quick(`replace the data of Redis ${target}`)
+  const { rollbackDir } = await timed('replace data', () => quickStep(`replace the data of Redis ${target}`)
     .replaceRedisData({ target, plan: info.plan, backupId: staged.backupId, restoreId }));
 
   let verification: VerificationReport | undefined;
   let failure: string | undefined;
   try {
     setCurrentDetails(`Starting Redis **${target}** and waiting for it to load **${staged.backupId}**`);
-    await timed('start Redis', () => redisStep(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
+    await timed('start Redis', () => longStep(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
     setCurrentDetails(`Verifying Redis **${target}** against **${staged.backupId}**`);
-    verification = await timed('verify', () => quick(`verify Redis ${target}: counts, sampled values, probe`)
+    verification = await timed('verify', () => quickStep(`verify Redis ${target}: counts, sampled values, probe`)
       .verifyRestoredRedis({ target, backupId: staged.backupId, restoreId }));
     if (verification.problems.length > 0) failure = verification.problems.join('; ');
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    failure = reason(err);
+    failure = failureReason(err);
   }
 
   if (failure !== undefined || !verification) {
     setCurrentDetails(`Verification failed; putting the previous data of Redis **${target}** back`);
     await timed('roll back', async () => {
-      await redisStep(`stop Redis ${target} for rollback`).stopRedis({ target });
-      await quick(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId });
-      await redisStep(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
+      await longStep(`stop Redis ${target} for rollback`).stopRedis({ target });
+      await quickStep(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId });
+      await longStep(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
     });
     await cleanUp(false);
     throw ApplicationFailure.nonRetryable(

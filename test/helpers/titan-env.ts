@@ -20,6 +20,7 @@ export interface TestEnvOptions {
   retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
   schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string }>;
   docker?: { socketPath: string };
+  modules?: Record<string, unknown>;
 }
 
 export interface TestEnv {
@@ -45,6 +46,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     secretsFile,
     taskQueue,
     ...(o.docker ? { docker: o.docker } : {}),
+    ...(o.modules ? { modules: o.modules } : {}),
     redis: o.instances ?? {
       main: {
         url: o.redisUrl,

@@ -85,6 +85,25 @@ describe('redisRestore on the real stack', function () {
       assert.deepEqual(drillData, await datasetDigest(prod.client), 'the drill Redis holds the backup');
     });
 
+    it('an environment file that points the restore at the wrong process or directory is refused; nothing is touched', async () => {
+      const { prod, drill } = ctx;
+      const ids = async () => [await prod.runId(), await drill.runId()];
+      const before = await ids();
+      const wrongPid = writeTestEnvironment({ instances: { main: { ...prod.instance('TITAN_TEST_PROD_PASSWORD'), runAs: { process: { pidFile: drill.pidFile, configFile: prod.configFile } } } } });
+      const wrongDir = writeTestEnvironment({ instances: { main: { ...prod.instance('TITAN_TEST_PROD_PASSWORD'), dataDir: drill.dataDir } } });
+      for (const [e, message] of [[wrongPid, /is process \d+, but the pid file names \d+/], [wrongDir, /dataDir is .*, but Redis keeps its files in /]] as const) {
+        const w = await startWorker(e);
+        try {
+          const f = await failureOf(runRestore(client, e, { redis: 'main', backupId: 'irrelevant' }));
+          assert.equal(f.type, ErrorType.ConfigInvalid);
+          assert.match(f.message, message);
+        } finally {
+          await w.stop();
+        }
+      }
+      assert.deepEqual(await ids(), before, 'neither Redis was stopped');
+    });
+
     it('a verification failure rolls back: the previous data is served again and the failure says what did not match', async () => {
       const { prod, env } = ctx;
       const [primary] = stores(env);

@@ -1,0 +1,169 @@
+// Titan's modules on the Docker engine: what runs compared with what the compose file wants, and
+// the engine operations a redeploy needs (pull with credentials, recreate, wait for health, read
+// logs). Containers carry docker-compose's labels, so `docker-compose ps` sees them as its own.
+import type Docker from 'dockerode';
+import { ApplicationFailure } from '@temporalio/common';
+import { type ComposeProject, configHash, containerCreateOptions, type ModuleSpec } from '../lib/compose';
+import { ErrorType } from '../lib/shared';
+
+export type ModuleState = 'healthy' | 'starting' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
+
+export interface ModuleStatus {
+  service: string;
+  state: ModuleState;
+  /** Needs a redeploy: everything but healthy and starting. */
+  failed: boolean;
+  reason: string;
+  desiredImage: string;
+  containerId?: string;
+  /** The image the container was created from (a reference or an image id after a rollback). */
+  image?: string;
+  /** The id of the image the container runs: what a rollback returns to. */
+  imageId?: string;
+}
+
+/** Marks containers a redeploy created, so a retried activity recognises its own work. */
+export const DEPLOY_LABEL = 'titan.deploy';
+
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
+export class ModuleEngine {
+  constructor(
+    private readonly docker: Docker,
+    readonly project: ComposeProject,
+  ) {}
+
+  spec(service: string): ModuleSpec {
+    const s = this.project.services[service];
+    if (!s) throw ApplicationFailure.nonRetryable(`no module named "${service}" in ${this.project.source}`, ErrorType.ModuleUnknown);
+    return s;
+  }
+
+  containerName(service: string): string {
+    return this.spec(service).containerName ?? `${this.project.name}_${service}_1`;
+  }
+
+  /** The project's containers of one service (normally one; more only after outside interference). */
+  async containersOf(service: string): Promise<Docker.ContainerInspectInfo[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${this.project.name}`, `com.docker.compose.service=${service}`, 'com.docker.compose.oneoff=False'] },
+    });
+    return Promise.all(list.map((c) => this.docker.getContainer(c.Id).inspect()));
+  }
+
+  async status(service: string): Promise<ModuleStatus> {
+    const spec = this.spec(service);
+    const base = { service, desiredImage: spec.image };
+    const [c] = await this.containersOf(service);
+    if (!c) return { ...base, state: 'missing', failed: true, reason: 'no container' };
+    const known = { ...base, containerId: c.Id, image: c.Config.Image, imageId: c.Image };
+    const st = c.State;
+    if (st.Restarting) return { ...known, state: 'restarting', failed: true, reason: `restarting (exit code ${st.ExitCode}, ${c.RestartCount} restarts)` };
+    if (!st.Running) return { ...known, state: 'exited', failed: true, reason: `exited with code ${st.ExitCode} at ${st.FinishedAt}` };
+    if (c.Config.Image !== spec.image) return { ...known, state: 'image differs', failed: true, reason: `runs ${c.Config.Image}, the compose file wants ${spec.image}` };
+    if (c.Config.Labels?.['com.docker.compose.config-hash'] !== configHash(spec)) return { ...known, state: 'config differs', failed: true, reason: 'its configuration differs from the compose file' };
+    const health = st.Health?.Status;
+    if (health === 'unhealthy') return { ...known, state: 'unhealthy', failed: true, reason: `unhealthy: ${lastProbe(c)}` };
+    if (health === 'starting') return { ...known, state: 'starting', failed: false, reason: 'health check not passed yet' };
+    return { ...known, state: 'healthy', failed: false, reason: health === 'healthy' ? 'healthy' : 'running (no health check)' };
+  }
+
+  /** Pulls with the registry credentials; `onProgress` gets bytes downloaded so far. */
+  async pull(image: string, auth: RegistryAuth, onProgress: (p: { phase: string; bytes: number; totalBytes?: number }) => void): Promise<string> {
+    try {
+      const stream = await this.docker.pull(image, { authconfig: auth });
+      const layers = new Map<string, { current: number; total: number }>();
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (e: { id?: string; status?: string; progressDetail?: { current?: number; total?: number }; error?: string }) => {
+          if (e.error) reject(new Error(e.error));
+          if (e.id && e.progressDetail?.total) layers.set(e.id, { current: e.progressDetail.current ?? 0, total: e.progressDetail.total });
+          const sum = (k: 'current' | 'total') => [...layers.values()].reduce((a, l) => a + l[k], 0);
+          onProgress({ phase: `pull ${image}`, bytes: sum('current'), totalBytes: sum('total') || undefined });
+        });
+      });
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/unauthorized|authentication required|no basic auth credentials|401/i.test(msg)) {
+        throw ApplicationFailure.nonRetryable(`registry ${auth.serveraddress} refused the credentials of ${auth.username} for ${image}`, ErrorType.RegistryAuthFailed);
+      }
+      if (/manifest unknown|not found/i.test(msg)) throw ApplicationFailure.nonRetryable(`image ${image} is not in registry ${auth.serveraddress}`, ErrorType.ImageNotFound);
+      throw err;
+    }
+    return (await this.docker.getImage(image).inspect()).Id;
+  }
+
+  /**
+   * Replaces the service's container with one from `image`, labelled `deployTag`. Idempotent:
+   * a container that already carries the tag is only started; any other is stopped (SIGTERM,
+   * then SIGKILL after `stopTimeoutS`) and removed first, so there is never a duplicate.
+   */
+  async recreate(service: string, image: string, deployTag: string, stopTimeoutS: number): Promise<string> {
+    const spec = this.spec(service);
+    for (const c of await this.containersOf(service)) {
+      if (c.Config.Labels?.[DEPLOY_LABEL] === deployTag) {
+        if (!c.State.Running) await this.docker.getContainer(c.Id).start();
+        return c.Id;
+      }
+      const old = this.docker.getContainer(c.Id);
+      if (c.State.Running || c.State.Restarting) await old.stop({ t: stopTimeoutS }).catch(ignoreStatus(304));
+      await old.remove({ force: true }).catch(ignoreStatus(404));
+    }
+    // A container of that name outside the project's labels (e.g. made by hand) would block the create.
+    await this.docker.getContainer(this.containerName(service)).remove({ force: true }).catch(ignoreStatus(404));
+    const opts = containerCreateOptions(this.project, service, spec, { name: this.containerName(service), image });
+    opts.Labels = { ...opts.Labels, [DEPLOY_LABEL]: deployTag };
+    const created = await this.docker.createContainer(opts);
+    await created.start();
+    return created.id;
+  }
+
+  /** Waits until the container is healthy (or running, without a health check) or fails why not. */
+  async waitHealthy(containerId: string, deadlineMs: number, onWait: (state: string) => void): Promise<{ startedAt: string }> {
+    const end = Date.now() + deadlineMs;
+    const container = this.docker.getContainer(containerId);
+    for (;;) {
+      const c = await container.inspect();
+      if (!c.State.Running && !c.State.Restarting) throw new Error(`exited with code ${c.State.ExitCode}`);
+      const health = c.State.Health?.Status;
+      if (health === 'healthy' || (health === undefined && c.State.Running && Date.now() - Date.parse(c.State.StartedAt) > 2000)) return { startedAt: c.State.StartedAt };
+      if (Date.now() > end) throw new Error(`not healthy within ${deadlineMs / 1000}s (${health ?? c.State.Status}: ${lastProbe(c)})`);
+      onWait(health ?? c.State.Status);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Log lines since `since` (ISO time) that match the error pattern. */
+  async errorLines(containerId: string, since: string, pattern: RegExp): Promise<string[]> {
+    const raw = await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, follow: false, since: Math.floor(Date.parse(since) / 1000) });
+    return demuxLogs(raw as unknown as Buffer).filter((l) => pattern.test(l));
+  }
+}
+
+/** The last health probe's output, for reasons shown to operators. */
+function lastProbe(c: Docker.ContainerInspectInfo): string {
+  const log = c.State.Health?.Log;
+  const last = log?.[log.length - 1];
+  return last ? `exit ${last.ExitCode}: ${last.Output.trim().split('\n')[0] ?? ''}` : 'no probe yet';
+}
+
+function ignoreStatus(code: number) {
+  return (err: { statusCode?: number }) => {
+    if (err.statusCode !== code) throw err;
+  };
+}
+
+/** Splits the engine's multiplexed log stream (8-byte frame headers) into lines. */
+export function demuxLogs(raw: Buffer): string[] {
+  const parts: Buffer[] = [];
+  for (let i = 0; i + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(i + 4);
+    parts.push(raw.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8').split('\n').filter((l) => l.length > 0);
+}

@@ -1,0 +1,78 @@
+// Activities of the restoreModules workflow: identify failed modules, pull their images, redeploy
+// one module, verify one module. Each is idempotent (see ModuleEngine.recreate).
+import { Context } from '@temporalio/activity';
+import { dependencyWaves } from '../lib/compose';
+import type { Deps } from './deps';
+import { heartbeatWhile } from './heartbeat';
+import type { ModuleStatus } from './module-engine';
+
+export interface ModuleInventory {
+  project: string;
+  modules: ModuleStatus[];
+  /** The failed modules (or those asked for) in start order: each wave after the ones it depends on. */
+  waves: string[][];
+  /** What each module depends on (compose depends_on). */
+  dependsOn: Record<string, string[]>;
+}
+
+export interface ModuleVerification {
+  service: string;
+  healthy: boolean;
+  problems: string[];
+  startedAt?: string;
+}
+
+export function createModuleActivities(deps: Deps) {
+  return {
+    /** Every module of the compose file with its state; waves of those that need a redeploy. */
+    async inspectModules(req: { services?: string[] }): Promise<ModuleInventory> {
+      const { engine } = deps.modules();
+      const names = req.services?.length ? req.services : Object.keys(engine.project.services).sort();
+      const modules = await Promise.all(names.map((s) => engine.status(s)));
+      const failed = modules.filter((m) => m.failed).map((m) => m.service);
+      const dependsOn = Object.fromEntries(Object.entries(engine.project.services).map(([n, spec]) => [n, Object.keys(spec.dependsOn).sort()]));
+      return { project: engine.project.name, modules, waves: failed.length ? dependencyWaves(engine.project, failed) : [], dependsOn };
+    },
+
+    /** Pulls an image with the registry credentials (progress heartbeated); returns its image id. */
+    async pullModuleImage(req: { image: string }): Promise<string> {
+      const m = deps.modules();
+      const ctx = Context.current();
+      let last = 0;
+      return m.engine.pull(req.image, m.auth(), (p) => {
+        if (Date.now() - last < 1000) return;
+        last = Date.now();
+        ctx.heartbeat(p);
+      });
+    },
+
+    /** Replaces the module's container with one from `image` (a reference or an image id). */
+    async redeployModule(req: { service: string; image: string; deployTag: string }): Promise<string> {
+      const m = deps.modules();
+      return heartbeatWhile(`redeploy ${req.service}`, () => m.engine.recreate(req.service, req.image, req.deployTag, m.stopTimeoutS));
+    },
+
+    /** Healthy within the deadline, the optional HTTP probe answers, no error lines in its logs since it started. */
+    async verifyModule(req: { service: string; containerId: string }): Promise<ModuleVerification> {
+      const m = deps.modules();
+      const ctx = Context.current();
+      const out: ModuleVerification = { service: req.service, healthy: false, problems: [] };
+      try {
+        out.startedAt = (await m.engine.waitHealthy(req.containerId, m.healthDeadlineMs, (state) => ctx.heartbeat({ phase: `${req.service}: ${state}` }))).startedAt;
+      } catch (err) {
+        out.problems.push((err as Error).message);
+        return out;
+      }
+      const probe = m.probes[req.service];
+      if (probe) {
+        const res = await fetch(probe.url, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => err);
+        if (res instanceof Error) out.problems.push(`probe ${probe.url}: ${res.message}`);
+        else if (res.status !== probe.expectStatus) out.problems.push(`probe ${probe.url} answered ${res.status}, expected ${probe.expectStatus}`);
+      }
+      const errors = await m.engine.errorLines(req.containerId, out.startedAt, m.errorPattern);
+      if (errors.length) out.problems.push(`${errors.length} error line(s) in its log since it started, e.g. ${JSON.stringify(errors[0])}`);
+      out.healthy = out.problems.length === 0;
+      return out;
+    },
+  };
+}

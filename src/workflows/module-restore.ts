@@ -1,0 +1,92 @@
+// Recovery plan §2 (modules): identify failed modules → stop them → redeploy from the private
+// registry → verify. Images are pulled before anything is stopped, so a registry problem leaves
+// running modules untouched; modules start in dependency waves; a module that fails verification
+// is rolled back to the image it ran before.
+import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import type { ModuleStatus } from '../activities/module-engine';
+import { ErrorType } from '../lib/shared';
+import { failureReason, longStep, quickStep } from './steps';
+
+export interface RestoreModulesInput {
+  /** Only these modules (default: every module of the compose file). */
+  services?: string[];
+}
+
+export interface ModuleOutcome {
+  service: string;
+  /** Why it was redeployed. */
+  reason: string;
+  action: 'redeployed' | 'rolled back' | 'failed' | 'skipped';
+  image: string;
+  previousImageId?: string;
+  containerId?: string;
+  startedAt?: string;
+  problems: string[];
+}
+
+export interface RestoreModulesResult {
+  project: string;
+  /** Modules found healthy and left alone, with their container ids. */
+  untouched: { service: string; containerId?: string }[];
+  waves: string[][];
+  outcomes: ModuleOutcome[];
+}
+
+export async function restoreModules(input: RestoreModulesInput = {}): Promise<RestoreModulesResult> {
+  const runId = workflowInfo().runId;
+  setCurrentDetails('Identifying failed modules');
+  const inv = await quickStep('identify failed modules').inspectModules({ services: input.services });
+  const failed = new Map<string, ModuleStatus>(inv.modules.filter((m) => m.failed).map((m) => [m.service, m]));
+  const result: RestoreModulesResult = {
+    project: inv.project,
+    untouched: inv.modules.filter((m) => !m.failed).map((m) => ({ service: m.service, containerId: m.containerId })),
+    waves: inv.waves,
+    outcomes: [],
+  };
+  if (failed.size === 0) {
+    setCurrentDetails('Every module is healthy: nothing to do');
+    return result;
+  }
+
+  const images = [...new Set([...failed.values()].map((m) => m.desiredImage))];
+  setCurrentDetails(`Pulling ${images.join(', ')} from the private registry`);
+  await Promise.all(images.map((image) => longStep(`pull ${image}`).pullModuleImage({ image })));
+
+  for (const [i, wave] of inv.waves.entries()) {
+    setCurrentDetails(`Wave ${i + 1} of ${inv.waves.length}: redeploying **${wave.join(', ')}**`);
+    const outcomes = await Promise.all(wave.map((service) => {
+      // A module whose dependency could not be brought back would only fail the same way.
+      const blocked = inv.dependsOn[service]!.filter((d) => result.outcomes.some((o) => o.service === d && ['failed', 'skipped'].includes(o.action)));
+      const m = failed.get(service)!;
+      return blocked.length
+        ? { service, reason: `${m.state}: ${m.reason}`, action: 'skipped' as const, image: m.desiredImage, previousImageId: m.imageId, problems: [`not redeployed: ${blocked.join(', ')} failed`] }
+        : redeploy(m, runId);
+    }));
+    result.outcomes.push(...outcomes);
+  }
+  const bad = result.outcomes.filter((o) => o.action !== 'redeployed');
+  if (bad.length > 0) {
+    const what = bad.map((o) => `${o.service} ${o.action} (${o.problems.join('; ')})`).join('; ');
+    throw ApplicationFailure.nonRetryable(`modules not restored to the compose file's images: ${what}`, ErrorType.ModuleRestoreFailed, result);
+  }
+  setCurrentDetails(`Redeployed and verified: ${result.outcomes.map((o) => o.service).join(', ')}`);
+  return result;
+}
+
+async function redeploy(m: ModuleStatus, runId: string): Promise<ModuleOutcome> {
+  const outcome: ModuleOutcome = { service: m.service, reason: `${m.state}: ${m.reason}`, action: 'redeployed', image: m.desiredImage, previousImageId: m.imageId, problems: [] };
+  const deployAndVerify = async (image: string, tag: string) => {
+    const containerId = await longStep(`redeploy ${m.service} from ${image}`).redeployModule({ service: m.service, image, deployTag: `${runId}/${m.service}/${tag}` });
+    const v = await longStep(`verify ${m.service}`).verifyModule({ service: m.service, containerId });
+    return { containerId, ...v };
+  };
+  let v = await deployAndVerify(m.desiredImage, 'deploy').catch((err) => ({ containerId: undefined, healthy: false, problems: [failureReason(err)], startedAt: undefined }));
+  if (!v.healthy) {
+    outcome.problems = v.problems;
+    if (!m.imageId) return { ...outcome, action: 'failed' };
+    v = await deployAndVerify(m.imageId, 'rollback').catch((err) => ({ containerId: undefined, healthy: false, problems: [failureReason(err)], startedAt: undefined }));
+    outcome.action = v.healthy ? 'rolled back' : 'failed';
+    if (!v.healthy) outcome.problems.push(`rollback to ${m.imageId}: ${v.problems.join('; ')}`);
+  }
+  return { ...outcome, containerId: v.containerId, startedAt: v.startedAt };
+}

@@ -1,0 +1,48 @@
+// docker-compose.yml: the control plane for hosts with a Docker engine and a network. Validated by
+// the real docker-compose, and its environment file and module list by our own parsers.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { parseCompose } from '../../src/lib/compose';
+import { loadEnvironment } from '../../src/load-environment';
+import { repoRoot } from '../helpers/stack';
+
+const secrets = {
+  TITAN_REDIS_PASSWORD: 'r', TITAN_S3_ACCESS_KEY_ID: 'a', TITAN_S3_SECRET_ACCESS_KEY: 'b',
+  TITAN_OFFSITE_S3_ACCESS_KEY_ID: 'c', TITAN_OFFSITE_S3_SECRET_ACCESS_KEY: 'd', TITAN_REGISTRY_PASSWORD: 'e',
+};
+
+function composeConfig(env: Record<string, string>) {
+  return spawnSync('docker-compose', ['-f', path.join(repoRoot, 'docker-compose.yml'), '-p', 'titan-recovery', 'config'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+}
+
+describe('docker-compose.yml (the control plane on a Docker host)', function () {
+  it('docker-compose config accepts it: Temporal with its UI, the worker, Redis, two S3 locations, the registry; every port on 127.0.0.1', function () {
+    const run = composeConfig(secrets);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parse(run.stdout) as { services: Record<string, { ports?: string[]; volumes?: string[] }> };
+    assert.deepEqual(Object.keys(doc.services).sort(), ['redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'worker']);
+    const ports = Object.values(doc.services).flatMap((s) => s.ports ?? []);
+    assert.ok(ports.includes('127.0.0.1:8233:8233/tcp'), 'the Web UI');
+    for (const p of ports) assert.match(p, /^127\.0\.0\.1:/);
+    const worker = doc.services.worker!.volumes!;
+    assert.ok(worker.includes('/var/run/docker.sock:/var/run/docker.sock:rw'), 'the worker drives the engine');
+    assert.ok(worker.includes('redis-data:/var/lib/titan/redis:rw'), "the worker sees Redis's files where its environment file says");
+  });
+
+  it('a missing secret is refused, naming it', function () {
+    const { TITAN_REDIS_PASSWORD: _omit, ...rest } = secrets;
+    const run = composeConfig(rest);
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /TITAN_REDIS_PASSWORD/);
+  });
+
+  it('its environment file and module list pass our own validation', function () {
+    const loaded = loadEnvironment(path.join(repoRoot, 'deploy', 'titan.compose.yaml'));
+    assert.equal(loaded.env.redis.main!.dataDir, '/var/lib/titan/redis');
+    const modules = parseCompose(readFileSync(path.join(repoRoot, 'deploy', 'modules.compose.yaml'), 'utf8'), { project: loaded.env.modules!.project, source: '/etc/titan/modules.compose.yaml' });
+    assert.deepEqual(Object.keys(modules.services).sort(), ['api', 'store', 'web']);
+  });
+});
