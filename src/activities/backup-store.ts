@@ -188,15 +188,20 @@ function isNotFound(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound') && err.$metadata.httpStatusCode === 404;
 }
 
+/** A manifest that exists but cannot be trusted: the backup is invalid, retrying will not help. */
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
 export function parseManifest(text: string, id: string): BackupManifest {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`manifest of ${id} is not JSON`);
+    throw new ManifestError(`manifest of ${id} is not JSON`);
   }
   const r = manifestSchema.safeParse(json);
-  if (!r.success) throw new Error(`manifest of ${id} is malformed: ${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
-  if (r.data.id !== id) throw new Error(`manifest of ${id} names another backup (${r.data.id})`);
+  if (!r.success) throw new ManifestError(`manifest of ${id} is malformed: ${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+  if (r.data.id !== id) throw new ManifestError(`manifest of ${id} names another backup (${r.data.id})`);
   return r.data;
 }

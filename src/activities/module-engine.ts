@@ -47,19 +47,32 @@ export class ModuleEngine {
     return this.spec(service).containerName ?? `${this.project.name}_${service}_1`;
   }
 
-  /** The project's containers of one service (normally one; more only after outside interference). */
-  async containersOf(service: string): Promise<Docker.ContainerInspectInfo[]> {
-    const list = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`com.docker.compose.project=${this.project.name}`, `com.docker.compose.service=${service}`, 'com.docker.compose.oneoff=False'] },
-    });
-    return Promise.all(list.map((c) => this.docker.getContainer(c.Id).inspect()));
+  /** The project's containers, inspected, by service; with `service`, only that one's (normally one). */
+  async containers(service?: string): Promise<Map<string, Docker.ContainerInspectInfo[]>> {
+    const label = [`com.docker.compose.project=${this.project.name}`, 'com.docker.compose.oneoff=False'];
+    if (service) label.push(`com.docker.compose.service=${service}`);
+    const list = await this.docker.listContainers({ all: true, filters: { label } });
+    const byService = new Map<string, Docker.ContainerInspectInfo[]>();
+    for (const c of await Promise.all(list.map((x) => this.docker.getContainer(x.Id).inspect()))) {
+      const s = c.Config.Labels?.['com.docker.compose.service'] ?? '';
+      byService.set(s, [...(byService.get(s) ?? []), c]);
+    }
+    return byService;
   }
 
-  async status(service: string): Promise<ModuleStatus> {
+  async containersOf(service: string): Promise<Docker.ContainerInspectInfo[]> {
+    return (await this.containers(service)).get(service) ?? [];
+  }
+
+  /** Every named module's state, from one listing of the project's containers. */
+  async statuses(services: string[]): Promise<ModuleStatus[]> {
+    const all = await this.containers();
+    return services.map((s) => this.status(s, all.get(s)?.[0]));
+  }
+
+  private status(service: string, c: Docker.ContainerInspectInfo | undefined): ModuleStatus {
     const spec = this.spec(service);
     const base = { service, desiredImage: spec.image };
-    const [c] = await this.containersOf(service);
     if (!c) return { ...base, state: 'missing', failed: true, reason: 'no container' };
     const known = { ...base, containerId: c.Id, image: c.Config.Image, imageId: c.Image };
     const st = c.State;

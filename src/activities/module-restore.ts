@@ -28,7 +28,7 @@ export function createModuleActivities(deps: Deps) {
     async inspectModules(req: { services?: string[] }): Promise<ModuleInventory> {
       const { engine } = deps.modules();
       const names = req.services?.length ? req.services : Object.keys(engine.project.services).sort();
-      const modules = await Promise.all(names.map((s) => engine.status(s)));
+      const modules = await engine.statuses(names);
       const failed = modules.filter((m) => m.failed).map((m) => m.service);
       const dependsOn = Object.fromEntries(Object.entries(engine.project.services).map(([n, spec]) => [n, Object.keys(spec.dependsOn).sort()]));
       return { project: engine.project.name, modules, waves: failed.length ? dependencyWaves(engine.project, failed) : [], dependsOn };

@@ -12,7 +12,7 @@ import type { KeySample } from '../lib/manifest';
 import { RdbError, RdbVerifier } from '../lib/rdb';
 import { type ExpiryHistogram, newExpiryHistogram, recordExpiry } from '../lib/restore-plan';
 import { ErrorType } from '../lib/shared';
-import type { BackupStore } from './backup-store';
+import { type BackupStore, ManifestError } from './backup-store';
 import { stagingDir } from './data-dir';
 
 /** What the workflow learns about a staged backup (small: no samples, no histogram). */
@@ -68,8 +68,7 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
   const files = stagedFiles(opts.dataDir, backupId);
   const invalid = (why: string) => ApplicationFailure.nonRetryable(`backup ${backupId} in the ${store.name} location is not valid: ${why}`, ErrorType.BackupInvalid);
   const manifest = await store.readManifest(redis, backupId).catch((err: Error) => {
-    if (err instanceof ApplicationFailure) throw err;
-    throw /manifest of/.test(err.message) ? invalid(err.message) : err;
+    throw err instanceof ManifestError ? invalid(err.message) : err;
   });
   if (!manifest) throw invalid('manifest missing');
   if (existsSync(files.rdb) && existsSync(files.record)) {

@@ -35,7 +35,7 @@ export function printResult(json: boolean, data: unknown, human: () => string): 
 /** A byte-progress bar on stderr; when stderr is not a terminal it prints a line every few seconds. */
 export function byteProgress(label: string) {
   const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% {done}/{size} {rate}/s {phase}`,
+    format: `${label} [{bar}] {percentage}% {amount} {phase}`,
     stream: process.stderr,
     noTTYOutput: true,
     notTTYSchedule: 3000,
@@ -44,10 +44,12 @@ export function byteProgress(label: string) {
   let started = false;
   const t0 = Date.now();
   return {
-    update(bytes: number, total: number | undefined, phase: string) {
-      const size = total ?? Math.max(bytes, 1);
-      const payload = { done: humanBytes(bytes), size: total ? humanBytes(total) : '?', rate: humanBytes(bytes / Math.max(0.001, (Date.now() - t0) / 1000)), phase };
-      if (!started) { bar.start(size, bytes, payload); started = true; } else { bar.setTotal(size); bar.update(bytes, payload); }
+    /** `bytes` undefined: a step without a byte count (starting, verifying): the phase alone. */
+    update(bytes: number | undefined, total: number | undefined, phase: string) {
+      const size = total ?? Math.max(bytes ?? 0, 1);
+      const rate = humanBytes((bytes ?? 0) / Math.max(0.001, (Date.now() - t0) / 1000));
+      const payload = { amount: bytes === undefined ? '' : `${humanBytes(bytes)}/${total ? humanBytes(total) : '?'} ${rate}/s`, phase };
+      if (!started) { bar.start(size, bytes ?? 0, payload); started = true; } else { bar.setTotal(size); bar.update(bytes ?? 0, payload); }
     },
     stop() { if (started) bar.stop(); },
   };
@@ -66,7 +68,7 @@ export async function followWithProgress<T>(handle: WorkflowHandle, json: boolea
     const p = payload ? defaultPayloadConverter.fromPayload<HeartbeatProgress>(payload) : {};
     const phase = p.phase ?? pending?.activityType?.name ?? '';
     if (p.bytes !== undefined) last = p;
-    if (pending) bar?.update(p.bytes ?? last.bytes ?? 0, p.totalBytes ?? last.totalBytes, phase);
+    if (pending) bar?.update(p.bytes ?? last.bytes, p.totalBytes ?? last.totalBytes, phase);
   }, 1000);
   try {
     const result: T = await handle.result();

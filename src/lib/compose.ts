@@ -2,9 +2,8 @@
 // ModuleSpec per service, plus what docker-compose would set on the container. Pure (no I/O, no
 // Node built-ins) so workflows can import it; bad files get one ConfigError line naming the field.
 import type Docker from 'dockerode';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './config';
+import { ConfigError, firstIssue, parseYamlDocument } from './validation';
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
@@ -231,13 +230,7 @@ export function parseCompose(text: string, opts: { project: string; source: stri
     // docker-compose lowercases and strips other characters: a name it would change matches no container.
     fail('project', `"${project}" must be lowercase letters, digits, - and _ (docker-compose's project label)`);
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { merge: true });
-  } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
-    throw new ConfigError(`${source}:${where} not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const doc = parseYamlDocument(text, source, { merge: true });
   if (!isMap(doc)) fail('(top level)', 'must be a map with services');
   if (isMap(doc.services)) {
     for (const [name, svc] of Object.entries(doc.services)) {
@@ -246,8 +239,8 @@ export function parseCompose(text: string, opts: { project: string; source: stri
   }
   const result = composeFile.safeParse(interpolate(withoutExtensions(doc), [], variables, fail));
   if (!result.success) {
-    const { path, message } = firstIssue(result.error.issues[0]!);
-    fail(path.length ? path.join('.') : '(top level)', message);
+    const { field, message } = firstIssue(result.error.issues[0]!);
+    fail(field, message);
   }
   const file = result.data!;
   if (file.name !== undefined && file.name !== project) {
@@ -344,17 +337,6 @@ function interpolate(value: unknown, path: string[], variables: Record<string, s
     if (op?.endsWith('-')) return arg;
     return fail(path.join('.'), op ? `variable ${name} is required: ${arg || 'not set'}` : `variable ${name} is not set (give a default: \${${name}:-value})`);
   });
-}
-
-/** The branch of a union whose type matched names the real problem (e.g. a long-form port's bad key). */
-function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string } {
-  const path = [...prefix, ...issue.path];
-  if (issue.code === 'invalid_union') {
-    const branch = issue.errors.find((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
-    if (branch) return firstIssue(branch[0]!, path);
-  }
-  const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-  return { path, message: `${issue.message}${keys}` };
 }
 
 function portRange(target: string, published: string | undefined, ctx: z.RefinementCtx, base: Omit<PortSpec, 'target' | 'published'>): PortSpec[] {

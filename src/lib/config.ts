@@ -1,8 +1,8 @@
 // The environment file: one YAML document describing a Titan deployment. Parsed and validated
 // here (pure: no I/O), so a bad file is refused with one line naming the field before anything runs.
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { TASK_QUEUE } from './shared';
+import { ConfigError, firstIssue, parseYamlDocument } from './validation';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
@@ -100,25 +100,15 @@ export function durationMs(d: string): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Parses and validates the environment file text; throws one ConfigError naming the first bad field. */
 export function parseEnvironment(text: string, source: string): Environment {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
-    throw new ConfigError(`${source}:${where} not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const doc = parseYamlDocument(text, source);
   const result = environmentSchema.safeParse(doc);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const field = issue.path.length ? issue.path.join('.') : '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-    throw new ConfigError(`${source}: ${field}: ${issue.message}${keys}`);
+    const { field, message } = firstIssue(result.error.issues[0]!);
+    throw new ConfigError(`${source}: ${field}: ${message}`);
   }
   const env = result.data;
   // A restore into one instance must never touch another's files (drills restore beside production).

@@ -1,0 +1,28 @@
+// Reading YAML files people write (environment file, compose file): one ConfigError naming the
+// file and the first bad field, never a stack of parser output. Pure, so workflows may import it.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseYamlDocument(text: string, source: string, opts: { merge?: boolean } = {}): unknown {
+  try {
+    return parseYaml(text, opts);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
+    throw new ConfigError(`${source}:${where} not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The field and message of a validation issue; in a union, the branch whose type matched names the real problem. */
+export function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): { field: string; message: string } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const branch = issue.errors.find((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
+    if (branch) return firstIssue(branch[0]!, path);
+  }
+  const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+  return { field: path.length ? path.join('.') : '(top level)', message: `${issue.message}${keys}` };
+}
