@@ -122,6 +122,28 @@ describe('restoreModules on the real Docker engine and registry', function () {
     await restore();
   });
 
+  it('a module that cannot be brought back (no earlier image to return to) stops its dependents from being redeployed', async () => {
+    const before = await ids();
+    await docker.getContainer(before.store!).remove({ force: true });
+    await docker.getContainer(before.api!).kill();
+    tags.store = 'bad';
+    writeCompose();
+    try {
+      const f = await failureOf(restore());
+      assert.equal(f.type, ErrorType.ModuleRestoreFailed);
+      assert.match(f.message, /store failed \(not healthy within 20s/);
+      assert.match(f.message, /api skipped \(not redeployed: store failed\)/);
+      const api = await inspect('api');
+      assert.equal(api.Id, before.api, 'the dependent was left as it was');
+      assert.equal(api.State.Running, false);
+    } finally {
+      tags.store = '1';
+      writeCompose();
+    }
+    const healed = await restore();
+    assert.deepEqual(healed.outcomes.map((o) => [o.service, o.action]).sort(), [['api', 'redeployed'], ['store', 'redeployed']]);
+  });
+
   it('a wrong registry password: one clear error, running modules untouched', async () => {
     process.env.TITAN_TEST_WRONG_REGISTRY_PASSWORD = 'not-the-password';
     const wrong = writeTestEnvironment({ redisUrl: 'redis://127.0.0.1:1', docker: { socketPath: dockerSocket }, modules: moduleSection(composeFile, project, 'TITAN_TEST_WRONG_REGISTRY_PASSWORD') });
