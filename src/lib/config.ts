@@ -5,8 +5,8 @@ import { TASK_QUEUE } from './shared';
 import { ConfigError, firstIssue, parseYamlDocument } from './validation';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
+export const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
+export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
 
 const redisInstance = z.strictObject({
