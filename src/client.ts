@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
+import { configStatus, resyncCommand, rollbackCommand } from './cli/config-commands';
 import { describeError } from './cli/output';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
 import { restoreCommand } from './cli/restore-command';
@@ -84,6 +85,20 @@ function buildProgram(): Command {
     .description('redeploy failed modules from the private registry in dependency order, verify them, roll back a module that fails')
     .argument('[services...]', 'only these modules')
     .action(action(program, (g, services: string[]) => withTemporal((client) => restoreModulesCommand(client, g.loaded, { services, json: g.json }))));
+
+  const config = program.command('config').description("Titan's configuration in Git: drift, re-sync, rollback");
+  config.command('status')
+    .description('the latest valid commit, the applied one, and every key or file that differs (exit 2 if any)')
+    .action(action(program, async (g) => {
+      if (!(await configStatus(g.loaded, g.json))) process.exitCode = 2;
+    }));
+  config.command('resync')
+    .description('apply the latest valid commit (keys, files, module restarts, scripts) and verify it')
+    .action(action(program, (g) => withTemporal((client) => resyncCommand(client, g.loaded, { json: g.json }))));
+  config.command('rollback')
+    .description('re-apply the previously applied commit, or --to a given one')
+    .option('--to <commit>', 'the full id of the commit to re-apply')
+    .action(action(program, (g, o: { to?: string }) => withTemporal((client) => rollbackCommand(client, g.loaded, { to: o.to, json: g.json }))));
 
   const schedules = program.command('schedules').description('backup schedules on the Temporal server');
   for (const [name, desc, run] of [

@@ -4,7 +4,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { LoadedEnvironment } from '../load-environment';
 import { ErrorType } from '../lib/shared';
 import { durationMs, type Environment, type LocationName } from '../lib/config';
-import { parseCompose } from '../lib/compose';
+import { parseCompose, sha256Hex } from '../lib/compose';
+import type { ConfigPolicy } from '../lib/config-source';
+import { ConfigRepo } from './config-repo';
 import { readFileSync } from 'node:fs';
 import type { RetentionPolicy } from '../lib/retention';
 import Docker from 'dockerode';
@@ -22,6 +24,8 @@ export interface Deps {
   docker(): Docker;
   /** Titan's modules: the compose file read now (it may have changed), the registry login, the limits. */
   modules(): ModulesContext;
+  /** Titan's configuration repository and where its keys and files go. */
+  configSync(): ConfigSyncContext;
   stores: { primary: BackupStore; offsite?: BackupStore };
   /** Every configured location, primary first. */
   allStores: BackupStore[];
@@ -38,6 +42,14 @@ export interface ModulesContext {
   healthDeadlineMs: number;
   probes: NonNullable<Environment['modules']>['probes'];
   errorPattern: RegExp;
+}
+
+export interface ConfigSyncContext {
+  repo: ConfigRepo;
+  policy: ConfigPolicy;
+  redis: string;
+  keyPrefix: string;
+  filesRoot: string;
 }
 
 export function buildDeps(loaded: LoadedEnvironment): Deps {
@@ -62,6 +74,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
   };
   let docker: Docker | undefined;
+  let repo: ConfigRepo | undefined;
   const getDocker = () => (docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) }));
   const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   return {
@@ -81,6 +94,16 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       };
     },
     docker: getDocker,
+    configSync() {
+      const c = env.configSync;
+      if (!c) throw ApplicationFailure.nonRetryable(`${loaded.file} has no configSync section`, ErrorType.ConfigSyncNotConfigured);
+      const local = !/^[a-z][a-z0-9+.-]*:/i.test(c.repo) && !c.repo.includes('@');
+      const url = local ? loaded.resolvePath(c.repo) : c.repo;
+      // One mirror per repository URL, beside the environment file's other state.
+      const cacheDir = loaded.resolvePath(`.titan/config-cache/${sha256Hex(url).slice(0, 16)}`);
+      repo ??= new ConfigRepo(url, cacheDir, { gnupgHome: c.gnupgHome && loaded.resolvePath(c.gnupgHome) });
+      return { repo, policy: c, redis: c.redis, keyPrefix: c.keyPrefix, filesRoot: loaded.resolvePath(c.filesRoot) };
+    },
     modules() {
       const m = env.modules;
       if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);

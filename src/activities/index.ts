@@ -1,5 +1,6 @@
 // The worker registers exactly what this factory returns; workflows import its type only.
 import type { Deps } from './deps';
+import { createConfigActivities } from './config-resync';
 import { createModuleActivities } from './module-restore';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
@@ -9,6 +10,7 @@ export function createActivities(deps: Deps) {
     ...createRedisBackupActivities(deps),
     ...createRedisRestoreActivities(deps),
     ...createModuleActivities(deps),
+    ...createConfigActivities(deps),
   };
 }
 

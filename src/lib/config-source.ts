@@ -4,8 +4,7 @@
 // built-ins: workflows import this.
 import { z } from 'zod';
 import { sha256Hex } from './compose';
-import { duration, name } from './config';
-import { ConfigError, firstIssue, parseYamlDocument } from './validation';
+import { ConfigError, duration, firstIssue, name, parseYamlDocument } from './validation';
 
 /** The manifest's path in every config commit. */
 export const MANIFEST = 'titan-config.yaml';
@@ -14,7 +13,7 @@ export const MANIFEST = 'titan-config.yaml';
 
 const gitRef = (what: string) => z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/*?[\]-]+$/, `must be a ${what} (letters, digits, . _ / -, not starting with -)`);
 
-/** The `configSync` section the environment file will get (src/lib/config.ts), written here until the workflow exists. */
+/** The environment file's `configSync` section. */
 export const configSyncSchema = z.strictObject({
   /** A URL git understands or a path; credentials are never inlined. */
   repo: z.string().min(1)

@@ -2,11 +2,10 @@
 // here (pure: no I/O), so a bad file is refused with one line naming the field before anything runs.
 import { z } from 'zod';
 import { TASK_QUEUE } from './shared';
-import { ConfigError, firstIssue, parseYamlDocument } from './validation';
+import { configSyncSchema } from './config-source';
+import { ConfigError, duration, firstIssue, name, parseYamlDocument } from './validation';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
-export const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
-export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
 
 const redisInstance = z.strictObject({
@@ -73,6 +72,8 @@ export const environmentSchema = z.strictObject({
   taskQueue: z.string().min(1).default(TASK_QUEUE),
   redis: z.record(name, redisInstance).refine((r) => Object.keys(r).length > 0, 'must describe at least one Redis instance'),
   modules: modules.optional(),
+  /** Titan's configuration in Git, re-synced by `titan config resync`. */
+  configSync: configSyncSchema.optional(),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
@@ -119,6 +120,7 @@ export function parseEnvironment(text: string, source: string): Environment {
     if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
     dirs.set(dir, n);
   }
+  if (env.configSync && !env.redis[env.configSync.redis]) throw new ConfigError(`${source}: configSync.redis: no Redis instance named "${env.configSync.redis}"`);
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
   }

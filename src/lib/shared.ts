@@ -25,6 +25,11 @@ export const ErrorType = {
   RegistryAuthFailed: 'RegistryAuthFailed',
   ImageNotFound: 'ImageNotFound',
   ModuleRestoreFailed: 'ModuleRestoreFailed',
+  ConfigSyncNotConfigured: 'ConfigSyncNotConfigured',
+  ConfigRepoUnreachable: 'ConfigRepoUnreachable',
+  NoValidConfig: 'NoValidConfig',
+  ConfigScriptFailed: 'ConfigScriptFailed',
+  ConfigVerificationFailed: 'ConfigVerificationFailed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,7 +1,7 @@
 // Reading YAML files people write (environment file, compose file): one ConfigError naming the
 // file and the first bad field, never a stack of parser output. Pure, so workflows may import it.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -26,3 +26,7 @@ export function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []):
   const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
   return { field: path.length ? path.join('.') : '(top level)', message: `${issue.message}${keys}` };
 }
+
+/** Names of things in files people write: instances, projects, schedules. */
+export const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
+export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');

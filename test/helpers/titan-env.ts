@@ -21,6 +21,7 @@ export interface TestEnvOptions {
   schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string }>;
   docker?: { socketPath: string };
   modules?: Record<string, unknown>;
+  configSync?: Record<string, unknown>;
 }
 
 export interface TestEnv {
@@ -47,6 +48,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     taskQueue,
     ...(o.docker ? { docker: o.docker } : {}),
     ...(o.modules ? { modules: o.modules } : {}),
+    ...(o.configSync ? { configSync: o.configSync } : {}),
     redis: o.instances ?? {
       main: {
         url: o.redisUrl,
