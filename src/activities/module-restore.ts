@@ -1,10 +1,13 @@
 // Activities of the restoreModules workflow: identify failed modules, pull their images, redeploy
 // one module, verify one module. Each is idempotent (see ModuleEngine.recreate).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { dependencyWaves } from '../lib/compose';
 import type { Deps } from './deps';
 import { heartbeatWhile } from './heartbeat';
 import type { ModuleStatus } from './module-engine';
+
+const PROBE_LOG_SETTLE_MS = 1000;
 
 export interface ModuleInventory {
   project: string;
@@ -68,6 +71,9 @@ export function createModuleActivities(deps: Deps) {
         const res = await fetch(probe.url, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => err);
         if (res instanceof Error) out.problems.push(`probe ${probe.url}: ${res.message}`);
         else if (res.status !== probe.expectStatus) out.problems.push(`probe ${probe.url} answered ${res.status}, expected ${probe.expectStatus}`);
+        // The module logs the probe's request after answering it, and the engine's log driver lags
+        // behind: without a pause the log check races the line the probe itself provoked.
+        await sleep(PROBE_LOG_SETTLE_MS);
       }
       const errors = await m.engine.errorLines(req.containerId, out.startedAt, m.errorPattern);
       if (errors.length) out.problems.push(`${errors.length} error line(s) in its log since it started, e.g. ${JSON.stringify(errors[0])}`);
