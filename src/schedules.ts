@@ -1,32 +1,51 @@
-// Backup Schedules derived from the environment file. `apply` converges the server on the file:
-// creates missing schedules, updates changed ones, deletes Titan's schedules the file no longer has.
+// Titan's Schedules (backups, log shipping) derived from the environment file. `apply` converges
+// the server on the file: creates missing schedules, updates changed ones, deletes Titan's
+// schedules the file no longer has.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { Environment } from './lib/config';
 import { SearchKey } from './lib/shared';
-import type { redisBackup } from './workflows';
+import type { redisBackup, shipLogs } from './workflows';
 
-export const schedulePrefix = (env: Environment) => `titan-${env.environment}-backup-`;
+const backupPrefix = (env: Environment) => `titan-${env.environment}-backup-`;
+export const logShippingScheduleId = (env: Environment) => `titan-${env.environment}-log-shipping`;
+
+/** The schedules `apply` owns for the environment (exact ids, so "prod" never touches "prod-eu"'s). */
+const isTitanSchedule = (env: Environment, id: string) => id.startsWith(backupPrefix(env)) || id === logShippingScheduleId(env);
 
 export function desiredSchedules(env: Environment): ScheduleOptions[] {
-  return Object.entries(env.backups.schedules).map(([name, s]) => ({
-    scheduleId: `${schedulePrefix(env)}${name}`,
-    spec: { cronExpressions: [s.cron] },
-    action: {
-      type: 'startWorkflow' as const,
-      workflowType: 'redisBackup' satisfies (typeof redisBackup)['name'],
-      args: [{ redis: s.redis, retentionClass: s.retentionClass }],
-      taskQueue: env.taskQueue,
-      workflowId: `${schedulePrefix(env)}${name}`,
-      staticSummary: `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`,
-      typedSearchAttributes: [
-        { key: SearchKey.environment, value: env.environment },
-        { key: SearchKey.kind, value: 'backup' },
-      ],
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: env.backups.catchupWindow as Duration },
-    state: { note: `${s.retentionClass} backup of Redis ${s.redis}: cron "${s.cron}" UTC` },
-  }));
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: env.backups.catchupWindow as Duration };
+  const action = (kind: string, workflowType: string, workflowId: string, args: unknown[], staticSummary: string) => ({
+    type: 'startWorkflow' as const,
+    workflowType,
+    args,
+    taskQueue: env.taskQueue,
+    workflowId,
+    staticSummary,
+    typedSearchAttributes: [
+      { key: SearchKey.environment, value: env.environment },
+      { key: SearchKey.kind, value: kind },
+    ],
+  });
+  const backups = Object.entries(env.backups.schedules).map(([name, s]) => {
+    const id = `${backupPrefix(env)}${name}`;
+    return {
+      scheduleId: id,
+      spec: { cronExpressions: [s.cron] },
+      action: action('backup', 'redisBackup' satisfies (typeof redisBackup)['name'], id, [{ redis: s.redis, retentionClass: s.retentionClass }], `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`),
+      policies,
+      state: { note: `${s.retentionClass} backup of Redis ${s.redis}: cron "${s.cron}" UTC` },
+    };
+  });
+  // SKIP overlap: one shipper per module at a time; resumeLogs pauses it while it backfills.
+  const logs = env.logging ? [{
+    scheduleId: logShippingScheduleId(env),
+    spec: { intervals: [{ every: env.logging.shipEvery as Duration }] },
+    action: action('log-shipping', 'shipLogs' satisfies (typeof shipLogs)['name'], logShippingScheduleId(env), [{}], `Ship module logs to the central store (${env.environment})`),
+    policies,
+    state: { note: `ship module logs every ${env.logging.shipEvery}` },
+  }] : [];
+  return [...backups, ...logs];
 }
 
 export interface ApplyReport { created: string[]; updated: string[]; deleted: string[] }
@@ -47,7 +66,7 @@ export async function applySchedules(client: Client, env: Environment): Promise<
   }
   const wanted = new Set(desired.map((d) => d.scheduleId));
   for await (const s of client.schedule.list()) {
-    if (s.scheduleId.startsWith(schedulePrefix(env)) && !wanted.has(s.scheduleId)) {
+    if (isTitanSchedule(env, s.scheduleId) && !wanted.has(s.scheduleId)) {
       await client.schedule.getHandle(s.scheduleId).delete();
       report.deleted.push(s.scheduleId);
     }
@@ -58,7 +77,7 @@ export async function applySchedules(client: Client, env: Environment): Promise<
 export async function listSchedules(client: Client, env: Environment) {
   const out = [];
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith(schedulePrefix(env))) continue;
+    if (!isTitanSchedule(env, s.scheduleId)) continue;
     out.push({
       id: s.scheduleId,
       note: s.state.note ?? '',

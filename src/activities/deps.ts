@@ -11,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { RetentionPolicy } from '../lib/retention';
 import Docker from 'dockerode';
 import { BackupStore } from './backup-store';
+import { type LogStore, VictoriaLogsStore } from './log-store';
+import { logShippingScheduleId } from '../schedules';
 import { ModuleEngine, type RegistryAuth } from './module-engine';
 import type { RedisTarget } from './redis-control';
 import type { RedisEndpoint } from './redis-sync';
@@ -26,6 +28,8 @@ export interface Deps {
   modules(): ModulesContext;
   /** Titan's configuration repository and where its keys and files go. */
   configSync(): ConfigSyncContext;
+  /** The central log store and the modules whose logs go there. */
+  logs(): LogsContext;
   stores: { primary: BackupStore; offsite?: BackupStore };
   /** Every configured location, primary first. */
   allStores: BackupStore[];
@@ -42,6 +46,17 @@ export interface ModulesContext {
   healthDeadlineMs: number;
   probes: NonNullable<Environment['modules']>['probes'];
   errorPattern: RegExp;
+}
+
+export interface LogsContext {
+  store: LogStore;
+  docker: Docker;
+  /** The compose project whose containers are the log sources. */
+  project: string;
+  /** The modules asked for (checked against the compose file), or every configured one. */
+  modules(only?: string[]): string[];
+  minRetentionDays: number;
+  shippingScheduleId: string;
 }
 
 export interface ConfigSyncContext {
@@ -75,7 +90,31 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   };
   let docker: Docker | undefined;
   let repo: ConfigRepo | undefined;
+  let store: LogStore | undefined;
   const getDocker = () => (docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) }));
+  const modulesContext = (): ModulesContext => {
+    const m = env.modules;
+    if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
+    const file = loaded.resolvePath(m.composeFile);
+    let project;
+    try {
+      project = parseCompose(readFileSync(file, 'utf8'), { project: m.project, source: file, variables: process.env as Record<string, string> });
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.ConfigInvalid);
+    }
+    return {
+      engine: new ModuleEngine(getDocker(), project),
+      auth: () => ({
+        username: secret(m.registry.usernameEnv, 'modules.registry.usernameEnv'),
+        password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
+        serveraddress: m.registry.address,
+      }),
+      stopTimeoutS: Math.ceil(durationMs(m.stopTimeout) / 1000),
+      healthDeadlineMs: durationMs(m.healthDeadline),
+      probes: m.probes,
+      errorPattern: new RegExp(m.errorPattern),
+    };
+  };
   const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   return {
     environment: env.environment,
@@ -104,29 +143,26 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       repo ??= new ConfigRepo(url, cacheDir, { gnupgHome: c.gnupgHome && loaded.resolvePath(c.gnupgHome) });
       return { repo, policy: c, redis: c.redis, keyPrefix: c.keyPrefix, filesRoot: loaded.resolvePath(c.filesRoot) };
     },
-    modules() {
-      const m = env.modules;
-      if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
-      const file = loaded.resolvePath(m.composeFile);
-      let project;
-      try {
-        project = parseCompose(readFileSync(file, 'utf8'), { project: m.project, source: file, variables: process.env as Record<string, string> });
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.ConfigInvalid);
-      }
+    logs() {
+      const l = env.logging;
+      if (!l) throw ApplicationFailure.nonRetryable(`${loaded.file} has no logging section`, ErrorType.LoggingNotConfigured);
+      const { engine } = modulesContext();
+      const configured = l.modules ?? Object.keys(engine.project.services).sort();
+      const vl = l.store.victorialogs;
+      store ??= new VictoriaLogsStore(vl.url, l.label ?? env.environment, vl.authorizationEnv && secret(vl.authorizationEnv, 'logging.store.victorialogs.authorizationEnv'));
       return {
-        engine: new ModuleEngine(getDocker(), project),
-        auth: () => ({
-          username: secret(m.registry.usernameEnv, 'modules.registry.usernameEnv'),
-          password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
-          serveraddress: m.registry.address,
-        }),
-        stopTimeoutS: Math.ceil(durationMs(m.stopTimeout) / 1000),
-        healthDeadlineMs: durationMs(m.healthDeadline),
-        probes: m.probes,
-        errorPattern: new RegExp(m.errorPattern),
+        store,
+        docker: getDocker(),
+        project: engine.project.name,
+        modules(only) {
+          for (const m of only ?? []) engine.spec(m); // an unknown module: one clear error
+          return only?.length ? only : configured;
+        },
+        minRetentionDays: l.minRetentionDays,
+        shippingScheduleId: logShippingScheduleId(env),
       };
     },
+    modules: modulesContext,
     stores,
     allStores: [stores.primary, ...(stores.offsite ? [stores.offsite] : [])],
     store(name) {

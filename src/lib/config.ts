@@ -63,6 +63,25 @@ const modules = z.strictObject({
   errorPattern: z.string().default('\\b(ERROR|FATAL|PANIC)\\b'),
 });
 
+const logging = z.strictObject({
+  /** The central log store; its Elasticsearch bulk endpoint takes the lines, LogsQL reads them back. */
+  store: z.strictObject({
+    victorialogs: z.strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      /** Optional Authorization header value (e.g. "Basic …"), by env var name. */
+      authorizationEnv: envName.optional(),
+    }),
+  }),
+  /** The `environment` field of every shipped line (default: the environment's name). */
+  label: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a lowercase name (a-z, 0-9, -)').optional(),
+  /** Only these modules' logs (default: every module of the compose file). */
+  modules: z.array(name).min(1).optional(),
+  /** The recovery plan keeps logs at least 30 days: a store keeping less is reported. */
+  minRetentionDays: z.number().positive().default(30),
+  /** How often the shipping schedule ships new lines. */
+  shipEvery: duration.default('1m'),
+});
+
 export const environmentSchema = z.strictObject({
   environment: name,
   /** The Docker engine that runs containerised Redis instances and the modules. */
@@ -74,6 +93,8 @@ export const environmentSchema = z.strictObject({
   modules: modules.optional(),
   /** Titan's configuration in Git, re-synced by `titan config resync`. */
   configSync: configSyncSchema.optional(),
+  /** Titan's log shipping to the central store, resumed by `titan logs resume`. */
+  logging: logging.optional(),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
@@ -92,6 +113,7 @@ export type Environment = z.infer<typeof environmentSchema>;
 export type RedisInstance = Environment['redis'][string];
 export type S3Location = z.infer<typeof s3Location>['s3'];
 export type ModulesConfig = z.infer<typeof modules>;
+export type LoggingConfig = z.infer<typeof logging>;
 export type LocationName = 'primary' | 'offsite';
 
 /** Milliseconds of a duration written as 30s, 15m, 1h or 2d. */
@@ -120,6 +142,7 @@ export function parseEnvironment(text: string, source: string): Environment {
     if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
     dirs.set(dir, n);
   }
+  if (env.logging && !env.modules) throw new ConfigError(`${source}: logging: needs a modules section (the log sources are the modules' containers)`);
   if (env.configSync && !env.redis[env.configSync.redis]) throw new ConfigError(`${source}: configSync.redis: no Redis instance named "${env.configSync.redis}"`);
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);

@@ -30,6 +30,8 @@ export const ErrorType = {
   NoValidConfig: 'NoValidConfig',
   ConfigScriptFailed: 'ConfigScriptFailed',
   ConfigVerificationFailed: 'ConfigVerificationFailed',
+  LoggingNotConfigured: 'LoggingNotConfigured',
+  LogVerificationFailed: 'LogVerificationFailed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,0 +1,108 @@
+// Recovery plan §4 (logs): identify each module's log source → resume shipping to the central
+// store from its checkpoint, backfilling the outage from the engine's logs → verify that nothing
+// was lost: every source line by id, per-minute counts, duplicates, a canary through each module,
+// and the store's retention. The shipping schedule is paused while this runs and always resumed.
+import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import type { LogSource, ModuleLogCheck, ShipResult } from '../activities/log-resumption';
+import { type EngineTime, normalizeTime } from '../lib/log-lines';
+import { ErrorType } from '../lib/shared';
+import { longStep, quickStep } from './steps';
+
+export interface ResumeLogsInput {
+  /** Only these modules (default: every configured one). */
+  modules?: string[];
+  /** Backfill and verify from this time instead of each module's checkpoint (ISO 8601). */
+  since?: string;
+}
+
+export interface ModuleLogResumption {
+  module: string;
+  checkpoint?: LogSource['checkpoint'];
+  shipped: ShipResult;
+  canary: { text: string; time: EngineTime };
+  check: ModuleLogCheck;
+}
+
+export interface ResumeLogsResult {
+  store: string;
+  retentionDays: number;
+  modules: ModuleLogResumption[];
+  /** What makes the resumption fail: missing lines, duplicates, no canary, short retention. */
+  problems: string[];
+  /** What an operator should know but cannot be fixed from here (e.g. lines of a removed container). */
+  warnings: string[];
+}
+
+export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLogsResult> {
+  setCurrentDetails('Identifying log sources and checkpoints');
+  const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
+  const since = input.since === undefined ? undefined : normalizeTime(new Date(input.since).toISOString());
+  const result: ResumeLogsResult = { store: sources.store, retentionDays: sources.retentionDays, modules: [], problems: [], warnings: [] };
+  if (sources.retentionDays < sources.minRetentionDays) {
+    result.problems.push(`${sources.store} keeps ${sources.retentionDays} days of logs; the plan asks for at least ${sources.minRetentionDays}`);
+  }
+  result.warnings.push(...sources.modules.flatMap(removedSourceWarnings));
+
+  const paused = await quickStep('pause the log-shipping schedule').pauseLogShipping({ reason: `resumeLogs ${workflowInfo().workflowId} is backfilling` });
+  try {
+    // One module after the other: each backfill keeps the store busy on its own.
+    for (const source of sources.modules) result.modules.push(await resumeModule(source, since));
+  } finally {
+    if (paused) await quickStep('resume the log-shipping schedule').resumeLogShipping({ note: `resumed by ${workflowInfo().workflowId}` });
+  }
+  result.problems.push(...result.modules.flatMap(logProblems));
+  setCurrentDetails(result.problems.length ? `Log verification failed: ${result.problems.join('; ')}` : `Logs resumed and verified: ${result.modules.map((m) => `${m.module} ${m.check.sourceLines} lines`).join(', ')}`);
+  if (result.problems.length) {
+    throw ApplicationFailure.nonRetryable(`logs not verified: ${result.problems.join('; ')}`, ErrorType.LogVerificationFailed, result);
+  }
+  return result;
+}
+
+async function resumeModule(source: LogSource, since: EngineTime | undefined): Promise<ModuleLogResumption> {
+  const { module, checkpoint } = source;
+  const from = since ?? checkpoint?.time;
+  setCurrentDetails(`**${module}**: backfilling from ${from ?? 'its first line'}`);
+  const until = normalizeTime(new Date().toISOString());
+  const backfill = await longStep(`backfill ${module} from ${from ?? 'its first line'}`).shipModuleLogs({ module, since: from, until });
+
+  setCurrentDetails(`**${module}**: writing a canary and shipping it`);
+  const text = `titan-canary ${workflowInfo().workflowId}/${workflowInfo().runId}/${module}`;
+  const canary = await quickStep(`write a canary through ${module}`).writeLogCanary({ module, text });
+  const after = await longStep(`ship ${module} up to its canary`).shipModuleLogs({ module, since: until, until: canary.time });
+
+  setCurrentDetails(`**${module}**: verifying source against store`);
+  const check = await longStep(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text });
+  const shipped = { module, read: backfill.read + after.read, shipped: backfill.shipped + after.shipped, alreadyStored: backfill.alreadyStored + after.alreadyStored };
+  return { module, checkpoint, shipped, canary: { text, time: canary.time }, check };
+}
+
+/** What a module's check found wrong, one line each. */
+export function logProblems(m: { module: string; check: ModuleLogCheck }): string[] {
+  const c = m.check;
+  const out = c.missing.map((g) => `${m.module}: ${g.count} line(s) missing from ${g.from} to ${g.to} (container ${g.container.slice(0, 12)})`);
+  if (c.distinctStored < c.storedLines) out.push(`${m.module}: ${c.storedLines - c.distinctStored} duplicate line(s) in the store`);
+  if (c.canaryFound === false) out.push(`${m.module}: the canary line was not found in the store`);
+  return out;
+}
+
+/** The checkpoint's container is gone: what it wrote after its last shipped line cannot be read again. */
+export function removedSourceWarnings(s: LogSource): string[] {
+  const cp = s.checkpoint;
+  if (!cp || s.containers.some((c) => c.id === cp.container)) return [];
+  return [`${s.module}: container ${cp.container.slice(0, 12)}, which wrote the last shipped line (${cp.time}), no longer exists; anything it logged after that is lost`];
+}
+
+export interface ShipLogsResult { modules: ShipResult[] }
+
+/** The schedule's regular shipment: every module from its checkpoint up to now. */
+export async function shipLogs(input: { modules?: string[] } = {}): Promise<ShipLogsResult> {
+  const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
+  const until = normalizeTime(new Date().toISOString());
+  const modules = [];
+  for (const s of sources.modules) {
+    setCurrentDetails(`Shipping **${s.module}** from ${s.checkpoint?.time ?? 'its first line'}`);
+    modules.push(await longStep(`ship ${s.module}`).shipModuleLogs({ module: s.module, since: s.checkpoint?.time, until }));
+  }
+  setCurrentDetails(`Shipped ${modules.map((m) => `${m.module}: ${m.shipped}`).join(', ')}`);
+  return { modules };
+}
