@@ -83,11 +83,6 @@ export function createLogActivities(deps: Deps) {
       const since = req.since ?? checkpoint;
       let toCheck: SourceLine[] = [];
       let toSend: StoredLine[] = [];
-      const send = async () => {
-        await logs.store.write(toSend);
-        p.shipped += toSend.length;
-        toSend = [];
-      };
       const check = async () => {
         if (toCheck.length === 0) return;
         const stored = await logs.store.existing(req.module, toCheck.map((l) => l.id), toCheck[0]!.time, toCheck.at(-1)!.time);
@@ -97,12 +92,22 @@ export function createLogActivities(deps: Deps) {
         }
         toCheck = [];
       };
-      // Everything before `time` in `container` is stored: what a retry may skip.
-      const commit = async (container: string, time: EngineTime | undefined) => {
+      // One bulk write in flight while the next batch is read. A resume point (everything before
+      // `time` in `container` is stored) is heartbeated only once its write has succeeded.
+      let inFlight: Promise<void> = Promise.resolve();
+      const commit = async (point: { container: string; time?: EngineTime; done?: boolean }) => {
         await check();
-        await send();
-        Object.assign(p, { container, time, phase: `ship ${req.module}: ${p.read} read, ${p.shipped} shipped` });
-        ctx.heartbeat(p);
+        const batch = toSend;
+        toSend = [];
+        await inFlight;
+        inFlight = logs.store.write(batch).then(() => {
+          p.shipped += batch.length;
+          if (point.done) p.done.push(point.container);
+          Object.assign(p, { container: point.container, time: point.time, phase: `ship ${req.module}: ${p.read} read, ${p.shipped} shipped` });
+          ctx.heartbeat(p);
+        });
+        inFlight.catch(() => undefined); // its failure is raised where it is awaited, not as an unhandled rejection
+        if (point.done) await inFlight;
       };
       for (const c of await moduleContainers(logs.docker, logs.project, req.module)) {
         if (p.done.includes(c.id)) continue;
@@ -116,11 +121,10 @@ export function createLogActivities(deps: Deps) {
             toSend.push(storedLine(req.module, line));
           }
           // Commit at a time boundary only, so a resumed read starts with a whole nanosecond.
-          if (toCheck.length + toSend.length >= BULK_LINES && line.time !== last) await commit(c.id, line.time);
+          if (toCheck.length + toSend.length >= BULK_LINES && line.time !== last) await commit({ container: c.id, time: line.time });
           last = line.time;
         }
-        p.done.push(c.id);
-        await commit(c.id, undefined);
+        await commit({ container: c.id, done: true });
       }
       await logs.store.flush();
       return { module: req.module, read: p.read, shipped: p.shipped, alreadyStored: p.alreadyStored };

@@ -34,6 +34,12 @@ export async function moduleContainers(docker: Docker, project: string, module: 
  * the order written, streamed: a backfill of millions of lines holds one chunk at a time.
  */
 export async function* containerLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<SourceLine> {
+  const rank = lineRanker(container);
+  for await (const l of engineLines(docker, container, window)) yield rank(l.time, l.stream, l.text);
+}
+
+/** The engine's log lines as it stores them: time, stream, text. */
+export async function* engineLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<{ time: EngineTime; stream: 'stdout' | 'stderr'; text: string }> {
   const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
     docker.modem.dial({
       path: `/containers/${container}/logs?`,
@@ -43,7 +49,6 @@ export async function* containerLines(docker: Docker, container: string, window:
       options: { stdout: true, stderr: true, timestamps: true, follow: false, since: window.since ? engineTime(window.since) : '0', until: engineTime(window.until) },
     }, (err: Error | null, s: unknown) => (err ? reject(err) : resolve(s as NodeJS.ReadableStream)));
   });
-  const rank = lineRanker(container);
   let buf: Buffer = Buffer.alloc(0);
   const frames: { stream: 'stdout' | 'stderr'; payload: Buffer }[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -61,7 +66,7 @@ export async function* containerLines(docker: Docker, container: string, window:
       for (const raw of f.payload.toString('utf8').split('\n')) {
         if (raw.length === 0) continue;
         const space = raw.indexOf(' ');
-        yield rank(normalizeTime(raw.slice(0, space)), f.stream, raw.slice(space + 1));
+        yield { time: normalizeTime(raw.slice(0, space)), stream: f.stream, text: raw.slice(space + 1) };
       }
     }
   }

@@ -34,6 +34,7 @@ describe('environment file', () => {
     assert.equal(env.backups.locations.primary.s3.region, 'us-east-1');
     assert.deepEqual(Object.keys(env.backups.schedules), ['hourly', 'daily']);
     assert.equal(env.backups.retention.orphanGraceHours, 6);
+    assert.deepEqual([env.logging!.minRetentionDays, env.logging!.shipEvery], [30, '1m']);
   });
 
   const cases: [string, (d: any) => void, RegExp][] = [
@@ -46,6 +47,11 @@ describe('environment file', () => {
     ['a schedule for an unknown Redis', (d) => (d.backups.schedules.daily.redis = 'cache'), /^titan\.yaml: backups\.schedules\.daily\.redis: no Redis instance named "cache"$/],
     ['a non-S3 endpoint', (d) => (d.backups.locations.offsite.s3.endpoint = 'ftp://x'), /^titan\.yaml: backups\.locations\.offsite\.s3\.endpoint: /],
     ['a bad catch-up window', (d) => (d.backups.catchupWindow = 'soon'), /^titan\.yaml: backups\.catchupWindow: must be a duration/],
+    ['a log store URL that is not HTTP', (d) => (d.logging.store.victorialogs.url = 'tcp://127.0.0.1:9428'), /^titan\.yaml: logging\.store\.victorialogs\.url: /],
+    ['an unknown kind of log store (only VictoriaLogs is implemented)', (d) => (d.logging.store = { splunk: {} }), /^titan\.yaml: logging\.store\.victorialogs: /],
+    ['a bad shipping interval', (d) => (d.logging.shipEvery = 'often'), /^titan\.yaml: logging\.shipEvery: must be a duration/],
+    ['an inlined log-store credential', (d) => (d.logging.store.victorialogs.authorizationEnv = 'Basic dGl0YW46eA=='), /^titan\.yaml: logging\.store\.victorialogs\.authorizationEnv: must be an environment variable name/],
+    ['logging without modules', (d) => delete d.modules, /^titan\.yaml: logging: needs a modules section/],
   ];
   for (const [what, change, expected] of cases) {
     it(`rejects ${what} with one line naming the field`, () => {
