@@ -132,7 +132,8 @@ pip_install() { # pip_install SPEC DIST-INFO-GLOB FILE: installs SPEC into $PY u
 
 install_tools() {
   mkdir -p "$TOOLS" "$PY" "$BIN" "$LOGS"
-  local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static)
+  # chromium: the browser tests drive the Web UI with it (playwright-core)
+  local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static chromium)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v flock >/dev/null || pkgs+=(util-linux)
   "$PYTHON" -m pip --version >/dev/null 2>&1 || { PYTHON=/usr/bin/python3; pkgs+=(python3 python3-pip); }

@@ -4,13 +4,29 @@
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { buildDeps } from './activities/deps';
 import { temporalSettings } from './connection';
+import { loopbackAddress } from './lib/config';
 import { loadEnvironment } from './load-environment';
+import { titanMetrics } from './metrics';
 import { titanWorkerOptions } from './worker-options';
 
+const BACKUP_AGE_REFRESH_MS = 60_000;
+
 async function main() {
-  Runtime.install({ logger: new DefaultLogger((process.env.TITAN_LOG_LEVEL as LogLevel | undefined) ?? 'INFO') });
   const loaded = loadEnvironment();
+  const metricsAddress = process.env.TITAN_METRICS_ADDRESS || loaded.env.metrics?.listen;
+  if (metricsAddress && !loopbackAddress.safeParse(metricsAddress).success) throw new Error(`TITAN_METRICS_ADDRESS "${metricsAddress}" must be a loopback address such as 127.0.0.1:9464`);
+  Runtime.install({
+    logger: new DefaultLogger((process.env.TITAN_LOG_LEVEL as LogLevel | undefined) ?? 'INFO'),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, useSecondsForDurations: true } } } } : {}),
+  });
   const deps = buildDeps(loaded);
+  let refresh: NodeJS.Timeout | undefined;
+  if (metricsAddress) {
+    deps.metrics = titanMetrics(Runtime.instance().metricMeter, deps.stores.primary, Object.keys(loaded.env.redis));
+    const refreshAge = () => deps.metrics.refreshBackupAge().catch((err: Error) => console.error(`titan worker: backup age metric: ${err.message}`));
+    void refreshAge();
+    refresh = setInterval(refreshAge, BACKUP_AGE_REFRESH_MS);
+  }
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
@@ -22,9 +38,10 @@ async function main() {
       workflowsPath: require.resolve('./workflows'),
       ...titanWorkerOptions(deps),
     });
-    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${taskQueue}, Temporal ${connectionOptions.address}/${namespace}`);
+    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${taskQueue}, Temporal ${connectionOptions.address}/${namespace}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
     await worker.run();
   } finally {
+    clearInterval(refresh);
     await connection.close();
   }
 }

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { RetentionPolicy } from '../lib/retention';
 import Docker from 'dockerode';
 import { BackupStore } from './backup-store';
+import { noMetrics, type TitanMetrics } from '../metrics';
 import { type LogStore, VictoriaLogsStore } from './log-store';
 import { logShippingScheduleId } from '../schedules';
 import { ModuleEngine, type RegistryAuth } from './module-engine';
@@ -37,6 +38,8 @@ export interface Deps {
   partSize: number;
   queueSize: number;
   retention: RetentionPolicy;
+  /** Titan's Prometheus metrics; the worker replaces the no-op with the runtime's exporter. */
+  metrics: TitanMetrics;
 }
 
 export interface ModulesContext {
@@ -173,5 +176,6 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     partSize: env.backups.partSizeMiB * 1024 * 1024,
     queueSize: env.backups.queueSize,
     retention: env.backups.retention,
+    metrics: noMetrics,
   };
 }

@@ -155,6 +155,8 @@ export function createRedisBackupActivities(deps: Deps) {
       }
       const graceStart = new Date(now.getTime() - deps.retention.orphanGraceHours * 3_600_000);
       const aborted = await store.abortUploads(`${store.location.prefix}${req.redis}/`, graceStart);
+      // The last step of every backup: the age metric then shows the backup just stored.
+      if (req.location === 'primary') await deps.metrics.refreshBackupAge(req.redis);
       return { location: req.location, deleted: plan.delete, kept: plan.keep.length, abortedUploads: aborted.length };
     },
   };

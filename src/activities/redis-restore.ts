@@ -240,6 +240,7 @@ export function createRedisRestoreActivities(deps: Deps) {
       const { dataDir } = target(req.target);
       if (req.succeeded) cleanUpAfterRestore(dataDir, req.restoreId);
       else rmSync(stagingDir(dataDir), { recursive: true, force: true });
+      deps.metrics.restoreFinished(req.target, req.succeeded); // every restore ends here, verified or not
     },
   };
 }

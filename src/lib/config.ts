@@ -6,6 +6,8 @@ import { configSyncSchema } from './config-source';
 import { ConfigError, duration, firstIssue, name, parseYamlDocument } from './validation';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
+/** Metrics and other worker endpoints stay on the loopback interface unless a proxy publishes them. */
+export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}$/, 'must be a loopback address such as 127.0.0.1:9464');
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
 
 const redisInstance = z.strictObject({
@@ -93,6 +95,8 @@ export const environmentSchema = z.strictObject({
   modules: modules.optional(),
   /** Titan's configuration in Git, re-synced by `titan config resync`. */
   configSync: configSyncSchema.optional(),
+  /** Where the worker serves Prometheus metrics (TITAN_METRICS_ADDRESS overrides it). */
+  metrics: z.strictObject({ listen: loopbackAddress }).optional(),
   /** Titan's log shipping to the central store, resumed by `titan logs resume`. */
   logging: logging.optional(),
   backups: z.strictObject({

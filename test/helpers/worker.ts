@@ -38,10 +38,10 @@ export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void>
 }
 
 /** The real worker entry point (dist/src/worker.js) as a child process. */
-export function spawnWorker(env: TestEnv, extraEnv: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+export function spawnWorker(env: TestEnv, extraEnv: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore', stderr: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
   return spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'worker.js')], {
     env: { ...process.env, TITAN_CONFIG: env.file, ...temporalEnv, TITAN_LOG_LEVEL: 'ERROR', ...extraEnv },
-    stdio: ['ignore', stdout, 'inherit'],
+    stdio: ['ignore', stdout, stderr],
   });
 }
 
