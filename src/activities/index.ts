@@ -1,6 +1,7 @@
 // The worker registers exactly what this factory returns; workflows import its type only.
 import type { Deps } from './deps';
 import { createConfigActivities } from './config-resync';
+import { createRecoveryActivities } from './full-disaster';
 import { createModuleActivities } from './module-restore';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
@@ -11,6 +12,7 @@ export function createActivities(deps: Deps) {
     ...createRedisRestoreActivities(deps),
     ...createModuleActivities(deps),
     ...createConfigActivities(deps),
+    ...createRecoveryActivities(deps),
   };
 }
 

@@ -30,6 +30,9 @@ export const ErrorType = {
   NoValidConfig: 'NoValidConfig',
   ConfigScriptFailed: 'ConfigScriptFailed',
   ConfigVerificationFailed: 'ConfigVerificationFailed',
+  RecoveryRejected: 'RecoveryRejected',
+  RecoveryAborted: 'RecoveryAborted',
+  SignOffRefused: 'SignOffRefused',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -3,3 +3,4 @@ export { redisBackup } from './redis-backup';
 export { redisRestore } from './redis-restore';
 export { restoreModules } from './module-restore';
 export { resyncConfig } from './config-resync';
+export { fullDisasterRecovery } from './full-disaster';

@@ -22,6 +22,7 @@ export interface TestEnvOptions {
   docker?: { socketPath: string };
   modules?: Record<string, unknown>;
   configSync?: Record<string, unknown>;
+  recovery?: Record<string, unknown>;
 }
 
 export interface TestEnv {
@@ -49,6 +50,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     ...(o.docker ? { docker: o.docker } : {}),
     ...(o.modules ? { modules: o.modules } : {}),
     ...(o.configSync ? { configSync: o.configSync } : {}),
+    ...(o.recovery ? { recovery: o.recovery } : {}),
     redis: o.instances ?? {
       main: {
         url: o.redisUrl,
