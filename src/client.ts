@@ -8,10 +8,13 @@ import { configStatus, resyncCommand, rollbackCommand } from './cli/config-comma
 import { describeError } from './cli/output';
 import { logStatus, resumeLogsCommand } from './cli/log-commands';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
+import { recoverCommand, reportCommand, signOffCommand, statusCommand } from './cli/recovery-commands';
 import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
 import { temporalSettings } from './connection';
 import { loadEnvironment } from './load-environment';
+import { STAGES, type StageName } from './lib/recovery-plan';
+import { DECISIONS, type Decision } from './lib/recovery-report';
 
 interface Globals { config?: string; json: boolean }
 
@@ -114,6 +117,35 @@ function buildProgram(): Command {
     .argument('[modules...]', 'only these modules')
     .option('--since <time>', 'backfill and verify from this time (ISO 8601) instead of the checkpoint')
     .action(action(program, (g, modules: string[], o: { since?: string }) => withTemporal((client) => resumeLogsCommand(client, g.loaded, { modules, since: o.since, json: g.json }))));
+
+
+  program.command('recover')
+    .description('start the full-disaster recovery (Redis → modules → config → logs, each signed off); follow it until it waits for a sign-off')
+    .option('--incident-at <time>', 'when the disaster happened (ISO 8601): restore the latest valid backup before it; the RPO is counted to it')
+    .action(action(program, (g, o: { incidentAt?: string }) => withTemporal((client) => recoverCommand(client, g.loaded, { incidentAt: o.incidentAt, json: g.json }))));
+  program.command('status')
+    .description('the recovery: its stages, attempts, sign-offs, and what it waits for from whom')
+    .argument('[id]', 'workflow id (default: titan-<environment>-recovery)')
+    .action(action(program, (g, id?: string) => withTemporal((client) => statusCommand(client, g.loaded, { id, json: g.json }))));
+  program.command('sign-off')
+    .description('approve, reject or retry the stage the recovery waits on (refused unless you are one of its approvers)')
+    .argument('[id]', 'workflow id (default: titan-<environment>-recovery)')
+    .addOption(new Option('--stage <stage>', 'the stage waiting for sign-off').choices(STAGES).makeOptionMandatory())
+    .option('--approve', 'the stage is verified: go on')
+    .option('--reject', 'stop the recovery here (after a failure: abort it)')
+    .option('--retry', 'run the stage again')
+    .requiredOption('--by <who>', 'who signs off (an approver for the stage in the environment file)')
+    .option('--comment <text>', 'why, for the report')
+    .action(action(program, (g, id: string | undefined, o: { stage: StageName; by: string; comment?: string } & Partial<Record<Decision, boolean>>) => {
+      const chosen = DECISIONS.filter((d) => o[d]);
+      if (chosen.length !== 1) throw new Error('give exactly one of --approve, --reject, --retry');
+      return withTemporal((client) => signOffCommand(client, g.loaded, { id, stage: o.stage, decision: chosen[0]!, by: o.by, comment: o.comment, json: g.json }));
+    }));
+  program.command('report')
+    .description('the stored report of a recovery (Markdown, or JSON with --json): timeline, RTO, RPO, sign-offs, problems')
+    .argument('[id]', 'workflow id (default: titan-<environment>-recovery)')
+    .option('--run <runId>', 'a given run (default: the newest stored)')
+    .action(action(program, (g, id: string | undefined, o: { run?: string }) => reportCommand(g.loaded, { id, runId: o.run, json: g.json })));
 
   const schedules = program.command('schedules').description('backup and log-shipping schedules on the Temporal server');
   for (const [name, desc, run] of [

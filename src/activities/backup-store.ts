@@ -102,21 +102,13 @@ export class BackupStore {
   }
 
   async putManifest(redis: string, m: BackupManifest): Promise<void> {
-    const body = JSON.stringify(m, null, 2);
-    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keys(redis, m.id).manifest, Body: body, ContentType: 'application/json' })));
+    await this.putText(this.keys(redis, m.id).manifest, JSON.stringify(m, null, 2), 'application/json');
   }
 
   /** The manifest of a backup, undefined when absent; throws when present but unreadable. */
   async readManifest(redis: string, id: string): Promise<BackupManifest | undefined> {
-    let text: string;
-    try {
-      const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keys(redis, id).manifest })));
-      text = await res.Body!.transformToString();
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-    return parseManifest(text, id);
+    const text = await this.readText(this.keys(redis, id).manifest);
+    return text === undefined ? undefined : parseManifest(text, id);
   }
 
   /** Every backup id under this Redis's prefix, with its manifest (if valid) and object size. */
@@ -152,6 +144,34 @@ export class BackupStore {
         : e.objectBytes !== e.manifest.bytes ? 'object size differs from manifest' : undefined;
     }
     return [...entries.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Writes a small text object (reports): one PUT, so readers see the old or the new one, never a mix. */
+  async putText(key: string, text: string, contentType: string): Promise<void> {
+    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: contentType })));
+  }
+
+  /** A small text object, undefined when absent. */
+  async readText(key: string): Promise<string | undefined> {
+    try {
+      const res = await this.call(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+      return await res.Body!.transformToString();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Keys under a prefix, newest first. */
+  async listKeys(prefix: string): Promise<{ key: string; lastModified?: Date }[]> {
+    const out: { key: string; lastModified?: Date }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })));
+      out.push(...(page.Contents ?? []).map((o) => ({ key: o.Key!, lastModified: o.LastModified })));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0));
   }
 
   /** Deletes the manifest first, so a crash half-way leaves an orphan object, never a false valid backup. */

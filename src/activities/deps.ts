@@ -3,7 +3,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { LoadedEnvironment } from '../load-environment';
 import { ErrorType } from '../lib/shared';
-import { durationMs, type Environment, type LocationName } from '../lib/config';
+import { ConfigError, durationMs, type Environment, type LocationName } from '../lib/config';
+import { type RecoveryPlan, resolveRecoveryPlan } from '../lib/recovery-plan';
 import { parseCompose, sha256Hex } from '../lib/compose';
 import type { ConfigPolicy } from '../lib/config-source';
 import { ConfigRepo } from './config-repo';
@@ -31,6 +32,8 @@ export interface Deps {
   configSync(): ConfigSyncContext;
   /** The central log store and the modules whose logs go there. */
   logs(): LogsContext;
+  /** The full-disaster recovery: its plan from the environment file, and where its reminders go. */
+  recovery: RecoveryContext;
   stores: { primary: BackupStore; offsite?: BackupStore };
   /** Every configured location, primary first. */
   allStores: BackupStore[];
@@ -68,6 +71,12 @@ export interface ConfigSyncContext {
   redis: string;
   keyPrefix: string;
   filesRoot: string;
+}
+
+export interface RecoveryContext {
+  plan(opts: { incidentAt?: string }): RecoveryPlan;
+  /** The webhook, if configured: its URL may hold a token, so it is resolved only when sending. */
+  webhook?: { urlEnv: string; url(): string };
 }
 
 export function buildDeps(loaded: LoadedEnvironment): Deps {
@@ -166,6 +175,17 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       };
     },
     modules: modulesContext,
+    recovery: {
+      plan(opts) {
+        try {
+          return resolveRecoveryPlan(env, opts);
+        } catch (err) {
+          if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(`${loaded.file}: ${err.message}`, ErrorType.ConfigInvalid);
+          throw err;
+        }
+      },
+      webhook: env.recovery?.webhook && { urlEnv: env.recovery.webhook.urlEnv, url: () => secret(env.recovery!.webhook!.urlEnv, 'recovery.webhook.urlEnv') },
+    },
     stores,
     allStores: [stores.primary, ...(stores.offsite ? [stores.offsite] : [])],
     store(name) {

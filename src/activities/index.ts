@@ -2,6 +2,7 @@
 import type { Deps } from './deps';
 import { createConfigActivities } from './config-resync';
 import { createLogActivities } from './log-resumption';
+import { createRecoveryActivities } from './full-disaster';
 import { createModuleActivities } from './module-restore';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
@@ -13,6 +14,7 @@ export function createActivities(deps: Deps) {
     ...createModuleActivities(deps),
     ...createConfigActivities(deps),
     ...createLogActivities(deps),
+    ...createRecoveryActivities(deps),
   };
 }
 

@@ -9,6 +9,8 @@ export interface ExclusiveStart {
   workflowId: string;
   args: unknown[];
   summary: string;
+  /** Shown under the summary in the Web UI (Markdown), e.g. the plan the run follows. */
+  details?: string;
   kind: string;
   /** Names the running one in the refusal, e.g. "a restore into Redis main". */
   what: string;
@@ -23,6 +25,7 @@ export async function startExclusive(client: Client, loaded: LoadedEnvironment, 
       workflowIdConflictPolicy: 'FAIL',
       args: s.args,
       staticSummary: `${s.summary} (${env.environment})`,
+      staticDetails: s.details,
       typedSearchAttributes: [
         { key: SearchKey.environment, value: env.environment },
         { key: SearchKey.kind, value: s.kind },

@@ -3,9 +3,9 @@
 import { z } from 'zod';
 import { TASK_QUEUE } from './shared';
 import { configSyncSchema } from './config-source';
-import { ConfigError, duration, firstIssue, name, parseYamlDocument } from './validation';
+import { recoveryProblem, recoverySchema } from './recovery-plan';
+import { ConfigError, duration, durationMs, envName, firstIssue, name, parseYamlDocument } from './validation';
 
-const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');
 /** Metrics and other worker endpoints stay on the loopback interface unless a proxy publishes them. */
 export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}$/, 'must be a loopback address such as 127.0.0.1:9464');
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
@@ -99,6 +99,7 @@ export const environmentSchema = z.strictObject({
   metrics: z.strictObject({ listen: loopbackAddress }).optional(),
   /** Titan's log shipping to the central store, resumed by `titan logs resume`. */
   logging: logging.optional(),
+  recovery: recoverySchema.optional(),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
@@ -120,14 +121,7 @@ export type ModulesConfig = z.infer<typeof modules>;
 export type LoggingConfig = z.infer<typeof logging>;
 export type LocationName = 'primary' | 'offsite';
 
-/** Milliseconds of a duration written as 30s, 15m, 1h or 2d. */
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new ConfigError(`"${d}" is not a duration such as 30s, 15m, 1h or 2d`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
-}
-
-export { ConfigError };
+export { ConfigError, durationMs };
 
 /** Parses and validates the environment file text; throws one ConfigError naming the first bad field. */
 export function parseEnvironment(text: string, source: string): Environment {
@@ -151,6 +145,8 @@ export function parseEnvironment(text: string, source: string): Environment {
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
   }
+  const recovery = recoveryProblem(env);
+  if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);
   return env;
 }
 

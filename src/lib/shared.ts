@@ -32,6 +32,9 @@ export const ErrorType = {
   ConfigVerificationFailed: 'ConfigVerificationFailed',
   LoggingNotConfigured: 'LoggingNotConfigured',
   LogVerificationFailed: 'LogVerificationFailed',
+  RecoveryRejected: 'RecoveryRejected',
+  RecoveryAborted: 'RecoveryAborted',
+  SignOffRefused: 'SignOffRefused',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

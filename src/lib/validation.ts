@@ -30,3 +30,13 @@ export function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []):
 /** Names of things in files people write: instances, projects, schedules. */
 export const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
 export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
+
+/** Milliseconds of a duration written as 30s, 15m, 1h or 2d. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new ConfigError(`"${d}" is not a duration such as 30s, 15m, 1h or 2d`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
+}
+
+/** Secrets are referenced by the name of the environment variable holding them, never inlined. */
+export const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (secrets are referenced, never inlined)');

@@ -4,3 +4,4 @@ export { redisRestore } from './redis-restore';
 export { restoreModules } from './module-restore';
 export { resyncConfig } from './config-resync';
 export { resumeLogs, shipLogs } from './log-resumption';
+export { fullDisasterRecovery } from './full-disaster';

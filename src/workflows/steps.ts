@@ -2,7 +2,7 @@
 // like the recovery plan), and one of two retry profiles. Failures retrying cannot fix are raised
 // non-retryable by the activities themselves.
 import type { Duration, RetryPolicy } from '@temporalio/common';
-import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ChildWorkflowFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 const retry = (maximumAttempts: number, maximumInterval: Duration): RetryPolicy => ({ initialInterval: '1s', backoffCoefficient: 2, maximumInterval, maximumAttempts });
@@ -14,5 +14,5 @@ export const quickStep = (summary: string) => proxyActivities<Activities>({ summ
 export const longStep = (summary: string, startToCloseTimeout: Duration = '4 hours') =>
   proxyActivities<Activities>({ summary, startToCloseTimeout, heartbeatTimeout: '20s', retry: retry(8, '30s') });
 
-/** What an activity failure says, without the SDK's wrapping. */
-export const failureReason = (err: unknown) => (err instanceof ActivityFailure && err.cause ? err.cause.message : String((err as Error).message ?? err));
+/** What an activity's (or a child workflow's) failure says, without the SDK's wrapping. */
+export const failureReason = (err: unknown) => ((err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) && err.cause ? err.cause.message : String((err as Error).message ?? err));

@@ -8,6 +8,8 @@ import { parseDotenv } from '../../src/lib/config';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', 'temporal');
+/** Temporal's time-skipping test server (workflow tests whose timers run for hours). */
+export const testServerBin = path.join(repoRoot, '.titan', 'tools', 'bin', 'temporal-test-server');
 export const secretsFile = path.join(repoRoot, '.titan', 'secrets.env');
 export const TEMPORAL_ADDRESS = '127.0.0.1:7233';
 /** The stack's Docker engine and the Redis image it builds and pushes to its registry. */

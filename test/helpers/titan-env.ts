@@ -23,6 +23,7 @@ export interface TestEnvOptions {
   modules?: Record<string, unknown>;
   configSync?: Record<string, unknown>;
   logging?: Record<string, unknown>;
+  recovery?: Record<string, unknown>;
 }
 
 export interface TestEnv {
@@ -51,6 +52,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     ...(o.modules ? { modules: o.modules } : {}),
     ...(o.configSync ? { configSync: o.configSync } : {}),
     ...(o.logging ? { logging: o.logging } : {}),
+    ...(o.recovery ? { recovery: o.recovery } : {}),
     redis: o.instances ?? {
       main: {
         url: o.redisUrl,

@@ -12,12 +12,15 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 let runtimeInstalled = false;
 
+/** Once per process: worker state changes (INFO) and expected activity failures (WARN) would drown the report. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  runtimeInstalled = true;
+}
+
 export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void> }> {
-  if (!runtimeInstalled) {
-    // Worker state changes (INFO) and expected activity failures (WARN) would drown the report.
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    runtimeInstalled = true;
-  }
+  quietRuntime();
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
   const worker = await Worker.create({

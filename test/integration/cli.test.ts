@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { titan } from '../helpers/cli';
 
-const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['restore'], ['modules', 'status'], ['modules', 'restore'], ['config', 'status'], ['config', 'resync'], ['config', 'rollback'], ['logs', 'status'], ['logs', 'resume'], ['schedules', 'apply'], ['schedules', 'list']];
+const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['restore'], ['modules', 'status'], ['modules', 'restore'], ['config', 'status'], ['config', 'resync'], ['config', 'rollback'], ['logs', 'status'], ['logs', 'resume'], ['schedules', 'apply'], ['schedules', 'list'],
+  ['recover'], ['status'], ['sign-off'], ['report']];
 
 describe('titan CLI surface', () => {
   for (const cmd of commands) {
@@ -18,6 +19,12 @@ describe('titan CLI surface', () => {
     const run = await titan(['backup', '--clas', 'daily']);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /^error: unknown option '--clas'/);
+  });
+
+  it('a sign-off with more than one decision is refused in one line', async () => {
+    const run = await titan(['sign-off', '--stage', 'redis', '--approve', '--retry', '--by', 'alice']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'titan: give exactly one of --approve, --reject, --retry\n');
   });
 
   it('a missing environment file is one line naming it', async () => {

@@ -1,0 +1,133 @@
+// `titan recover|status|sign-off|report`: start the full-disaster recovery of the environment (one
+// at a time), follow it until it waits for a person, sign its stages off, read its report.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { buildDeps } from '../activities/deps';
+import { readRecoveryReport } from '../activities/full-disaster';
+import type { LoadedEnvironment } from '../load-environment';
+import { resolveRecoveryPlan, type StageName } from '../lib/recovery-plan';
+import type { Decision, RecoveryStatus, SignOff } from '../lib/recovery-report';
+import type { FullDisasterInput } from '../workflows/full-disaster';
+import { recoveryStatusQuery, signOffUpdate } from '../workflows/sign-off';
+import { printResult, table } from './output';
+import { startExclusive } from './start-workflow';
+
+const POLL_MS = 1000;
+/** After this long without an answer to the Query, say that no worker seems to run. */
+const NO_WORKER_HINT_MS = 15_000;
+
+export const recoveryWorkflowId = (loaded: LoadedEnvironment) => `titan-${loaded.env.environment}-recovery`;
+
+export function workflowLink(client: Client, workflowId: string): string {
+  const ui = process.env.TITAN_UI ?? 'http://127.0.0.1:8233';
+  return `${ui}/namespaces/${encodeURIComponent(client.options.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** Starts the recovery under the environment's fixed id; a second one is refused while it runs. */
+export async function startRecovery(client: Client, loaded: LoadedEnvironment, incidentAt?: string): Promise<WorkflowHandle> {
+  // A file without a usable recovery section, or a bad time, fails here, before anything starts.
+  const plan = resolveRecoveryPlan(loaded.env, { incidentAt });
+  return startExclusive(client, loaded, {
+    workflowType: 'fullDisasterRecovery',
+    workflowId: recoveryWorkflowId(loaded),
+    args: [{ incidentAt } satisfies FullDisasterInput],
+    summary: 'Full-disaster recovery',
+    details: [
+      `Incident: ${incidentAt ?? 'not given (the recovery start is used for the RPO)'}`,
+      '',
+      ...plan.stages.map((s, i) => `${i + 1}. **${s.name}**: ${s.summary} — signed off by ${s.approvers.join(' or ')}`),
+    ].join('\n'),
+    kind: 'recovery',
+    what: `a recovery of ${loaded.env.environment}`,
+  });
+}
+
+export async function recoverCommand(client: Client, loaded: LoadedEnvironment, opts: { incidentAt?: string; json: boolean }) {
+  const handle = await startRecovery(client, loaded, opts.incidentAt);
+  const link = workflowLink(client, handle.workflowId);
+  if (!opts.json) process.stderr.write(`recovery ${handle.workflowId} started: ${link}\n`);
+  const status = await followUntilSignOff(handle, opts.json);
+  printResult(opts.json, { workflowId: handle.workflowId, ui: link, status }, () => describeWait(status, handle.workflowId, loaded));
+}
+
+/** Prints stage transitions (stderr) until the recovery waits for a sign-off or ends. */
+async function followUntilSignOff(handle: WorkflowHandle, json: boolean): Promise<RecoveryStatus> {
+  const seen = new Map<StageName, string>();
+  const t0 = Date.now();
+  let hinted = false;
+  for (;;) {
+    const s = await handle.query(recoveryStatusQuery).catch(() => undefined);
+    if (s) {
+      for (const st of s.stages) {
+        const a = st.attempts[st.attempts.length - 1];
+        const line = `stage ${st.name}: ${st.state}${a ? ` (attempt ${a.attempt}, child ${a.childWorkflowId})` : ''}${a?.summary && st.state !== 'running' ? ` — ${a.summary}` : ''}`;
+        if (st.state !== 'pending' && seen.get(st.name) !== line && !json) process.stderr.write(`${line}\n`);
+        seen.set(st.name, line);
+      }
+      if (s.waiting || s.outcome !== 'running') return s;
+    } else {
+      // No status yet: not picked up by a worker, or it ended before it had one (e.g. no plan).
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') await handle.result();
+      if (!hinted && Date.now() - t0 > NO_WORKER_HINT_MS && !json) {
+        process.stderr.write(`no answer yet: is a titan worker running on task queue ${d.taskQueue}?\n`);
+        hinted = true;
+      }
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+function describeWait(s: RecoveryStatus, workflowId: string, loaded: LoadedEnvironment): string {
+  const w = s.waiting;
+  if (!w) return `recovery ${s.outcome}${s.endedAt ? ` at ${s.endedAt}` : ''}`;
+  const id = workflowId === recoveryWorkflowId(loaded) ? '' : ` ${workflowId}`;
+  return [
+    `stage ${w.stage} (attempt ${w.attempt}) waits for a sign-off from ${w.approvers.join(' or ')}:`,
+    ...w.decisions.map((d) => `  titan sign-off${id} --stage ${w.stage} --${d} --by <you> [--comment "..."]`),
+    `follow it with: titan status${id}`,
+  ].join('\n');
+}
+
+export async function statusCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; json: boolean }) {
+  const id = opts.id ?? recoveryWorkflowId(loaded);
+  const s = await client.workflow.getHandle(id).query(recoveryStatusQuery);
+  printResult(opts.json, s, () => [
+    `recovery ${s.workflowId} (${s.environment}): ${s.outcome}, started ${s.startedAt}${s.incidentAt ? `, incident ${s.incidentAt}` : ''}`,
+    table(s.stages.map((st) => {
+      const a = st.attempts[st.attempts.length - 1];
+      return {
+        stage: st.name,
+        state: st.state,
+        attempts: String(st.attempts.length),
+        child: a?.childWorkflowId ?? '-',
+        started: a?.startedAt ?? '-',
+        ended: a?.endedAt ?? '-',
+        'signed off': st.signOffs.map((x) => `${x.decision} by ${x.by}`).join(', ') || '-',
+      };
+    })),
+    s.waiting ? `waiting since ${s.waiting.since} for ${s.waiting.approvers.join(' or ')} to sign off stage ${s.waiting.stage}: ${s.waiting.decisions.join(', ')}` : '',
+    ...s.problems.map((p) => `problem: ${p}`),
+    ...s.warnings.map((w) => `warning: ${w}`),
+  ].filter(Boolean).join('\n'));
+}
+
+export async function signOffCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; decision: Decision; json: boolean } & Omit<SignOff, 'decision'>) {
+  const handle = client.workflow.getHandle(opts.id ?? recoveryWorkflowId(loaded));
+  const signOff: SignOff = { stage: opts.stage, decision: opts.decision, by: opts.by, ...(opts.comment ? { comment: opts.comment } : {}) };
+  let signed;
+  try {
+    signed = await handle.executeUpdate(signOffUpdate, { args: [signOff] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new Error(`sign-off refused: ${err.cause?.message ?? err.message}`);
+    throw err;
+  }
+  printResult(opts.json, signed, () => `stage ${signed.stage} (attempt ${signed.attempt}): ${signed.decision} by ${signed.by} recorded at ${signed.at}`);
+}
+
+export async function reportCommand(loaded: LoadedEnvironment, opts: { id?: string; runId?: string; json: boolean }) {
+  const id = opts.id ?? recoveryWorkflowId(loaded);
+  const found = await readRecoveryReport(buildDeps(loaded).stores.primary, id, opts.runId);
+  if (!found) throw new Error(`no report stored for recovery ${id}${opts.runId ? ` run ${opts.runId}` : ''} (it is written when the recovery ends; see titan status ${id})`);
+  process.stdout.write(opts.json ? `${JSON.stringify(found.report, null, 2)}\n` : found.markdown);
+}

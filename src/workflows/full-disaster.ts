@@ -1,0 +1,95 @@
+// Full-disaster recovery (seed plan §1→4, then §5 document): Redis restore → module redeploy →
+// config re-sync → log resumption, each a child workflow, each signed off by a person before the
+// next starts. A failed stage waits to be retried or the recovery aborted; a rejected one stops
+// it. The report is stored beside the backups however it ends.
+import { ApplicationFailure, ChildWorkflowFailure, executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { PlannedStage } from '../lib/recovery-plan';
+import { describeStageResult, type RecoveryReport, recoveryReport, type RecoveryStatus, type SignedOff, type StageAttempt, type StageStatus } from '../lib/recovery-report';
+import { ErrorType, SearchKey } from '../lib/shared';
+import { acceptSignOffs } from './sign-off';
+import { failureReason, quickStep } from './steps';
+
+export interface FullDisasterInput {
+  /** When the disaster happened (ISO 8601): the backup restored is the latest before it, and the RPO is counted to it. */
+  incidentAt?: string;
+}
+
+export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promise<RecoveryReport> {
+  const { workflowId, runId } = workflowInfo();
+  setCurrentDetails('Resolving the recovery plan from the environment file');
+  const plan = await quickStep('resolve the recovery plan from the environment file').planRecovery({ incidentAt: input.incidentAt });
+  // Also when started from the Web UI's form: every recovery is filterable by environment and kind.
+  upsertSearchAttributes([{ key: SearchKey.environment, value: plan.environment }, { key: SearchKey.kind, value: 'recovery' }]);
+  const status: RecoveryStatus = {
+    workflowId, environment: plan.environment, outcome: 'running', startedAt: new Date().toISOString(), incidentAt: input.incidentAt,
+    stages: plan.stages.map((s) => ({ name: s.name, summary: s.summary, approvers: s.approvers, state: 'pending', attempts: [], signOffs: [], notices: [] })),
+    warnings: [], problems: [],
+  };
+  const waitForSignOff = acceptSignOffs(status, plan);
+
+  for (const [i, planned] of plan.stages.entries()) {
+    const stage = status.stages[i]!;
+    for (let attempt = 1; ; attempt++) {
+      const succeeded = await runStage(status, stage, planned, attempt);
+      const signed = await waitForSignOff(stage, attempt, succeeded ? ['approve', 'reject', 'retry'] : ['retry', 'reject']);
+      if (signed.decision === 'approve') { stage.state = 'approved'; break; }
+      if (signed.decision === 'reject') return finish(status, runId, succeeded ? 'rejected' : 'aborted', signed);
+    }
+  }
+  return finish(status, runId, 'completed');
+}
+
+/** One attempt of a stage as its own child workflow; false when it failed. */
+async function runStage(status: RecoveryStatus, stage: StageStatus, planned: PlannedStage, attempt: number): Promise<boolean> {
+  const childWorkflowId = `${status.workflowId}-${stage.name}-${attempt}`;
+  status.current = stage.name;
+  stage.state = 'running';
+  upsertSearchAttributes([{ key: SearchKey.stage, value: stage.name }]);
+  setCurrentDetails(`Stage **${stage.name}**${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${stage.summary} — child workflow \`${childWorkflowId}\``);
+  const run: StageAttempt = { attempt, childWorkflowId, startedAt: new Date().toISOString(), outcome: 'running' };
+  stage.attempts.push(run);
+  try {
+    const result = await executeChild(planned.childWorkflowType, {
+      workflowId: childWorkflowId,
+      taskQueue: workflowInfo().taskQueue,
+      args: planned.args,
+      staticSummary: `Recovery of ${status.environment}, stage ${stage.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${stage.summary}`,
+      typedSearchAttributes: [
+        { key: SearchKey.environment, value: status.environment },
+        { key: SearchKey.kind, value: 'recovery' },
+        { key: SearchKey.stage, value: stage.name },
+      ],
+    });
+    const d = describeStageResult(stage.name, result);
+    run.outcome = 'succeeded';
+    run.summary = d.summary;
+    if (d.snapshot) status.snapshot = d.snapshot;
+    status.warnings.push(...d.warnings.map((w) => `${stage.name}: ${w}`));
+    status.problems.push(...d.problems.map((p) => `${stage.name}: ${p}`));
+    stage.state = 'awaiting sign-off';
+    return true;
+  } catch (err) {
+    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    run.outcome = 'failed';
+    run.summary = failureReason(err);
+    status.problems.push(`${stage.name} attempt ${attempt} failed: ${run.summary}`);
+    stage.state = 'failed';
+    return false;
+  } finally {
+    run.endedAt = new Date().toISOString();
+  }
+}
+
+/** Stores the report; a rejected or aborted recovery then fails with that reason. */
+async function finish(status: RecoveryStatus, runId: string, outcome: Exclude<RecoveryStatus['outcome'], 'running'>, signed?: SignedOff): Promise<RecoveryReport> {
+  Object.assign(status, { outcome, endedAt: new Date().toISOString(), current: undefined, waiting: undefined });
+  const last = status.stages.find((s) => s.name === signed?.stage);
+  if (last && outcome === 'rejected') last.state = 'rejected';
+  const report = recoveryReport(status, runId);
+  setCurrentDetails(`Recovery ${outcome}; storing the report`);
+  const stored = await quickStep('store the recovery report beside the backups').storeRecoveryReport({ workflowId: status.workflowId, runId, report });
+  setCurrentDetails(`Recovery ${outcome}. Report: \`${stored.markdownKey}\` in the primary backup location`);
+  if (!signed || outcome === 'completed') return report;
+  const why = `stage ${signed.stage} ${outcome === 'rejected' ? 'rejected' : 'failed and the recovery was aborted'} by ${signed.by}${signed.comment ? `: ${signed.comment}` : ''}`;
+  throw ApplicationFailure.nonRetryable(`recovery ${outcome}: ${why}`, outcome === 'rejected' ? ErrorType.RecoveryRejected : ErrorType.RecoveryAborted, { reportKey: stored.markdownKey });
+}

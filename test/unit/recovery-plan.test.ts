@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { ConfigError, type Environment, parseEnvironment } from '../../src/lib/config';
+import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
+
+// The example for the local stack describes Redis `main`, modules and logging, no configSync;
+// each test replaces its recovery section.
+const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
+
+function withRecovery(recovery: unknown, change: (doc: any) => void = () => {}): string {
+  const doc = parse(example);
+  doc.recovery = recovery;
+  change(doc);
+  return stringify(doc);
+}
+
+function errorOf(text: string): string {
+  try {
+    parseEnvironment(text, 'titan.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message.split('\n').length, 1, 'one line');
+    return err.message;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('recovery section of the environment file', () => {
+  const approvers = { default: ['alice'] };
+  const cases: [string, unknown, RegExp, ((d: any) => void)?][] = [
+    ['missing approvers', { stages: ['redis'] }, /^titan\.yaml: recovery\.approvers: required: who signs off each stage$/],
+    ['an empty approver list', { approvers: { default: [] } }, /^titan\.yaml: recovery\.approvers\.default: must name at least one approver$/],
+    ['a stage nobody may sign off', { approvers: { redis: ['alice'] } }, /^titan\.yaml: recovery\.approvers\.modules: nobody may sign off stage modules/],
+    ['a stage whose system is not configured', { stages: ['redis', 'config'], approvers }, /^titan\.yaml: recovery\.stages: stage config cannot run: the file has no configSync section$/],
+    ['log resumption without a logging section', { stages: ['logs'], approvers }, /^titan\.yaml: recovery\.stages: stage logs cannot run: the file has no logging section$/, (d) => delete d.logging],
+    ['an unknown stage', { stages: ['redis', 'dns'], approvers }, /^titan\.yaml: recovery\.stages\.1: must be one of redis, modules, config, logs$/],
+    ['stages out of the plan order', { stages: ['modules', 'redis'], approvers }, /^titan\.yaml: recovery\.stages: must keep the plan's order/],
+    ['an unknown Redis', { redis: 'cache', approvers }, /^titan\.yaml: recovery\.redis: no Redis instance named "cache"$/],
+    ['a bad reminder duration', { approvers, signOff: { remindAfter: 'soon' } }, /^titan\.yaml: recovery\.signOff\.remindAfter: must be a duration/],
+    ['an escalation not after the reminder', { approvers, signOff: { remindAfter: '2h', escalateAfter: '30m' } }, /^titan\.yaml: recovery\.signOff\.escalateAfter: must be longer than remindAfter$/],
+    ['an inlined webhook URL', { approvers, webhook: { urlEnv: 'https://hooks.example/T0K3N' } }, /^titan\.yaml: recovery\.webhook\.urlEnv: must be an environment variable name/],
+    ['a misspelt key', { approvers, approver: ['bob'] }, /^titan\.yaml: recovery: .*\(approver\)$/],
+    ['several Redis instances, none main, and a redis stage', { stages: ['redis'], approvers }, /^titan\.yaml: recovery\.stages: stage redis cannot run: several Redis instances and none named main/,
+      (d) => { d.redis = { a: { ...d.redis.main }, b: { ...d.redis.main, dataDir: '/elsewhere' } }; d.backups.schedules = {}; }],
+  ];
+  for (const [what, recovery, expected, change] of cases) {
+    it(`rejects ${what} with one error naming the field`, () => {
+      assert.match(errorOf(withRecovery(recovery, change)), expected);
+    });
+  }
+
+  it('the example for the local stack plans its stages, signed off by the operator', () => {
+    assert.deepEqual(resolveRecoveryPlan(parseEnvironment(example, 'titan.yaml')).stages.map((s) => [s.name, s.approvers]), [['redis', ['operator']], ['modules', ['operator']], ['logs', ['operator']]]);
+  });
+
+  it('plans every configured stage by default, with the approvers and sign-off timing of the file', () => {
+    const env = parseEnvironment(withRecovery({ approvers: { default: ['alice'], redis: ['alice', 'bob'] }, webhook: { urlEnv: 'TITAN_RECOVERY_WEBHOOK_URL' } }), 'titan.yaml');
+    const plan = resolveRecoveryPlan(env, { incidentAt: '2026-11-25T09:00:00Z' });
+    assert.deepEqual(plan.stages.map((s) => [s.name, s.childWorkflowType, s.approvers]), [
+      ['redis', 'redisRestore', ['alice', 'bob']],
+      ['modules', 'restoreModules', ['alice']],
+      ['logs', 'resumeLogs', ['alice']],
+    ]);
+    assert.deepEqual(plan.stages[0]!.args, [{ redis: 'main', before: '2026-11-25T09:00:00Z' }]);
+    assert.equal(plan.remindAfterMs, 30 * 60_000);
+    assert.equal(plan.escalateAfterMs, 2 * 3_600_000);
+    assert.equal(plan.webhook, true);
+  });
+
+  it('counts log resumption as configured only when the file has a logging section', () => {
+    const env = parseEnvironment(withRecovery({ approvers: { default: ['alice'] } }), 'titan.yaml');
+    assert.deepEqual(resolveRecoveryPlan(env).stages.map((s) => s.name), ['redis', 'modules', 'logs']);
+    const { logging: _, ...withoutLogging } = env;
+    assert.deepEqual(resolveRecoveryPlan(withoutLogging as Environment).stages.map((s) => s.name), ['redis', 'modules']);
+  });
+
+  it('refuses to plan without a recovery section, or with an incident time that is not a time', () => {
+    assert.throws(() => resolveRecoveryPlan(parseEnvironment(withRecovery(undefined, (d) => delete d.recovery), 'titan.yaml')), /no recovery section/);
+    const env = parseEnvironment(withRecovery({ approvers: { default: ['alice'] } }), 'titan.yaml');
+    assert.throws(() => resolveRecoveryPlan(env, { incidentAt: 'yesterday' }), /incident time "yesterday" is not a date and time/);
+  });
+});
