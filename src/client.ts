@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
 import { configStatus, resyncCommand, rollbackCommand } from './cli/config-commands';
+import { drillCommand } from './cli/drill-commands';
 import { describeError } from './cli/output';
 import { logStatus, resumeLogsCommand } from './cli/log-commands';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
@@ -147,7 +148,12 @@ function buildProgram(): Command {
     .option('--run <runId>', 'a given run (default: the newest stored)')
     .action(action(program, (g, id: string | undefined, o: { run?: string }) => reportCommand(g.loaded, { id, runId: o.run, json: g.json })));
 
-  const schedules = program.command('schedules').description('backup and log-shipping schedules on the Temporal server');
+  program.command('drill')
+    .description('a DR drill: the full-disaster chain against the sandbox targets of recovery.drill, signed off automatically (or by people), the sandbox always removed; prints the measured RTO')
+    .option('--wait-for-sign-off', 'wait for people to sign each stage off (follow until the first wait)', false)
+    .action(action(program, (g, o: { waitForSignOff: boolean }) => withTemporal((client) => drillCommand(client, g.loaded, { waitForSignOff: o.waitForSignOff, json: g.json }))));
+
+  const schedules = program.command('schedules').description('backup, log-shipping and drill schedules on the Temporal server');
   for (const [name, desc, run] of [
     ['apply', 'create or update the schedules of the environment file (and delete stale ones)', applyCommand],
     ['list', "show Titan's schedules", listCommand],

@@ -1,17 +1,18 @@
-// Titan's Schedules (backups, log shipping) derived from the environment file. `apply` converges
+// Titan's Schedules (backups, log shipping, DR drills) derived from the environment file. `apply` converges
 // the server on the file: creates missing schedules, updates changed ones, deletes Titan's
 // schedules the file no longer has.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { Environment } from './lib/config';
+import { drillWorkflowId } from './lib/drill';
 import { SearchKey } from './lib/shared';
-import type { redisBackup, shipLogs } from './workflows';
+import type { recoveryDrill, redisBackup, shipLogs } from './workflows';
 
 const backupPrefix = (env: Environment) => `titan-${env.environment}-backup-`;
 export const logShippingScheduleId = (env: Environment) => `titan-${env.environment}-log-shipping`;
 
 /** The schedules `apply` owns for the environment (exact ids, so "prod" never touches "prod-eu"'s). */
-const isTitanSchedule = (env: Environment, id: string) => id.startsWith(backupPrefix(env)) || id === logShippingScheduleId(env);
+const isTitanSchedule = (env: Environment, id: string) => id.startsWith(backupPrefix(env)) || id === logShippingScheduleId(env) || id === drillWorkflowId(env);
 
 export function desiredSchedules(env: Environment): ScheduleOptions[] {
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: env.backups.catchupWindow as Duration };
@@ -45,7 +46,16 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
     policies,
     state: { note: `ship module logs every ${env.logging.shipEvery}` },
   }] : [];
-  return [...backups, ...logs];
+  // Its runs' ids get the schedule's timestamp, so they can race a manual `titan drill`: the sandbox's owner label guards that.
+  const drill = env.recovery?.drill?.schedule;
+  const drills = drill ? [{
+    scheduleId: drillWorkflowId(env),
+    spec: { cronExpressions: [drill.cron] },
+    action: action('drill', 'recoveryDrill' satisfies (typeof recoveryDrill)['name'], drillWorkflowId(env), [{}], `DR drill of ${env.environment} against sandbox targets`),
+    policies,
+    state: { note: `DR drill: cron "${drill.cron}" UTC` },
+  }] : [];
+  return [...backups, ...logs, ...drills];
 }
 
 export interface ApplyReport { created: string[]; updated: string[]; deleted: string[] }

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Connects to Temporal, builds the activity dependencies once, and runs until SIGINT/SIGTERM,
 // when the SDK's runtime drains in-flight activities before we close the connection.
-import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { buildDeps } from './activities/deps';
 import { temporalSettings } from './connection';
 import { loopbackAddress } from './lib/config';
 import { loadEnvironment } from './load-environment';
 import { titanMetrics } from './metrics';
-import { titanWorkerOptions } from './worker-options';
+import { titanWorkers } from './worker-options';
 
 const BACKUP_AGE_REFRESH_MS = 60_000;
 
@@ -30,20 +30,25 @@ async function main() {
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const taskQueue = loaded.env.taskQueue;
-    const worker = await Worker.create({
-      connection,
-      namespace,
-      taskQueue,
-      workflowsPath: require.resolve('./workflows'),
-      ...titanWorkerOptions(deps),
-    });
-    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${taskQueue}, Temporal ${connectionOptions.address}/${namespace}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
-    await worker.run();
+    // Production's worker, and the drill's beside it when the file has a recovery.drill section.
+    // One bundle of the workflow code for both.
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: Runtime.instance().logger });
+    const workers = await Promise.all(titanWorkers(loaded, deps).map((w) => Worker.create({ connection, namespace, taskQueue: w.taskQueue, workflowBundle, ...w.options })));
+    const queues = workers.map((w) => w.options.taskQueue).join(' and ');
+    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${queues}, Temporal ${connectionOptions.address}/${namespace}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
+    await runAll(workers);
   } finally {
     clearInterval(refresh);
     await connection.close();
   }
+}
+
+/** Runs the workers until the runtime shuts them down; one failing stops the others too. */
+async function runAll(workers: Worker[]) {
+  await Promise.all(workers.map((w) => w.run().catch((err: unknown) => {
+    for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+    throw err;
+  })));
 }
 
 main().catch((err) => {

@@ -4,11 +4,11 @@ import { z } from 'zod';
 import { TASK_QUEUE } from './shared';
 import { configSyncSchema } from './config-source';
 import { recoveryProblem, recoverySchema } from './recovery-plan';
-import { ConfigError, duration, durationMs, envName, firstIssue, name, parseYamlDocument } from './validation';
+import { ConfigError, cron, duration, durationMs, envName, firstIssue, name, parseYamlDocument } from './validation';
+import { drillProblem, drillSchema } from './drill';
 
 /** Metrics and other worker endpoints stay on the loopback interface unless a proxy publishes them. */
 export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}$/, 'must be a loopback address such as 127.0.0.1:9464');
-const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
 
 const redisInstance = z.strictObject({
   url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL without a password' })
@@ -99,7 +99,8 @@ export const environmentSchema = z.strictObject({
   metrics: z.strictObject({ listen: loopbackAddress }).optional(),
   /** Titan's log shipping to the central store, resumed by `titan logs resume`. */
   logging: logging.optional(),
-  recovery: recoverySchema.optional(),
+  // The drill section extends the recovery one here: drill.ts builds on recovery-plan.ts, not the reverse.
+  recovery: recoverySchema.extend({ drill: drillSchema.optional() }).optional(),
   backups: z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
@@ -145,7 +146,7 @@ export function parseEnvironment(text: string, source: string): Environment {
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
   }
-  const recovery = recoveryProblem(env);
+  const recovery = recoveryProblem(env) ?? drillProblem(env);
   if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);
   return env;
 }

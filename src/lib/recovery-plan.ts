@@ -57,7 +57,7 @@ export interface RecoveryPlan {
 }
 
 /** The instance the redis stage restores: the named one, else the only one, else `main`. */
-function recoveryRedis(env: Environment): string | undefined {
+export function recoveryRedis(env: Environment): string | undefined {
   const names = Object.keys(env.redis);
   return env.recovery?.redis ?? (names.length === 1 ? names[0] : names.includes('main') ? 'main' : undefined);
 }
@@ -87,7 +87,8 @@ export function recoveryProblem(env: Environment): { field: string; message: str
   return undefined;
 }
 
-function plannedStages(env: Environment): StageName[] {
+/** The stages a recovery of this file runs, in plan order. */
+export function plannedStages(env: Environment): StageName[] {
   return env.recovery?.stages ?? STAGES.filter((s) => configured(env, s));
 }
 

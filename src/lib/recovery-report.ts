@@ -17,8 +17,8 @@ export interface SignOff {
 export interface SignedOff extends SignOff {
   attempt: number;
   at: string;
-  /** 'update' or 'signal': how it arrived. */
-  via: 'update' | 'signal';
+  /** 'update' or 'signal': how it arrived; 'auto': a drill signed it off itself. */
+  via: 'update' | 'signal' | 'auto';
 }
 
 export interface StageAttempt {
@@ -70,6 +70,17 @@ export interface RecoveryStatus {
   snapshot?: { backupId: string; takenAt: string };
   warnings: string[];
   problems: string[];
+  /** Set when this is a drill against sandbox targets (src/lib/drill.ts), not a recovery of production. */
+  drill?: DrillFacts;
+}
+
+export interface DrillFacts {
+  /** Whether the drill signed its verified stages off itself (ending at the first failed one). */
+  autoSignOff: boolean;
+  /** What removing the sandbox removed (recorded by the recoveryDrill workflow). */
+  cleanedUp?: string[];
+  /** Why (part of) the sandbox was not removed. */
+  cleanupProblem?: string;
 }
 
 export interface RecoveryReport extends RecoveryStatus {
@@ -127,13 +138,18 @@ const human = (ms: number | undefined) => {
 
 /** The report for people: Markdown, the same facts as the JSON. */
 export function renderRecoveryReport(r: RecoveryReport): string {
+  const d = r.drill;
   const lines = [
-    `# Recovery of ${r.environment}: ${r.outcome}`,
+    `# ${d ? 'Drill' : 'Recovery'} of ${r.environment}: ${r.outcome}`,
     '',
     `- Workflow: \`${r.workflowId}\` (run \`${r.runId}\`)`,
     `- Started: ${r.startedAt}; ended: ${r.endedAt ?? '—'}`,
     `- Incident: ${r.incidentAt ?? 'not given (the recovery start is used)'}`,
     `- RTO (start to last stage approved): ${human(r.rto.totalMs)}`,
+    ...(d ? [
+      `- Drill against sandbox targets; sign-offs ${d.autoSignOff ? `automatic (each verified stage approved, ending at the first failed one)` : 'by people'}; the RTO above is the drill's measured RTO`,
+      `- Sandbox removed: ${d.cleanedUp?.length ? d.cleanedUp.join('; ') : 'nothing'}${d.cleanupProblem ? `; NOT removed: ${d.cleanupProblem}` : ''}`,
+    ] : []),
     r.rpo ? `- RPO: ${human(r.rpo.ms)} (snapshot ${r.rpo.backupId} taken ${r.rpo.snapshotAt}; incident ${r.rpo.incidentAt}${r.rpo.incidentAssumed ? ', assumed' : ''})` : '- RPO: unknown (no Redis snapshot restored)',
     '',
     '## Stages',

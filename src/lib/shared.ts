@@ -35,6 +35,8 @@ export const ErrorType = {
   RecoveryRejected: 'RecoveryRejected',
   RecoveryAborted: 'RecoveryAborted',
   SignOffRefused: 'SignOffRefused',
+  DrillSandboxInUse: 'DrillSandboxInUse',
+  DrillFailed: 'DrillFailed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

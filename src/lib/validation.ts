@@ -29,6 +29,7 @@ export function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []):
 
 /** Names of things in files people write: instances, projects, schedules. */
 export const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be a lowercase name (a-z, 0-9, -)');
+export const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression');
 export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 1h or 2d');
 
 /** Milliseconds of a duration written as 30s, 15m, 1h or 2d. */

@@ -1,10 +1,13 @@
 // Full-disaster recovery (seed plan §1→4, then §5 document): Redis restore → module redeploy →
 // config re-sync → log resumption, each a child workflow, each signed off by a person before the
 // next starts. A failed stage waits to be retried or the recovery aborted; a rejected one stops
-// it. The report is stored beside the backups however it ends.
+// it. The report is stored beside the backups however it ends. As a drill (`drill`, on the sandbox
+// task queue, started by recoveryDrill) it may sign its stages off itself, and it returns its
+// report, whatever the outcome, for the drill to store with the sandbox cleanup.
 import { ApplicationFailure, ChildWorkflowFailure, executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PlannedStage } from '../lib/recovery-plan';
 import { describeStageResult, type RecoveryReport, recoveryReport, type RecoveryStatus, type SignedOff, type StageAttempt, type StageStatus } from '../lib/recovery-report';
+import { DRILL_SIGNER } from '../lib/drill';
 import { ErrorType, SearchKey } from '../lib/shared';
 import { acceptSignOffs } from './sign-off';
 import { failureReason, quickStep } from './steps';
@@ -12,6 +15,8 @@ import { failureReason, quickStep } from './steps';
 export interface FullDisasterInput {
   /** When the disaster happened (ISO 8601): the backup restored is the latest before it, and the RPO is counted to it. */
   incidentAt?: string;
+  /** A drill: with autoSignOff each verified stage is approved as titan-drill, and the first failed one aborts it. */
+  drill?: { autoSignOff: boolean };
 }
 
 export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promise<RecoveryReport> {
@@ -19,13 +24,13 @@ export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promi
   setCurrentDetails('Resolving the recovery plan from the environment file');
   const plan = await quickStep('resolve the recovery plan from the environment file').planRecovery({ incidentAt: input.incidentAt });
   // Also when started from the Web UI's form: every recovery is filterable by environment and kind.
-  upsertSearchAttributes([{ key: SearchKey.environment, value: plan.environment }, { key: SearchKey.kind, value: 'recovery' }]);
+  upsertSearchAttributes([{ key: SearchKey.environment, value: plan.environment }, { key: SearchKey.kind, value: kind(input) }]);
   const status: RecoveryStatus = {
     workflowId, environment: plan.environment, outcome: 'running', startedAt: new Date().toISOString(), incidentAt: input.incidentAt,
     stages: plan.stages.map((s) => ({ name: s.name, summary: s.summary, approvers: s.approvers, state: 'pending', attempts: [], signOffs: [], notices: [] })),
-    warnings: [], problems: [],
+    warnings: [], problems: [], ...(input.drill ? { drill: { autoSignOff: input.drill.autoSignOff } } : {}),
   };
-  const waitForSignOff = acceptSignOffs(status, plan);
+  const waitForSignOff = acceptSignOffs(status, plan, input.drill?.autoSignOff ? DRILL_SIGNER : undefined);
 
   for (const [i, planned] of plan.stages.entries()) {
     const stage = status.stages[i]!;
@@ -38,6 +43,8 @@ export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promi
   }
   return finish(status, runId, 'completed');
 }
+
+const kind = (d: { drill?: unknown }) => (d.drill ? 'drill' : 'recovery');
 
 /** One attempt of a stage as its own child workflow; false when it failed. */
 async function runStage(status: RecoveryStatus, stage: StageStatus, planned: PlannedStage, attempt: number): Promise<boolean> {
@@ -56,7 +63,7 @@ async function runStage(status: RecoveryStatus, stage: StageStatus, planned: Pla
       staticSummary: `Recovery of ${status.environment}, stage ${stage.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${stage.summary}`,
       typedSearchAttributes: [
         { key: SearchKey.environment, value: status.environment },
-        { key: SearchKey.kind, value: 'recovery' },
+        { key: SearchKey.kind, value: kind(status) },
         { key: SearchKey.stage, value: stage.name },
       ],
     });
@@ -86,6 +93,7 @@ async function finish(status: RecoveryStatus, runId: string, outcome: Exclude<Re
   const last = status.stages.find((s) => s.name === signed?.stage);
   if (last && outcome === 'rejected') last.state = 'rejected';
   const report = recoveryReport(status, runId);
+  if (status.drill) return report; // recoveryDrill stores it, with what removing the sandbox removed
   setCurrentDetails(`Recovery ${outcome}; storing the report`);
   const stored = await quickStep('store the recovery report beside the backups').storeRecoveryReport({ workflowId: status.workflowId, runId, report });
   setCurrentDetails(`Recovery ${outcome}. Report: \`${stored.markdownKey}\` in the primary backup location`);

@@ -5,3 +5,4 @@ export { restoreModules } from './module-restore';
 export { resyncConfig } from './config-resync';
 export { resumeLogs, shipLogs } from './log-resumption';
 export { fullDisasterRecovery } from './full-disaster';
+export { recoveryDrill } from './drill';

@@ -3,8 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { buildDeps } from '../../src/activities/deps';
-import { titanWorkerOptions } from '../../src/worker-options';
+import { titanWorkers } from '../../src/worker-options';
 import { repoRoot, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporalEnv } from './stack';
 import type { TestEnv } from './titan-env';
 
@@ -23,17 +22,18 @@ export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void>
   quietRuntime();
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
-  const worker = await Worker.create({
+  // The same workers as src/worker.ts: with a drill section, the drill's on <taskQueue>-drill too.
+  const workers = await Promise.all(titanWorkers(env.loaded).map(async (w) => Worker.create({
     connection,
     namespace: TEMPORAL_NAMESPACE,
-    taskQueue: env.taskQueue,
-    workflowBundle: await bundle,
-    ...titanWorkerOptions(buildDeps(env.loaded)),
-  });
-  const running = worker.run();
+    taskQueue: w.taskQueue,
+    workflowBundle: await bundle!,
+    ...w.options,
+  })));
+  const running = Promise.all(workers.map((w) => w.run()));
   return {
     async stop() {
-      worker.shutdown();
+      workers.forEach((w) => w.shutdown());
       await running;
       await connection.close();
     },

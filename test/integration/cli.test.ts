@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { titan } from '../helpers/cli';
 
 const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['restore'], ['modules', 'status'], ['modules', 'restore'], ['config', 'status'], ['config', 'resync'], ['config', 'rollback'], ['logs', 'status'], ['logs', 'resume'], ['schedules', 'apply'], ['schedules', 'list'],
-  ['recover'], ['status'], ['sign-off'], ['report']];
+  ['recover'], ['status'], ['sign-off'], ['report'], ['drill']];
 
 describe('titan CLI surface', () => {
   for (const cmd of commands) {

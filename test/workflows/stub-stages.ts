@@ -1,6 +1,7 @@
 // What the full-disaster test worker runs: the real recovery and sign-off code, with stub stages
 // under the real stage workflows' names. Each stub asks the test (the `stageOutcome` activity)
 // whether to fail or what to return, so a test decides "fail twice, then succeed with this result".
+// recoveryDrill runs them the same way, on its sandbox task queue.
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { StageName } from '../../src/lib/recovery-plan';
 
@@ -23,3 +24,4 @@ export async function redisRestore(input: unknown) { return stage('redis', input
 export async function restoreModules(input: unknown) { return stage('modules', input); }
 export async function resyncConfig(input: unknown) { return stage('config', input); }
 export async function resumeLogs(input: unknown) { return stage('logs', input); }
+export { recoveryDrill } from '../../src/workflows/drill';
