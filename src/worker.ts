@@ -6,7 +6,7 @@ import { buildDeps } from './activities/deps';
 import { temporalSettings } from './connection';
 import { loopbackAddress } from './lib/config';
 import { loadEnvironment } from './load-environment';
-import { titanMetrics } from './metrics';
+import { STAGE_DURATION_BUCKETS, titanMetrics } from './metrics';
 import { titanWorkers } from './worker-options';
 
 const BACKUP_AGE_REFRESH_MS = 60_000;
@@ -17,7 +17,7 @@ async function main() {
   if (metricsAddress && !loopbackAddress.safeParse(metricsAddress).success) throw new Error(`TITAN_METRICS_ADDRESS "${metricsAddress}" must be a loopback address such as 127.0.0.1:9464`);
   Runtime.install({
     logger: new DefaultLogger((process.env.TITAN_LOG_LEVEL as LogLevel | undefined) ?? 'INFO'),
-    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, useSecondsForDurations: true } } } } : {}),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, useSecondsForDurations: true, histogramBucketOverrides: { titan_recovery_stage_duration_seconds: STAGE_DURATION_BUCKETS } } } } } : {}),
   });
   const deps = buildDeps(loaded);
   let refresh: NodeJS.Timeout | undefined;

@@ -61,6 +61,8 @@ export function createRecoveryActivities(deps: Deps) {
       const keys = recoveryReportKeys(store.location.prefix, req.workflowId, req.runId);
       await store.putText(keys.json, `${JSON.stringify(req.report, null, 2)}\n`, 'application/json');
       await store.putText(keys.markdown, renderRecoveryReport(req.report), 'text/markdown; charset=utf-8');
+      // Every recovery and drill ends here (a drill's report is stored by recoveryDrill, not by its child).
+      deps.metrics.recoveryReported(req.report);
       return { markdownKey: keys.markdown, jsonKey: keys.json };
     },
   };

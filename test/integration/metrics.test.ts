@@ -1,9 +1,11 @@
 // The worker's Prometheus endpoint: the Temporal runtime's metrics and Titan's own — the age of
-// the newest valid backup right after a backup, and the result of the last restore.
+// the newest valid backup right after a backup, the result of the last restore, the duration of
+// recovery stages.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
+import type { RecoveryStatus } from '../../src/lib/recovery-report';
 import { failureOf, runBackup, runRestore } from '../helpers/backups';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
 import { freePort } from '../helpers/redis-server';
@@ -30,7 +32,7 @@ describe('worker metrics (Prometheus)', function () {
     redis = await startManagedRedis();
     process.env.TITAN_TEST_METRICS_PASSWORD = redis.password;
     await redis.client().set('k', 'v');
-    env = writeTestEnvironment({ instances: { main: redis.instance('TITAN_TEST_METRICS_PASSWORD') }, offsite: false });
+    env = writeTestEnvironment({ instances: { main: redis.instance('TITAN_TEST_METRICS_PASSWORD') }, offsite: false, recovery: { stages: ['redis'], approvers: { default: ['alice'] } } });
     address = `127.0.0.1:${await freePort()}`;
     worker = spawnWorker(env, { TITAN_METRICS_ADDRESS: address });
     await until('the metrics endpoint', async () => (await fetch(`http://${address}/metrics`)).ok || undefined);
@@ -57,6 +59,16 @@ describe('worker metrics (Prometheus)', function () {
     const text = await metrics();
     assert.equal(value(text, 'titan_restore_last_success', 'redis="main"'), 0);
     assert.ok(Date.now() / 1000 - value(text, 'titan_restore_last_timestamp_seconds', 'redis="main"')! < 60);
+  });
+
+  it('a recovery stage\'s duration is recorded in the stage histogram when its report is stored', async () => {
+    const handle = await client.workflow.start('fullDisasterRecovery', { taskQueue: env.taskQueue, workflowId: `${env.environment}-metrics-recovery`, args: [{}] });
+    await until('the redis stage waiting', async () => (await handle.query<RecoveryStatus>('recoveryStatus')).waiting || undefined);
+    await handle.executeUpdate('signOff', { args: [{ stage: 'redis', decision: 'approve', by: 'alice' }] });
+    await handle.result();
+    const text = await metrics();
+    assert.equal(value(text, 'titan_recovery_stage_duration_seconds_count', 'stage="redis"'), 1);
+    assert.ok(value(text, 'titan_recovery_stage_duration_seconds_bucket', 'le="3600"') === 1, 'buckets in seconds up to an hour');
   });
 
   it('an address that is not loopback is refused at start, naming it', async () => {
