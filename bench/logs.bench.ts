@@ -14,9 +14,10 @@ import { buildDeps } from '../src/activities/deps';
 import { engineLines as readEngine } from '../src/activities/log-source';
 import { BULK_LINES, createLogActivities, type ShipResult } from '../src/activities/log-resumption';
 import { normalizeTime } from '../src/lib/log-lines';
-import { composeFileFor, docker, emit, engineLines, LOG_STORE, moduleSectionFor, startModule, storedCounts } from '../test/helpers/log-modules';
+import { composeFileFor, docker, emit, engineLines, LOG_STORE, startModule, storedCounts } from '../test/helpers/log-modules';
 import { dockerSocket, uniqueName } from '../test/helpers/stack';
 import { writeTestEnvironment } from '../test/helpers/titan-env';
+import { moduleSection } from '../test/helpers/module-compose';
 
 const LINES = Number(process.env.BENCH_LINES ?? 500_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -72,7 +73,7 @@ async function main() {
 
     const titanEnv = () => writeTestEnvironment({
       redisUrl: 'redis://127.0.0.1:1', docker: { socketPath: dockerSocket },
-      modules: moduleSectionFor(composeFile, project), logging: { store: { victorialogs: { url: LOG_STORE } } },
+      modules: moduleSection(composeFile, project), logging: { store: { victorialogs: { url: LOG_STORE } } },
     });
     // `since` the epoch: the whole log, also when the store holds it all already.
     const titanShip = (env: ReturnType<typeof titanEnv>): Promise<ShipResult> => new MockActivityEnvironment().run(

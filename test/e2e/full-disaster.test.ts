@@ -9,18 +9,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { stringify } from 'yaml';
 import type { RecoveryReport, RecoveryStatus } from '../../src/lib/recovery-report';
 import { runBackup, seedDataset } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 import { docker, emit, LOG_STORE, logsql } from '../helpers/log-modules';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { freePort } from '../helpers/redis-server';
 import { dockerSocket, repoRoot, stackCtl, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { spawnWorker } from '../helpers/worker';
+import { moduleSection, writeModuleCompose } from '../helpers/module-compose';
 
 const MODULES = ['alpha', 'beta', 'gamma'];
 
@@ -60,17 +59,12 @@ describe('full-disaster recovery on the real stack', function () {
     await seedDataset((db) => redis.client(db));
 
     project = uniqueName('disaster').toLowerCase();
-    const services: Record<string, unknown> = {};
-    for (const s of MODULES) {
-      const port = await freePort();
-      services[s] = { image: '127.0.0.1:5000/titan/module:1', network_mode: 'host', environment: { PORT: String(port) }, healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/health`], interval: '1s', retries: 2 } };
-    }
-    writeFileSync(path.join(root, 'compose.yml'), stringify({ services }));
+    await writeModuleCompose(path.join(root, 'compose.yml'), MODULES);
     env = writeTestEnvironment({
       instances: { main: redis.instance('TITAN_TEST_DISASTER_PASSWORD') },
       offsite: false,
       docker: { socketPath: dockerSocket },
-      modules: { composeFile: path.join(root, 'compose.yml'), project, registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' }, stopTimeout: '2s', healthDeadline: '20s' },
+      modules: moduleSection(path.join(root, 'compose.yml'), project, { stopTimeout: '2s', healthDeadline: '20s' }),
       configSync: { repo: author.dir, redis: 'main', filesRoot, keyPrefix: 'app:' },
       logging: { store: { victorialogs: { url: LOG_STORE } } },
       recovery: { approvers: { default: ['alice'], logs: ['carol'] } },

@@ -22,9 +22,6 @@ export function composeFileFor(modules: string[]): string {
   return file;
 }
 
-export function moduleSectionFor(composeFile: string, project: string) {
-  return { composeFile, project, registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' } };
-}
 
 /** A module container; without `healthcheck`, the image's health probe (one log line each) is off, so a test knows every line. */
 export async function startModule(project: string, module: string, opts: { healthcheck?: boolean } = {}): Promise<string> {

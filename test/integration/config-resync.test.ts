@@ -8,18 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Docker from 'dockerode';
-import { stringify } from 'yaml';
 import type { ResyncConfigResult } from '../../src/workflows/config-resync';
 import { ErrorType } from '../../src/lib/shared';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { freePort } from '../helpers/redis-server';
 import { dockerSocket, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { spawnWorker, startWorker } from '../helpers/worker';
+import { moduleSection, writeModuleCompose } from '../helpers/module-compose';
 
 const MODULES = ['api', 'web'];
 
@@ -48,7 +47,7 @@ describe('resyncConfig on a real Git repository, Redis and Docker engine', funct
   const writeEnv = (configSync: Record<string, unknown> = {}) => writeTestEnvironment({
     instances: { main: redis.instance('TITAN_TEST_CONFIG_PASSWORD') },
     docker: { socketPath: dockerSocket },
-    modules: { composeFile: path.join(root, 'compose.yml'), project, registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' }, stopTimeout: '2s', healthDeadline: '20s' },
+    modules: moduleSection(path.join(root, 'compose.yml'), project, { stopTimeout: '2s', healthDeadline: '20s' }),
     configSync: { repo: author.dir, redis: 'main', filesRoot, keyPrefix: 'app:', ...configSync },
   });
   const resync = (to?: string, e: TestEnv = env): Promise<ResyncConfigResult> =>
@@ -75,12 +74,7 @@ describe('resyncConfig on a real Git repository, Redis and Docker engine', funct
     redis = await startManagedRedis();
     process.env.TITAN_TEST_CONFIG_PASSWORD = redis.password;
     project = uniqueName('cfg').toLowerCase();
-    const services: Record<string, unknown> = {};
-    for (const s of MODULES) {
-      const port = await freePort();
-      services[s] = { image: '127.0.0.1:5000/titan/module:1', network_mode: 'host', environment: { PORT: String(port) }, healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/health`], interval: '1s', retries: 2 } };
-    }
-    writeFileSync(path.join(root, 'compose.yml'), stringify({ services }));
+    await writeModuleCompose(path.join(root, 'compose.yml'), MODULES);
     commits.c1 = await author.commit('c1', manifest({ mode: 'v1', 'limits.rps': '100' }), { 'conf/web.conf': 'web v1\n', 'conf/api.conf': 'api v1\n', 'scripts/apply.sh': applyScript }, { sign: true });
     env = writeEnv();
     worker = await startWorker(env);

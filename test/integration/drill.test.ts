@@ -4,12 +4,11 @@
 // redeploys the modules under the drill's compose project, re-syncs the configuration into the
 // sandbox, and removes every trace of the sandbox when it ends — also when its modules stage fails.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Redis from 'ioredis';
-import { stringify } from 'yaml';
 import { DRILL_SIGNER, drillContainerName } from '../../src/lib/drill';
 import type { RecoveryReport, RecoveryStatus } from '../../src/lib/recovery-report';
 import { STAGES } from '../../src/lib/recovery-plan';
@@ -19,11 +18,12 @@ import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 import { docker, LOG_STORE } from '../helpers/log-modules';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { freePort } from '../helpers/redis-server';
 import { dockerSocket, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { startWorker } from '../helpers/worker';
+import { moduleSection, writeModuleCompose } from '../helpers/module-compose';
+import { freePort } from '../helpers/redis-server';
 
 const MODULES = ['alpha', 'beta'];
 
@@ -43,14 +43,7 @@ describe('DR drill on the real stack', function () {
   let backupDigest: unknown;
   const sandboxClients: Redis[] = [];
 
-  const composeFile = async (file: string, tag: string) => {
-    const services: Record<string, unknown> = {};
-    for (const s of MODULES) {
-      const port = await freePort();
-      services[s] = { image: `127.0.0.1:5000/titan/module:${tag}`, network_mode: 'host', environment: { PORT: String(port) }, healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/health`], interval: '1s', retries: 2 } };
-    }
-    writeFileSync(file, stringify({ services }));
-  };
+  const composeFile = (file: string, tag: string) => writeModuleCompose(file, MODULES, tag);
   const projectContainers = async (p: string) => (await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${p}`] } })).map((c) => `${c.Id}:${c.State}`).sort();
   const sandboxContainer = () => docker.getContainer(drillContainerName({ environment: env.environment })).inspect().then(() => true, () => false);
   const sandbox = () => {
@@ -93,7 +86,7 @@ describe('DR drill on the real stack', function () {
       instances: { main: redis.instance('TITAN_TEST_DRILL_PASSWORD') },
       offsite: false,
       docker: { socketPath: dockerSocket },
-      modules: { composeFile: path.join(root, 'compose.yml'), project, registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' }, stopTimeout: '2s', healthDeadline: '8s' },
+      modules: moduleSection(path.join(root, 'compose.yml'), project, { stopTimeout: '2s', healthDeadline: '8s' }),
       configSync: { repo: author.dir, redis: 'main', filesRoot, keyPrefix: 'app:' },
       logging: { store: { victorialogs: { url: LOG_STORE } } },
       recovery: {

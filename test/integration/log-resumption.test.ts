@@ -14,12 +14,13 @@ import { ErrorType } from '../../src/lib/shared';
 import type { ResumeLogsResult } from '../../src/workflows/log-resumption';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { composeFileFor, deleteFromStore, docker, emit, engineLines, LOG_STORE, logsql, moduleSectionFor, startModule, storedCounts, victoriaLogsBin } from '../helpers/log-modules';
+import { composeFileFor, deleteFromStore, docker, emit, engineLines, LOG_STORE, logsql, startModule, storedCounts, victoriaLogsBin } from '../helpers/log-modules';
 import { freePort } from '../helpers/redis-server';
 import { dockerSocket, stackCtl, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { spawnWorker, startWorker } from '../helpers/worker';
+import { moduleSection } from '../helpers/module-compose';
 
 const STARTUP = 1;
 
@@ -40,7 +41,7 @@ describe('resumeLogs on the real VictoriaLogs and Docker engine', function () {
     const project = uniqueName('logs').toLowerCase();
     const env = writeTestEnvironment({
       redisUrl: 'redis://127.0.0.1:1', docker: { socketPath: dockerSocket },
-      modules: moduleSectionFor(composeFileFor(modules), project),
+      modules: moduleSection(composeFileFor(modules), project),
       logging: { store: { victorialogs: { url: LOG_STORE } }, ...logging },
     });
     const ids: Record<string, string> = {};

@@ -1,29 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'yaml';
-import { ConfigError, parseDotenv, parseEnvironment } from '../../src/lib/config';
-import { parse } from 'yaml';
-
-const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
-
-/** The example with one change applied, re-serialised. */
-function variant(change: (doc: any) => void): string {
-  const doc = parse(example);
-  change(doc);
-  return stringify(doc);
-}
-
-function errorOf(text: string): string {
-  try {
-    parseEnvironment(text, 'titan.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message.split('\n').length, 1, 'one line');
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { parseDotenv, parseEnvironment } from '../../src/lib/config';
+import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 describe('environment file', () => {
   it('the example for the local stack is valid and gets defaults', () => {
@@ -55,12 +32,12 @@ describe('environment file', () => {
   ];
   for (const [what, change, expected] of cases) {
     it(`rejects ${what} with one line naming the field`, () => {
-      assert.match(errorOf(variant(change)), expected);
+      assert.match(configErrorOf(variant(change)), expected);
     });
   }
 
   it('rejects YAML that does not parse, naming the line', () => {
-    assert.match(errorOf('environment: local\nredis: [\n  main: {'), /^titan\.yaml: line \d+ not valid YAML: /);
+    assert.match(configErrorOf('environment: local\nredis: [\n  main: {'), /^titan\.yaml: line \d+ not valid YAML: /);
   });
 
   it('reads the dotenv subset that node --env-file accepts', () => {

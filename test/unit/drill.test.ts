@@ -1,33 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse, stringify } from 'yaml';
-import { ConfigError, parseEnvironment } from '../../src/lib/config';
+import { parseEnvironment } from '../../src/lib/config';
 import { drillEnvironment } from '../../src/lib/drill';
 import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
 import { desiredSchedules } from '../../src/schedules';
+import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 // The example for the local stack has a drill section for its stages (redis, modules, logs); each
 // test changes it, or adds a configSync section for the config stage.
-const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
 const configSync = { repo: 'https://git.example/titan-config.git', redis: 'main', filesRoot: '.titan/data/config' };
 
-function withDrill(change: (drill: any, doc: any) => void): string {
-  const doc = parse(example);
-  change(doc.recovery.drill, doc);
-  return stringify(doc);
-}
-
-function errorOf(text: string): string {
-  try {
-    parseEnvironment(text, 'titan.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message.split('\n').length, 1, 'one line');
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
-}
+const withDrill = (change: (drill: any, doc: any) => void) => variant((doc) => change(doc.recovery.drill, doc));
 
 describe('recovery.drill section and the sandbox environment', () => {
   const cases: [string, (d: any, doc: any) => void, RegExp][] = [
@@ -44,7 +26,7 @@ describe('recovery.drill section and the sandbox environment', () => {
     ['a misspelt key', (d) => { d.autoSignoff = false; }, /^titan\.yaml: recovery\.drill: .*\(autoSignoff\)$/],
   ];
   for (const [what, change, expected] of cases) {
-    it(`refuses ${what}, naming the field`, () => assert.match(errorOf(withDrill(change)), expected));
+    it(`refuses ${what}, naming the field`, () => assert.match(configErrorOf(withDrill(change)), expected));
   }
 
   it('a stage outside the plan needs no sandbox', () => {

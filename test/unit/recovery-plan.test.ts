@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse, stringify } from 'yaml';
-import { ConfigError, type Environment, parseEnvironment } from '../../src/lib/config';
+import { type Environment, parseEnvironment } from '../../src/lib/config';
 import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
+import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 // The example for the local stack describes Redis `main`, modules and logging, no configSync;
 // each test replaces its recovery section.
-const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
-
 function withRecovery(recovery: unknown, change: (doc: any) => void = () => {}): string {
-  const doc = parse(example);
-  doc.recovery = recovery;
-  change(doc);
-  return stringify(doc);
-}
-
-function errorOf(text: string): string {
-  try {
-    parseEnvironment(text, 'titan.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message.split('\n').length, 1, 'one line');
-    return err.message;
-  }
-  assert.fail('expected a ConfigError');
+  return variant((doc) => {
+    doc.recovery = recovery;
+    change(doc);
+  });
 }
 
 describe('recovery section of the environment file', () => {
@@ -47,7 +32,7 @@ describe('recovery section of the environment file', () => {
   ];
   for (const [what, recovery, expected, change] of cases) {
     it(`rejects ${what} with one error naming the field`, () => {
-      assert.match(errorOf(withRecovery(recovery, change)), expected);
+      assert.match(configErrorOf(withRecovery(recovery, change)), expected);
     });
   }
 

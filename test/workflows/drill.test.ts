@@ -2,7 +2,6 @@
 // code with stub stages (test/workflows/stub-stages.ts) and stub sandbox activities, on two task
 // queues like the real worker's: production's and the drill's.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -18,6 +17,7 @@ import { recoveryStatusQuery, signOffUpdate } from '../../src/workflows/sign-off
 import { testServerBin } from '../helpers/stack';
 import { quietRuntime } from '../helpers/worker';
 import type { StageRun } from './stub-stages';
+import { untilDefined } from '../helpers/wait';
 
 const TASK_QUEUE = 'drill-test';
 const SANDBOX_QUEUE = drillTaskQueue(TASK_QUEUE);
@@ -113,15 +113,6 @@ describe('DR drill (time-skipping server, stub stages and sandbox)', function ()
     return err.cause;
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   const at = (what: string) => `${what}@${SANDBOX_QUEUE}`;
 
@@ -164,7 +155,7 @@ describe('DR drill (time-skipping server, stub stages and sandbox)', function ()
   it('waiting for sign-offs: a person\'s rejection ends the drill and the sandbox is removed', async () => {
     const h = await start({}, { waitForSignOff: true });
     const child = env.client.workflow.getHandle(`${h.workflowId}-recovery`);
-    await until('redis waiting for a sign-off', async () => ((await child.query(recoveryStatusQuery)).waiting?.stage === 'redis' ? true : undefined));
+    await untilDefined('redis waiting for a sign-off', async () => ((await child.query(recoveryStatusQuery)).waiting?.stage === 'redis' ? true : undefined));
     assert.deepEqual(events.get(h.workflowId), [at('start sandbox'), at('redis')], 'nothing removed while it waits');
     await child.executeUpdate(signOffUpdate, { args: [{ stage: 'redis', decision: 'reject', by: 'alice', comment: 'digest differs' }] });
     const f = await failure(h);
@@ -180,7 +171,7 @@ describe('DR drill (time-skipping server, stub stages and sandbox)', function ()
     const h = await start({}, { waitForSignOff: true });
     const child = env.client.workflow.getHandle(`${h.workflowId}-recovery`);
     for (const stage of STAGES) {
-      await until(`${stage} waiting`, async () => ((await child.query(recoveryStatusQuery)).waiting?.stage === stage ? true : undefined));
+      await untilDefined(`${stage} waiting`, async () => ((await child.query(recoveryStatusQuery)).waiting?.stage === stage ? true : undefined));
       await child.executeUpdate(signOffUpdate, { args: [{ stage, decision: 'approve', by: 'alice' }] });
     }
     const report = await h.result();

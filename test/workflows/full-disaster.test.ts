@@ -23,6 +23,7 @@ import { titan } from '../helpers/cli';
 import { testServerBin } from '../helpers/stack';
 import { quietRuntime } from '../helpers/worker';
 import type { StageRun } from './stub-stages';
+import { untilDefined } from '../helpers/wait';
 
 const TASK_QUEUE = 'full-disaster-test';
 const MINUTE = 60_000;
@@ -105,19 +106,9 @@ describe('full-disaster recovery (time-skipping server, stub stages)', function 
 
   const status = (h: WorkflowHandle) => h.query(recoveryStatusQuery);
 
-  /** Real time passes only here (between env.sleep calls the test server's clock stands still). */
-  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   const waitingOn = (h: WorkflowHandle, stage: StageName, attempt = 1) =>
-    until(`${stage} #${attempt} to wait for a sign-off`, async () => {
+    untilDefined(`${stage} #${attempt} to wait for a sign-off`, async () => {
       const s = await status(h);
       return s.waiting?.stage === stage && s.waiting.attempt === attempt ? s : undefined;
     });
@@ -254,14 +245,14 @@ describe('full-disaster recovery (time-skipping server, stub stages)', function 
     await sleep(300);
     assert.deepEqual(mine(), [], 'no reminder before remindAfter');
     await env.sleep(2 * MINUTE);
-    await until('the reminder', async () => (mine().length === 1 ? true : undefined));
+    await untilDefined('the reminder', async () => (mine().length === 1 ? true : undefined));
     assert.deepEqual(mine(), ['reminder:redis']);
     assert.deepEqual(notices.find((x) => x.workflowId === h.workflowId)!.approvers, ['alice', 'bob']);
     await env.sleep(80 * MINUTE);
     await sleep(300);
     assert.deepEqual(mine(), ['reminder:redis'], 'no escalation before escalateAfter');
     await env.sleep(10 * MINUTE);
-    await until('the escalation', async () => (mine().length === 2 ? true : undefined));
+    await untilDefined('the escalation', async () => (mine().length === 2 ? true : undefined));
     assert.deepEqual(mine(), ['reminder:redis', 'escalation:redis']);
     await env.sleep(10 * 60 * MINUTE);
     const s = await status(h);
