@@ -162,6 +162,10 @@ export class BackupStore {
     }
   }
 
+  async deleteKey(key: string): Promise<void> {
+    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
   /** Keys under a prefix, newest first. */
   async listKeys(prefix: string): Promise<{ key: string; lastModified?: Date }[]> {
     const out: { key: string; lastModified?: Date }[] = [];

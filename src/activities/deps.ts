@@ -14,6 +14,7 @@ import Docker from 'dockerode';
 import { BackupStore } from './backup-store';
 import { noMetrics, type TitanMetrics } from '../metrics';
 import { type LogStore, VictoriaLogsStore } from './log-store';
+import { spoolContainerLog } from './log-spool';
 import { logShippingScheduleId } from '../schedules';
 import { ModuleEngine, type RegistryAuth } from './module-engine';
 import type { RedisTarget } from './redis-control';
@@ -52,10 +53,14 @@ export interface ModulesContext {
   healthDeadlineMs: number;
   probes: NonNullable<Environment['modules']>['probes'];
   errorPattern: RegExp;
+  /** With a logging section: keeps a container's log in the backup location before a redeploy removes it. */
+  spoolLog?: (service: string, container: string) => Promise<void>;
 }
 
 export interface LogsContext {
   store: LogStore;
+  /** Where redeploys spool the logs of the containers they remove (the primary backup location). */
+  spool: BackupStore;
   docker: Docker;
   /** The compose project whose containers are the log sources. */
   project: string;
@@ -104,6 +109,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   let repo: ConfigRepo | undefined;
   let store: LogStore | undefined;
   const getDocker = () => (docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) }));
+  const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   const modulesContext = (): ModulesContext => {
     const m = env.modules;
     if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
@@ -125,9 +131,9 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       healthDeadlineMs: durationMs(m.healthDeadline),
       probes: m.probes,
       errorPattern: new RegExp(m.errorPattern),
+      spoolLog: env.logging && ((service, container) => spoolContainerLog(getDocker(), stores.primary, project.name, service, container)),
     };
   };
-  const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
   return {
     environment: env.environment,
     redis: endpoint,
@@ -164,6 +170,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       store ??= new VictoriaLogsStore(vl.url, l.label ?? env.environment, vl.authorizationEnv && secret(vl.authorizationEnv, 'logging.store.victorialogs.authorizationEnv'));
       return {
         store,
+        spool: stores.primary,
         docker: getDocker(),
         project: engine.project.name,
         modules(only) {

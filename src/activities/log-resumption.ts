@@ -5,7 +5,8 @@ import { Context } from '@temporalio/activity';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { type EngineTime, gapFinder, type LogGap, minuteOf } from '../lib/log-lines';
 import type { Deps, LogsContext } from './deps';
-import { containerLines, moduleContainers, type SourceContainer, type SourceLine, writeCanary } from './log-source';
+import { containerLines, moduleContainers, type SourceContainer, type SourceLine, withIds, writeCanary } from './log-source';
+import { spooledContainers, spooledLines } from './log-spool';
 import type { StoredLine } from './log-store';
 
 export interface LogSource {
@@ -62,7 +63,7 @@ export function createLogActivities(deps: Deps) {
       await logs.store.flush();
       const modules = await Promise.all(logs.modules(req.modules).map(async (module) => ({
         module,
-        containers: await moduleContainers(logs.docker, logs.project, module),
+        containers: await moduleSources(logs, module),
         checkpoint: await logs.store.newest(module),
       })));
       return { store: logs.store.description, retentionDays: await logs.store.retentionDays(), minRetentionDays: logs.minRetentionDays, modules };
@@ -109,11 +110,11 @@ export function createLogActivities(deps: Deps) {
         inFlight.catch(() => undefined); // its failure is raised where it is awaited, not as an unhandled rejection
         if (point.done) await inFlight;
       };
-      for (const c of await moduleContainers(logs.docker, logs.project, req.module)) {
+      for (const c of await moduleSources(logs, req.module)) {
         if (p.done.includes(c.id)) continue;
         const from = p.container === c.id && p.time ? p.time : since;
         let last: EngineTime | undefined;
-        for await (const line of containerLines(logs.docker, c.id, { since: from, until: req.until })) {
+        for await (const line of sourceLines(logs, c, { since: from, until: req.until })) {
           p.read++;
           if (checkpoint && line.time <= checkpoint) toCheck.push(line);
           else {
@@ -160,8 +161,26 @@ export function createLogActivities(deps: Deps) {
     async resumeLogShipping(req: { note: string }): Promise<void> {
       await scheduleHandle().unpause(req.note);
     },
+
+    /** Deletes spooled logs of retired containers once the module's logs are verified. */
+    async dropSpooledLogs(req: { keys: string[] }): Promise<void> {
+      for (const key of req.keys) await deps.logs().spool.deleteKey(key);
+    },
   };
 }
+
+/**
+ * A module's log sources: its containers on the engine, and, first, the logs of retired ones a
+ * redeploy spooled before removing them.
+ */
+async function moduleSources(logs: LogsContext, module: string): Promise<SourceContainer[]> {
+  const live = await moduleContainers(logs.docker, logs.project, module);
+  const spooled = (await spooledContainers(logs.spool, logs.project, module)).filter((s) => !live.some((c) => c.id === s.id));
+  return [...spooled.map((s) => ({ id: s.id, name: `${s.id.slice(0, 12)} (spooled log)`, running: false, created: s.spooledAt, spooled: s.key })), ...live];
+}
+
+const sourceLines = (logs: LogsContext, c: SourceContainer, window: { since?: EngineTime; until: EngineTime }) =>
+  (c.spooled ? withIds(c.id, spooledLines(logs.spool, c.spooled, window)) : containerLines(logs.docker, c.id, window));
 
 export interface CheckRequest { module: string; from?: EngineTime; until: EngineTime; canary?: string }
 
@@ -172,13 +191,13 @@ export async function checkModuleLogs(logs: LogsContext, req: CheckRequest, prog
   const [stored, counts, storedPerMinute] = await Promise.all([logs.store.ids(window), logs.store.counts(window), logs.store.perMinute(window)]);
   const gaps = gapFinder();
   const sourcePerMinute = new Map<string, number>();
-  let sourceLines = 0;
-  for (const c of await moduleContainers(logs.docker, logs.project, req.module)) {
-    for await (const line of containerLines(logs.docker, c.id, { since: req.from, until: req.until })) {
+  let read = 0;
+  for (const c of await moduleSources(logs, req.module)) {
+    for await (const line of sourceLines(logs, c, { since: req.from, until: req.until })) {
       gaps.line(c.id, line.time, stored.has(line.id));
       const minute = minuteOf(line.time);
       sourcePerMinute.set(minute, (sourcePerMinute.get(minute) ?? 0) + 1);
-      if (++sourceLines % 50_000 === 0) progress(`verify ${req.module}: ${sourceLines} lines`);
+      if (++read % 50_000 === 0) progress(`verify ${req.module}: ${read} lines`);
     }
   }
   const minutes = [...new Set([...sourcePerMinute.keys(), ...storedPerMinute.keys()])].sort()
@@ -186,7 +205,7 @@ export async function checkModuleLogs(logs: LogsContext, req: CheckRequest, prog
     .filter((m) => m.source !== m.stored);
   return {
     ...window,
-    sourceLines,
+    sourceLines: read,
     storedLines: counts.lines,
     distinctStored: counts.distinct,
     missing: gaps.gaps(),

@@ -19,6 +19,8 @@ export interface SourceContainer {
   name: string;
   running: boolean;
   created: string;
+  /** The key of its spooled log, for a container a redeploy removed (see log-spool.ts). */
+  spooled?: string;
 }
 
 /** The module's containers (docker-compose labels), oldest first, running or not. */
@@ -33,13 +35,20 @@ export async function moduleContainers(docker: Docker, project: string, module: 
  * The container's lines with times in [since, until] (both inclusive, as the engine filters), in
  * the order written, streamed: a backfill of millions of lines holds one chunk at a time.
  */
-export async function* containerLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<SourceLine> {
-  const rank = lineRanker(container);
-  for await (const l of engineLines(docker, container, window)) yield rank(l.time, l.stream, l.text);
+export function containerLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<SourceLine> {
+  return withIds(container, engineLines(docker, container, window));
 }
 
+/** Gives each line of one container its stable id (see lineRanker), wherever the lines are read from. */
+export async function* withIds(container: string, lines: AsyncIterable<EngineLine>): AsyncGenerator<SourceLine> {
+  const rank = lineRanker(container);
+  for await (const l of lines) yield rank(l.time, l.stream, l.text);
+}
+
+export interface EngineLine { time: EngineTime; stream: 'stdout' | 'stderr'; text: string }
+
 /** The engine's log lines as it stores them: time, stream, text. */
-export async function* engineLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<{ time: EngineTime; stream: 'stdout' | 'stderr'; text: string }> {
+export async function* engineLines(docker: Docker, container: string, window: { since?: EngineTime; until: EngineTime }): AsyncGenerator<EngineLine> {
   const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
     docker.modem.dial({
       path: `/containers/${container}/logs?`,

@@ -1,11 +1,11 @@
 // Activities of the restoreModules workflow: identify failed modules, pull their images, redeploy
 // one module, verify one module. Each is idempotent (see ModuleEngine.recreate).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { dependencyWaves } from '../lib/compose';
 import type { Deps } from './deps';
 import { heartbeatWhile } from './heartbeat';
-import type { ModuleStatus } from './module-engine';
+import { DEPLOY_LABEL, type ModuleStatus } from './module-engine';
 
 const PROBE_LOG_SETTLE_MS = 1000;
 
@@ -49,10 +49,20 @@ export function createModuleActivities(deps: Deps) {
       });
     },
 
-    /** Replaces the module's container with one from `image` (a reference or an image id). */
+    /**
+     * Replaces the module's container with one from `image` (a reference or an image id). The log
+     * of each container it replaces is spooled first, for the logs stage to ship; a spool that
+     * fails does not hold the redeploy up (the logs stage then reports the lines as lost).
+     */
     async redeployModule(req: { service: string; image: string; deployTag: string }): Promise<string> {
       const m = deps.modules();
-      return heartbeatWhile(`redeploy ${req.service}`, () => m.engine.recreate(req.service, req.image, req.deployTag, m.stopTimeoutS));
+      return heartbeatWhile(`redeploy ${req.service}`, async () => {
+        for (const c of await m.engine.containersOf(req.service)) {
+          if (!m.spoolLog || c.Config.Labels?.[DEPLOY_LABEL] === req.deployTag) continue;
+          await m.spoolLog(req.service, c.Id).catch((err: Error) => log.warn(`log of ${req.service} container ${c.Id.slice(0, 12)} not spooled: ${err.message}`));
+        }
+        return m.engine.recreate(req.service, req.image, req.deployTag, m.stopTimeoutS);
+      });
     },
 
     /** Healthy within the deadline, the optional HTTP probe answers, no error lines in its logs since it started. */

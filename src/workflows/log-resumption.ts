@@ -72,6 +72,9 @@ async function resumeModule(source: LogSource, since: EngineTime | undefined): P
 
   setCurrentDetails(`**${module}**: verifying source against store`);
   const check = await longStep(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text });
+  // Retired containers' spooled logs are shipped and verified now: no longer needed.
+  const spooled = source.containers.flatMap((c) => (c.spooled ? [c.spooled] : []));
+  if (spooled.length && logProblems({ module, check }).length === 0) await quickStep(`drop the spooled logs of ${module}'s retired containers`).dropSpooledLogs({ keys: spooled });
   const shipped = { module, read: backfill.read + after.read, shipped: backfill.shipped + after.shipped, alreadyStored: backfill.alreadyStored + after.alreadyStored };
   return { module, checkpoint, shipped, canary: { text, time: canary.time }, check };
 }

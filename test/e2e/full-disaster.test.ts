@@ -144,6 +144,7 @@ describe('full-disaster recovery on the real stack', function () {
 
     const report: RecoveryReport = await handle.result();
     assert.equal(report.outcome, 'completed');
+    assert.deepEqual(report.warnings, [], "nothing lost: alpha's last lines were spooled by its redeploy and shipped");
     for (const s of report.stages) {
       assert.equal(s.attempts.length, 1, `${s.name} ran once`);
       assert.equal(s.state, 'approved');

@@ -2,7 +2,7 @@
 // logging while the store is down; the backfill stores every line exactly once, also when run
 // twice and when the worker dies in the middle; a window removed from the store is found and
 // refilled; a store keeping logs too briefly is reported; the shipping schedule ships and is
-// paused only while a resumption runs.
+// paused only while a resumption runs; a killed module's last lines survive its redeploy.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ErrorType } from '../../src/lib/shared';
 import type { ResumeLogsResult } from '../../src/workflows/log-resumption';
-import { failureOf } from '../helpers/backups';
+import { failureOf, stores } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { composeFileFor, deleteFromStore, docker, emit, engineLines, LOG_STORE, logsql, startModule, storedCounts, victoriaLogsBin } from '../helpers/log-modules';
 import { freePort } from '../helpers/redis-server';
@@ -20,7 +20,7 @@ import { dockerSocket, stackCtl, temporalClient, uniqueName } from '../helpers/s
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { spawnWorker, startWorker } from '../helpers/worker';
-import { moduleSection } from '../helpers/module-compose';
+import { moduleSection, writeModuleCompose } from '../helpers/module-compose';
 
 const STARTUP = 1;
 
@@ -208,6 +208,40 @@ describe('resumeLogs on the real VictoriaLogs and Docker engine', function () {
     } finally {
       await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
       await worker.stop();
+    }
+  });
+
+  it('a killed module redeployed by restoreModules: the replaced container\'s log is spooled, its last lines shipped once, the spool dropped', async () => {
+    const project = uniqueName('spool').toLowerCase();
+    const composeFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'titan-spool-')), 'docker-compose.yml');
+    await writeModuleCompose(composeFile, ['alpha']);
+    const env = writeTestEnvironment({
+      redisUrl: 'redis://127.0.0.1:1', docker: { socketPath: dockerSocket },
+      modules: moduleSection(composeFile, project, { stopTimeout: '2s', healthDeadline: '20s' }),
+      logging: { store: { victorialogs: { url: LOG_STORE } } },
+    });
+    const worker = await startWorker(env);
+    const redeploy = () => client.workflow.execute('restoreModules', { taskQueue: env.taskQueue, workflowId: uniqueName('modules'), args: [{}] });
+    const spooled = async () => (await stores(env)[0]!.listKeys(`${env.prefix}_log-spool/${project}/alpha/`)).map((o) => o.key);
+    try {
+      await redeploy();
+      const [old] = await docker.listContainers({ filters: { label: [`com.docker.compose.project=${project}`] } });
+      containers.push(old!.Id);
+      await ship(env);
+      await emit(old!.Id, 'last-words', 50); // after the last shipment: only the engine has them
+      await docker.getContainer(old!.Id).kill();
+      await redeploy();
+      await assert.rejects(docker.getContainer(old!.Id).inspect(), /no such container/i, 'the redeploy removed the dead container');
+      assert.deepEqual(await spooled(), [`${env.prefix}_log-spool/${project}/alpha/${old!.Id}.ndjson`]);
+
+      const r = await resume(env);
+      assert.deepEqual(r.warnings, [], 'nothing lost');
+      const [row] = await logsql(`environment:=${JSON.stringify(env.environment)} container:=${JSON.stringify(old!.Id)} _msg:~"^last-words " | stats count() n, count_uniq(titan_id) u`);
+      assert.deepEqual([row!.n, row!.u], ['50', '50'], 'the dead container\'s last lines, once each');
+      assert.deepEqual(await spooled(), [], 'dropped once verified');
+    } finally {
+      await worker.stop();
+      for (const c of await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } })) await docker.getContainer(c.Id).remove({ force: true });
     }
   });
 
