@@ -4,7 +4,9 @@
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ComposeProject, configHash, containerCreateOptions, type ModuleSpec } from '../lib/compose';
+import { normalizeTime } from '../lib/log-lines';
 import { ErrorType } from '../lib/shared';
+import { engineLines } from './log-source';
 
 export type ModuleState = 'healthy' | 'starting' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
 
@@ -150,10 +152,12 @@ export class ModuleEngine {
     }
   }
 
-  /** Log lines since `since` (ISO time) that match the error pattern. */
+  /** Log lines since `since` (RFC 3339, e.g. the container's StartedAt) that match the error pattern. */
   async errorLines(containerId: string, since: string, pattern: RegExp): Promise<string[]> {
-    const raw = await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, follow: false, since: Math.floor(Date.parse(since) / 1000) });
-    return demuxLogs(raw as unknown as Buffer).filter((l) => pattern.test(l));
+    const out: string[] = [];
+    const until = normalizeTime(new Date(Date.now() + 1000).toISOString());
+    for await (const l of engineLines(this.docker, containerId, { since: normalizeTime(since), until })) if (pattern.test(l.text)) out.push(l.text);
+    return out;
   }
 }
 
@@ -168,15 +172,4 @@ function ignoreStatus(code: number) {
   return (err: { statusCode?: number }) => {
     if (err.statusCode !== code) throw err;
   };
-}
-
-/** Splits the engine's multiplexed log stream (8-byte frame headers) into lines. */
-export function demuxLogs(raw: Buffer): string[] {
-  const parts: Buffer[] = [];
-  for (let i = 0; i + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(i + 4);
-    parts.push(raw.subarray(i + 8, i + 8 + size));
-    i += 8 + size;
-  }
-  return Buffer.concat(parts).toString('utf8').split('\n').filter((l) => l.length > 0);
 }

@@ -5,7 +5,7 @@ import { checkModuleLogs, createLogActivities, type LogSource, type ModuleLogChe
 import { durationMs } from '../lib/config';
 import { normalizeTime } from '../lib/log-lines';
 import type { LoadedEnvironment } from '../load-environment';
-import { logProblems, removedSourceWarnings, type ResumeLogsResult } from '../workflows/log-resumption';
+import { logProblems, removedSourceWarnings, type ResumeLogsResult, retentionProblems } from '../workflows/log-resumption';
 import { followWithProgress, printResult, table } from './output';
 import { startExclusive } from './start-workflow';
 
@@ -23,11 +23,7 @@ export async function logStatus(loaded: LoadedEnvironment, opts: { modules: stri
     const check = s.checkpoint && s.checkpoint.time >= from ? await checkModuleLogs(logs, { module: s.module, from, until: s.checkpoint.time }) : undefined;
     modules.push({ module: s.module, checkpoint: s.checkpoint, check, problems: check ? logProblems({ module: s.module, check }) : [], warnings: removedSourceWarnings(s) });
   }
-  const shortRetention = sources.retentionDays < sources.minRetentionDays;
-  const problems = [
-    ...(shortRetention ? [`${sources.store} keeps ${sources.retentionDays} days of logs; the plan asks for at least ${sources.minRetentionDays}`] : []),
-    ...modules.flatMap((m) => m.problems),
-  ];
+  const problems = [...retentionProblems(sources), ...modules.flatMap((m) => m.problems)];
   printResult(opts.json, { store: sources.store, retentionDays: sources.retentionDays, from, modules, problems }, () => [
     `store: ${sources.store}, keeps ${sources.retentionDays} days (the plan asks for ≥ ${sources.minRetentionDays})`,
     table(modules.map((m) => ({

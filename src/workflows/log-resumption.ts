@@ -3,7 +3,7 @@
 // was lost: every source line by id, per-minute counts, duplicates, a canary through each module,
 // and the store's retention. The shipping schedule is paused while this runs and always resumed.
 import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { LogSource, ModuleLogCheck, ShipResult } from '../activities/log-resumption';
+import type { LogSource, LogSources, ModuleLogCheck, ShipResult } from '../activities/log-resumption';
 import { type EngineTime, normalizeTime } from '../lib/log-lines';
 import { ErrorType } from '../lib/shared';
 import { longStep, quickStep } from './steps';
@@ -38,9 +38,7 @@ export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLog
   const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
   const since = input.since === undefined ? undefined : normalizeTime(new Date(input.since).toISOString());
   const result: ResumeLogsResult = { store: sources.store, retentionDays: sources.retentionDays, modules: [], problems: [], warnings: [] };
-  if (sources.retentionDays < sources.minRetentionDays) {
-    result.problems.push(`${sources.store} keeps ${sources.retentionDays} days of logs; the plan asks for at least ${sources.minRetentionDays}`);
-  }
+  result.problems.push(...retentionProblems(sources));
   result.warnings.push(...sources.modules.flatMap(removedSourceWarnings));
 
   const paused = await quickStep('pause the log-shipping schedule').pauseLogShipping({ reason: `resumeLogs ${workflowInfo().workflowId} is backfilling` });
@@ -77,6 +75,11 @@ async function resumeModule(source: LogSource, since: EngineTime | undefined): P
   if (spooled.length && logProblems({ module, check }).length === 0) await quickStep(`drop the spooled logs of ${module}'s retired containers`).dropSpooledLogs({ keys: spooled });
   const shipped = { module, read: backfill.read + after.read, shipped: backfill.shipped + after.shipped, alreadyStored: backfill.alreadyStored + after.alreadyStored };
   return { module, checkpoint, shipped, canary: { text, time: canary.time }, check };
+}
+
+/** The store keeps logs less than the plan asks. */
+export function retentionProblems(s: LogSources): string[] {
+  return s.retentionDays < s.minRetentionDays ? [`${s.store} keeps ${s.retentionDays} days of logs; the plan asks for at least ${s.minRetentionDays}`] : [];
 }
 
 /** What a module's check found wrong, one line each. */
