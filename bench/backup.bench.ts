@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import type { BackupStore } from '../src/activities/backup-store';
+import type { BackupStore } from '../src/infra/backup-store';
 import type { RedisBackupResult } from '../src/workflows/redis-backup';
 import { stores } from '../test/helpers/backups';
 import { type RedisServer, startRedisServer } from '../test/helpers/redis-server';

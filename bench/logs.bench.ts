@@ -9,10 +9,10 @@
 // BENCH_ROUNDS rounds (default 3) alternate which side goes first; medians are compared. Prints
 // both times, the ratio titan/plain (target ≤ 1.50), lines per second, a re-run of Titan over a
 // window the store holds entirely (every line looked up by id, none sent), and the peak RSS growth.
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { buildDeps } from '../src/activities/deps';
-import { engineLines as readEngine } from '../src/activities/log-source';
-import { BULK_LINES, createLogActivities, type ShipResult } from '../src/activities/log-resumption';
+import { buildDeps } from '../src/deps';
+import { engineLines as readEngine } from '../src/infra/log-source';
+import { BULK_LINES, shipModuleLogs } from '../src/infra/log-ship';
+import type { ShipResult } from '../src/lib/log-verdicts';
 import { normalizeTime } from '../src/lib/log-lines';
 import { composeFileFor, docker, emit, engineLines, LOG_STORE, startModule, storedCounts } from '../test/helpers/log-modules';
 import { dockerSocket, uniqueName } from '../test/helpers/stack';
@@ -76,8 +76,8 @@ async function main() {
       modules: moduleSection(composeFile, project), logging: { store: { victorialogs: { url: LOG_STORE } } },
     });
     // `since` the epoch: the whole log, also when the store holds it all already.
-    const titanShip = (env: ReturnType<typeof titanEnv>): Promise<ShipResult> => new MockActivityEnvironment().run(
-      createLogActivities(buildDeps(env.loaded)).shipModuleLogs, { module: 'bulk', since: normalizeTime('1970-01-01T00:00:00Z'), until });
+    const titanShip = (env: ReturnType<typeof titanEnv>): Promise<ShipResult> =>
+      shipModuleLogs(buildDeps(env.loaded).logs(), { module: 'bulk', since: normalizeTime('1970-01-01T00:00:00Z'), until }, undefined, () => undefined);
 
     const times = { plain: [] as number[], titan: [] as number[] };
     let rss = 0;

@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { BackupStore } from '../src/activities/backup-store';
+import type { BackupStore } from '../src/infra/backup-store';
 import type { RedisRestoreResult } from '../src/workflows/redis-restore';
 import { runBackup, stores } from '../test/helpers/backups';
 import { type ManagedRedis, startManagedRedis } from '../test/helpers/managed-redis';

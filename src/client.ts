@@ -6,15 +6,16 @@ import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
 import { configStatus, resyncCommand, rollbackCommand } from './cli/config-commands';
 import { drillCommand } from './cli/drill-commands';
-import { describeError } from './cli/output';
+import { describeError, printResult } from './cli/output';
 import { logStatus, resumeLogsCommand } from './cli/log-commands';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
 import { recoverCommand, reportCommand, signOffCommand, statusCommand } from './cli/recovery-commands';
 import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
+import { applySearchAttributes } from './cli/search-attributes';
 import { temporalSettings } from './connection';
 import { loadEnvironment } from './load-environment';
-import { STAGES, type StageName } from './lib/recovery-plan';
+import { STAGES, type StageName } from './lib/config';
 import { DECISIONS, type Decision } from './lib/recovery-report';
 
 interface Globals { config?: string; json: boolean }
@@ -160,6 +161,15 @@ function buildProgram(): Command {
   ] as const) {
     schedules.command(name).description(desc).action(action(program, (g) => withTemporal((client) => run(client, g.loaded, g.json))));
   }
+
+  program.command('search-attributes').description("Titan's search attributes on the Temporal namespace")
+    .command('apply')
+    .description('register the ones the namespace lacks (self-hosted Temporal; the local stack registers them itself)')
+    .action(async () => {
+      const { json } = program.opts<Globals>();
+      const r = await withTemporal(applySearchAttributes);
+      printResult(json, r, () => [...r.added.map((n) => `added ${n}`), ...r.present.map((n) => `present ${n}`)].join('\n'));
+    });
   return program;
 }
 

@@ -2,8 +2,10 @@
 // and resolves secrets by name. Used by the worker and the CLI; never by workflows.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type Environment, parseDotenv, parseEnvironment } from './lib/config';
-import { ErrorType } from './lib/shared';
+import type { Environment } from './lib/config';
+import { parseDotenv, parseEnvironment } from './lib/environment';
+import { ConfigError } from './lib/validation';
+import { ErrorType } from './lib/errors';
 
 export interface LoadedEnvironment {
   env: Environment;

@@ -1,24 +1,23 @@
 // What every Titan worker registers, shared by src/worker.ts and the tests' in-process workers,
 // so tests exercise the same settings as production.
 import type { WorkerOptions } from '@temporalio/worker';
-import { createActivities } from './activities';
-import { buildDeps, type Deps } from './activities/deps';
+import { createActivities, createRecoveryStageActivities } from './activities';
 import { createDrillActivities, drillLoaded, drillSandbox } from './activities/drill';
-import { createRedisBackupActivities } from './activities/redis-backup';
+import { buildDeps, type Deps } from './deps';
 import type { LoadedEnvironment } from './load-environment';
 
-export function titanWorkerOptions(deps: Deps): Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval'> {
-  return {
-    activities: createActivities(deps),
-    // Progress reaches the UI and `titan backup` within seconds, not at 80% of the heartbeat timeout.
-    maxHeartbeatThrottleInterval: '2s',
-  };
-}
+type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval'>;
+
+const withActivities = (activities: object): TitanWorkerOptions => ({
+  activities,
+  // Progress reaches the UI and `titan backup` within seconds, not at 80% of the heartbeat timeout.
+  maxHeartbeatThrottleInterval: '2s',
+});
 
 export interface TitanWorkerSpec {
   taskQueue: string;
   deps: Deps;
-  options: ReturnType<typeof titanWorkerOptions>;
+  options: TitanWorkerOptions;
 }
 
 /**
@@ -28,17 +27,12 @@ export interface TitanWorkerSpec {
  * applies retention to the locations it restores from.
  */
 export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(loaded)): TitanWorkerSpec[] {
-  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: titanWorkerOptions(deps) }];
+  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(createActivities(deps)) }];
   if (loaded.env.recovery?.drill) {
     const sandbox = drillLoaded(loaded);
     const sandboxDeps = buildDeps(sandbox);
-    const options = titanWorkerOptions(sandboxDeps);
-    const backupOnly = new Set(Object.keys(createRedisBackupActivities(sandboxDeps)));
-    options.activities = {
-      ...Object.fromEntries(Object.entries(options.activities!).filter(([k]) => !backupOnly.has(k))),
-      ...createDrillActivities(sandboxDeps, drillSandbox(loaded)),
-    };
-    workers.push({ taskQueue: sandbox.env.taskQueue, deps: sandboxDeps, options });
+    const activities = { ...createRecoveryStageActivities(sandboxDeps), ...createDrillActivities(sandboxDeps, drillSandbox(loaded)) };
+    workers.push({ taskQueue: sandbox.env.taskQueue, deps: sandboxDeps, options: withActivities(activities) });
   }
   return workers;
 }

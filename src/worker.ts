@@ -2,11 +2,11 @@
 // Connects to Temporal, builds the activity dependencies once, and runs until SIGINT/SIGTERM,
 // when the SDK's runtime drains in-flight activities before we close the connection.
 import { bundleWorkflowCode, DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { buildDeps } from './activities/deps';
+import { buildDeps } from './deps';
 import { temporalSettings } from './connection';
 import { loopbackAddress } from './lib/config';
 import { loadEnvironment } from './load-environment';
-import { STAGE_DURATION_BUCKETS, titanMetrics } from './metrics';
+import { STAGE_DURATION_BUCKETS, titanMetrics } from './infra/metrics';
 import { titanWorkers } from './worker-options';
 
 const BACKUP_AGE_REFRESH_MS = 60_000;

@@ -2,94 +2,39 @@
 // its files, restart the modules whose files changed, run its scripts, and check for drift.
 // Each compares before it acts, so a retry or a second re-sync of the same commit changes nothing.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
-import type Redis from 'ioredis';
-import { sha256Hex } from '../lib/compose';
-import { durationMs } from '../lib/config';
-import { type Drift, driftReport, keyPlan, type RepoConfig } from '../lib/config-source';
-import { ErrorType } from '../lib/shared';
-import { ConfigRepoError, latestValidConfig, validateCommit } from './config-repo';
-import type { ConfigSyncContext, Deps } from './deps';
+import type { Deps } from '../deps';
+import {
+  appliedConfig, APPLIED_KEY, checkConfig, chooseConfig, configAt, fileSources, liveFile, liveKeys, withConfigRedis,
+} from '../infra/config-state';
+import { durationMs } from '../lib/validation';
+import { type ChosenConfig, keyPlan } from '../lib/config-source';
+import { ErrorType } from '../lib/errors';
 import { heartbeatWhile } from './heartbeat';
-import { withRedis } from './redis-control';
 
-/** Where the applied commit is recorded; never under a key prefix (a re-sync would delete it). */
-export const APPLIED_KEY = 'titan-config-applied';
+export type { ChosenConfig };
 
-export interface ChosenConfig {
-  commit: string;
-  ref: string;
-  subject: string;
-  skipped: { commit: string; reason: string }[];
-}
-
-export interface AppliedConfig {
-  commit?: string;
-  at?: string;
-  previous?: string;
-}
-
-export function createConfigActivities(deps: Deps) {
+export function createConfigActivities(deps: Pick<Deps, 'configSync' | 'modules' | 'docker'>) {
   const ctx = () => deps.configSync();
   const fail = (type: string) => (message: string) => ApplicationFailure.nonRetryable(message, type);
-  const configAt = async (c: ConfigSyncContext, commit: string): Promise<RepoConfig> => {
-    const v = await validateCommit(c.repo, commit);
-    if (!v.ok) throw fail(ErrorType.NoValidConfig)(`commit ${commit} is not a valid configuration: ${v.problem}`);
-    return v.config;
-  };
-  const redis = <T>(c: ConfigSyncContext, fn: (r: Redis) => Promise<T>) => withRedis(deps.redis(c.redis), fn);
-  /** The namespace's keys, names relative to the prefix. */
-  const liveKeys = async (r: Redis, prefix: string) => {
-    const out: Record<string, string> = {};
-    for await (const batch of r.scanStream({ match: `${prefix}*`, count: 1000 })) {
-      const names = (batch as string[]).filter((k) => k !== APPLIED_KEY);
-      const values = names.length ? await r.mget(names) : [];
-      names.forEach((k, i) => { if (values[i] !== null) out[k.slice(prefix.length)] = values[i]!; });
-    }
-    return out;
-  };
-  const liveFile = (c: ConfigSyncContext, target: string) => {
-    try {
-      return readFileSync(path.join(c.filesRoot, target), 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const sources = async (c: ConfigSyncContext, commit: string, config: RepoConfig) =>
-    Object.fromEntries(await Promise.all(config.files.map(async (f) => [f.target, (await c.repo.readFile(commit, f.source))!] as const)));
 
   return {
     /** The latest valid commit (or `to`, which must be valid and among the candidates), with the reasons others were skipped. */
     async chooseConfig(req: { to?: string }): Promise<ChosenConfig> {
-      const c = ctx();
-      try {
-        await c.repo.sync();
-      } catch (err) {
-        if (err instanceof ConfigRepoError) throw fail(ErrorType.ConfigRepoUnreachable)(err.message);
-        throw err;
-      }
-      if (req.to) {
-        const candidate = (await c.repo.candidates(c.policy)).find((x) => x.commit === req.to);
-        if (!candidate) throw fail(ErrorType.NoValidConfig)(`commit ${req.to} is not among the ${c.policy.depth} newest candidates of ${c.repo.url} (give the full commit id)`);
-        await configAt(c, candidate.commit);
-        return { commit: candidate.commit, ref: candidate.ref, subject: candidate.subject, skipped: [] };
-      }
-      const { chosen, skipped } = await latestValidConfig(c.repo, c.policy);
-      if (!chosen) throw fail(ErrorType.NoValidConfig)(`no valid configuration in ${c.repo.url}: ${skipped.map((s) => `${s.commit.slice(0, 12)}: ${s.reason}`).join('; ') || 'no commits'}`);
-      return { commit: chosen.commit, ref: chosen.ref, subject: chosen.subject, skipped };
+      return chooseConfig(ctx(), req.to);
     },
 
     /** The commit's keys written and stale ones deleted in one MULTI, with the applied commit recorded. */
     async applyConfigKeys(req: { commit: string }): Promise<{ set: string[]; deleted: string[] }> {
       const c = ctx();
       const config = await configAt(c, req.commit);
-      return redis(c, async (r) => {
+      return withConfigRedis(c, async (r) => {
         const plan = keyPlan(await liveKeys(r, c.keyPrefix), config.redis.keys);
-        const applied = (await r.hgetall(APPLIED_KEY)) as AppliedConfig;
+        const applied = await appliedConfig(r);
         const tx = r.multi();
         if (plan.del.length) tx.del(...plan.del.map((k) => c.keyPrefix + k));
         for (const [k, v] of Object.entries(plan.set)) tx.set(c.keyPrefix + k, v);
@@ -130,31 +75,15 @@ export function createConfigActivities(deps: Deps) {
     },
 
     /** Keys and files that differ from the commit, and what Redis records as applied. */
-    async checkConfig(req: { commit: string }): Promise<{ drift: Drift[]; applied: AppliedConfig }> {
-      const c = ctx();
-      const config = await configAt(c, req.commit);
-      const content = await sources(c, req.commit, config);
-      const digest = (t: string) => {
-        const live = liveFile(c, t);
-        return live === undefined ? undefined : sha256Hex(live);
-      };
-      return redis(c, async (r) => ({
-        drift: driftReport({
-          keys: { live: await liveKeys(r, c.keyPrefix), desired: config.redis.keys },
-          files: {
-            live: Object.fromEntries(config.files.map((f) => [f.target, digest(f.target)])),
-            desired: Object.fromEntries(Object.entries(content).map(([t, text]) => [t, sha256Hex(text)])),
-          },
-        }),
-        applied: (await r.hgetall(APPLIED_KEY)) as AppliedConfig,
-      }));
+    async checkConfig(req: { commit: string }) {
+      return checkConfig(ctx(), req.commit);
     },
   };
 
   async function renderFiles(commit: string): Promise<{ written: string[]; restart: string[] }> {
     const c = ctx();
     const config = await configAt(c, commit);
-    const content = await sources(c, commit, config);
+    const content = await fileSources(c, commit, config);
     const written: string[] = [];
     for (const f of config.files) {
       if (liveFile(c, f.target) === content[f.target]) continue;

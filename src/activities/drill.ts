@@ -8,10 +8,10 @@ import type Docker from 'dockerode';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { DRILL_LABEL, drillEnvironment } from '../lib/drill';
 import { recoveryRedis } from '../lib/recovery-plan';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 import type { LoadedEnvironment } from '../load-environment';
-import type { Deps } from './deps';
-import { withRedis } from './redis-control';
+import type { Deps } from '../deps';
+import { withRedis } from '../infra/redis-control';
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -43,7 +43,7 @@ export const drillLoaded = (loaded: LoadedEnvironment): LoadedEnvironment => ({ 
 const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function createDrillActivities(deps: Deps, sandbox: DrillSandbox) {
+export function createDrillActivities(deps: Pick<Deps, 'redisTarget' | 'docker'>, sandbox: DrillSandbox) {
   const target = () => {
     const t = deps.redisTarget(sandbox.redis!);
     if (t.runAs.kind !== 'container') throw new Error('the sandbox Redis runs as a container');

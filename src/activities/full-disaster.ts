@@ -1,10 +1,11 @@
 // Activities of the fullDisasterRecovery workflow: resolve the plan from the environment file,
 // tell the approvers (webhook) that a sign-off is overdue, and store the recovery report beside
 // the backups. The timers of the wait live in the workflow, never here.
-import type { RecoveryPlan, StageName } from '../lib/recovery-plan';
-import { type NoticeKind, type RecoveryReport, renderRecoveryReport } from '../lib/recovery-report';
-import type { BackupStore } from './backup-store';
-import type { Deps } from './deps';
+import type { StageName } from '../lib/config';
+import type { RecoveryPlan } from '../lib/recovery-plan';
+import type { Deps } from '../deps';
+import { storeRecoveryReport } from '../infra/recovery-reports';
+import type { NoticeKind, RecoveryReport } from '../lib/recovery-report';
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
@@ -19,13 +20,7 @@ export interface RecoveryNotice {
   approvers: string[];
 }
 
-/** Where a recovery's report lives in a backup location. */
-export function recoveryReportKeys(prefix: string, workflowId: string, runId: string) {
-  const dir = `${prefix}_recoveries/${workflowId}/${runId}/`;
-  return { markdown: `${dir}report.md`, json: `${dir}report.json` };
-}
-
-export function createRecoveryActivities(deps: Deps) {
+export function createRecoveryActivities(deps: Pick<Deps, 'recovery' | 'stores' | 'metrics'>) {
   return {
     async planRecovery(req: { incidentAt?: string }): Promise<RecoveryPlan> {
       return deps.recovery.plan(req);
@@ -57,23 +52,10 @@ export function createRecoveryActivities(deps: Deps) {
 
     /** Markdown and JSON in the primary backup location; a retry overwrites the same keys. */
     async storeRecoveryReport(req: { workflowId: string; runId: string; report: RecoveryReport }): Promise<{ markdownKey: string; jsonKey: string }> {
-      const store = deps.stores.primary;
-      const keys = recoveryReportKeys(store.location.prefix, req.workflowId, req.runId);
-      await store.putText(keys.json, `${JSON.stringify(req.report, null, 2)}\n`, 'application/json');
-      await store.putText(keys.markdown, renderRecoveryReport(req.report), 'text/markdown; charset=utf-8');
+      const stored = await storeRecoveryReport(deps.stores.primary, req.workflowId, req.runId, req.report);
       // Every recovery and drill ends here (a drill's report is stored by recoveryDrill, not by its child).
       deps.metrics.recoveryReported(req.report);
-      return { markdownKey: keys.markdown, jsonKey: keys.json };
+      return stored;
     },
   };
-}
-
-/** The stored report of a recovery: of `runId`, or of its newest run; undefined when none is stored. */
-export async function readRecoveryReport(store: BackupStore, workflowId: string, runId?: string): Promise<{ markdown: string; report: RecoveryReport } | undefined> {
-  const run = runId ?? (await store.listKeys(`${store.location.prefix}_recoveries/${workflowId}/`))
-    .map((o) => /\/([^/]+)\/report\.json$/.exec(o.key)?.[1]).find((r) => r !== undefined);
-  if (!run) return undefined;
-  const keys = recoveryReportKeys(store.location.prefix, workflowId, run);
-  const [json, markdown] = await Promise.all([store.readText(keys.json), store.readText(keys.markdown)]);
-  return json && markdown ? { markdown, report: JSON.parse(json) as RecoveryReport } : undefined;
 }

@@ -2,39 +2,18 @@
 // one module, verify one module. Each is idempotent (see ModuleEngine.recreate).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
-import { dependencyWaves } from '../lib/compose';
-import type { Deps } from './deps';
+import type { Deps } from '../deps';
+import { DEPLOY_LABEL } from '../infra/module-engine';
+import type { ModuleInventory, ModuleVerification } from '../lib/module-state';
 import { heartbeatWhile } from './heartbeat';
-import { DEPLOY_LABEL, type ModuleStatus } from './module-engine';
 
 const PROBE_LOG_SETTLE_MS = 1000;
 
-export interface ModuleInventory {
-  project: string;
-  modules: ModuleStatus[];
-  /** The failed modules (or those asked for) in start order: each wave after the ones it depends on. */
-  waves: string[][];
-  /** What each module depends on (compose depends_on). */
-  dependsOn: Record<string, string[]>;
-}
-
-export interface ModuleVerification {
-  service: string;
-  healthy: boolean;
-  problems: string[];
-  startedAt?: string;
-}
-
-export function createModuleActivities(deps: Deps) {
+export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
   return {
     /** Every module of the compose file with its state; waves of those that need a redeploy. */
     async inspectModules(req: { services?: string[] }): Promise<ModuleInventory> {
-      const { engine } = deps.modules();
-      const names = req.services?.length ? req.services : Object.keys(engine.project.services).sort();
-      const modules = await engine.statuses(names);
-      const failed = modules.filter((m) => m.failed).map((m) => m.service);
-      const dependsOn = Object.fromEntries(Object.entries(engine.project.services).map(([n, spec]) => [n, Object.keys(spec.dependsOn).sort()]));
-      return { project: engine.project.name, modules, waves: failed.length ? dependencyWaves(engine.project, failed) : [], dependsOn };
+      return deps.modules().engine.inventory(req.services);
     },
 
     /** Pulls an image with the registry credentials (progress heartbeated); returns its image id. */

@@ -7,12 +7,12 @@ import { decideRetention, type RetentionDecision } from '../lib/retention';
 import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
 import type { LocationName } from '../lib/config';
 import { RdbError, type RdbVerifierOptions } from '../lib/rdb';
-import { ErrorType } from '../lib/shared';
-import type { BackupStore } from './backup-store';
-import type { Deps } from './deps';
-import { KeySampler } from './key-sampler';
-import { openRdbSync } from './redis-sync';
-import { uploadVerified } from './verified-upload';
+import { ErrorType } from '../lib/errors';
+import type { BackupStore } from '../infra/backup-store';
+import type { Deps } from '../deps';
+import { KeySampler } from '../infra/key-sampler';
+import { openRdbSync } from '../infra/redis-sync';
+import { uploadVerified } from '../infra/verified-upload';
 
 export interface SnapshotRequest {
   redis: string;
@@ -38,7 +38,7 @@ function progressHeartbeat(phase: string, totalBytes?: number) {
   };
 }
 
-export function createRedisBackupActivities(deps: Deps) {
+export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' | 'allStores' | 'partSize' | 'queueSize' | 'retention' | 'metrics'>) {
   /** Streams a source into a location with the configured part size and progress heartbeats. */
   const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, totalBytes?: number, verifier?: RdbVerifierOptions) =>
     uploadVerified(source, store, key, {

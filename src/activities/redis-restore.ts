@@ -7,13 +7,15 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LocationName } from '../lib/config';
 import { parseKeyspace } from '../lib/manifest';
-import { type CandidateSelection, checkKeyCounts, type CountCheck, type ListedBackup, maxRdbVersion, orderCandidates, type RestoreCandidate, type Rejection } from '../lib/restore-plan';
-import { ErrorType } from '../lib/shared';
-import { type DataDirPlan, cleanUpAfterRestore, placeSnapshot, restorePrevious, stagingDir } from './data-dir';
-import type { Deps } from './deps';
+import {
+  type CandidateSelection, checkKeyCounts, type CountCheck, type ListedBackup, maxRdbVersion, orderCandidates, type Rejection, type RestoreCandidate, type StagedBackup,
+} from '../lib/restore-plan';
+import { ErrorType } from '../lib/errors';
+import { type DataDirPlan, cleanUpAfterRestore, placeSnapshot, restorePrevious, stagingDir } from '../infra/data-dir';
+import type { Deps } from '../deps';
 import { heartbeatWhile } from './heartbeat';
-import { type RedisFiles, redisControl, withRedis } from './redis-control';
-import { type DownloadProgress, readStagedRecord, stageBackup, stagedFiles, type StagedBackup } from './restore-staging';
+import { type RedisFiles, redisControl, withRedis } from '../infra/redis-control';
+import { type DownloadProgress, readStagedRecord, stageBackup, stagedFiles } from '../infra/restore-staging';
 
 export interface RestoreTargetInfo {
   target: string;
@@ -46,7 +48,7 @@ export interface VerificationReport {
 const DEFAULT_FILES: RedisFiles = { dbfilename: 'dump.rdb', appendonly: false, appenddirname: 'appendonlydir', appendfilename: 'appendonly.aof' };
 const isAuthError = (err: unknown) => /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(String((err as Error)?.message));
 
-export function createRedisRestoreActivities(deps: Deps) {
+export function createRedisRestoreActivities(deps: Pick<Deps, 'redisTarget' | 'docker' | 'store' | 'allStores' | 'metrics'>) {
   const target = (name: string) => deps.redisTarget(name);
   const control = (name: string) => redisControl(target(name), deps.docker);
   const refuseAuth = (name: string, err: unknown): never => {

@@ -1,32 +1,32 @@
 // `titan backup`, `titan backups list`, `titan backups verify`.
 import type { Client } from '@temporalio/client';
-import { type Verdict, verifyStoredBackup } from '../activities/backup-verify';
-import { buildDeps } from '../activities/deps';
-import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
+import { buildDeps } from '../deps';
+import { type Verdict, verifyStoredBackup } from '../infra/backup-verify';
 import type { RetentionClass } from '../lib/manifest';
-import { SearchKey } from '../lib/shared';
-import type { RedisBackupResult } from '../workflows/redis-backup';
-import { byteProgress, followWithProgress, humanAge, humanBytes, printResult, table } from './output';
+import { Kind, WorkflowId } from '../lib/names';
+import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
+import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
+import { runWorkflow, startWorkflow, type WorkflowStart } from './start-workflow';
 
 export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; json: boolean; wait: boolean }) {
-  const { env } = loaded;
   requireRedisInstance(loaded, opts.redis);
-  const handle = await client.workflow.start('redisBackup', {
-    taskQueue: env.taskQueue,
-    workflowId: `titan-${env.environment}-backup-${opts.redis}-manual-${new Date().toISOString().replace(/[-:.]/g, '')}`,
+  const start: WorkflowStart<'redisBackup'> = {
+    workflow: 'redisBackup',
+    workflowId: WorkflowId.manualBackup(loaded.env, opts.redis, new Date()),
     args: [{ redis: opts.redis, retentionClass: opts.retentionClass }],
-    staticSummary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis} (${env.environment})`,
-    typedSearchAttributes: [
-      { key: SearchKey.environment, value: env.environment },
-      { key: SearchKey.kind, value: 'backup' },
-    ],
-  });
-  if (!opts.wait) return printResult(opts.json, { workflowId: handle.workflowId }, () => handle.workflowId);
-  if (!opts.json) process.stderr.write(`backup workflow ${handle.workflowId} started\n`);
-  const result = await followWithProgress<RedisBackupResult>(handle, opts.json, 'backup');
-  printResult(opts.json, { workflowId: handle.workflowId, ...result }, () => {
-    const deleted = result.retention.flatMap((r) => r.deleted.map((d) => `  retention (${r.location}): deleted ${d.id}: ${d.reason}`));
-    return [`${result.backupId}  ${humanBytes(result.bytes)}  sha256 ${result.sha256.slice(0, 16)}…  in ${result.locations.join(', ')}`, ...deleted].join('\n');
+    summary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis}`,
+    kind: Kind.backup,
+  };
+  if (!opts.wait) {
+    const handle = await startWorkflow(client, loaded, start);
+    return printResult(opts.json, { workflowId: handle.workflowId }, () => handle.workflowId);
+  }
+  await runWorkflow(client, loaded, { ...start, label: 'backup' }, {
+    json: opts.json,
+    describe: (r) => [
+      `${r.backupId}  ${humanBytes(r.bytes)}  sha256 ${r.sha256.slice(0, 16)}…  in ${r.locations.join(', ')}`,
+      ...r.retention.flatMap((x) => x.deleted.map((d) => `  retention (${x.location}): deleted ${d.id}: ${d.reason}`)),
+    ].join('\n'),
   });
 }
 

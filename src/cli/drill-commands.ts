@@ -5,14 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { SingleBar } from 'cli-progress';
-import { DRILL_SIGNER, drillWorkflowId } from '../lib/drill';
+import { DRILL_SIGNER } from '../lib/drill';
+import { Kind, WorkflowId } from '../lib/names';
 import type { RecoveryReport, RecoveryStatus } from '../lib/recovery-report';
 import type { LoadedEnvironment } from '../load-environment';
-import { type DrillInput, type DrillStatus, drillStatusQuery } from '../workflows/drill';
-import { recoveryStatusQuery } from '../workflows/sign-off';
+import { type DrillStatus, drillStatusQuery } from '../lib/messages';
+import { recoveryStatusQuery } from '../lib/messages';
 import { humanAge, printResult } from './output';
 import { workflowLink } from './recovery-commands';
-import { startExclusive } from './start-workflow';
+import { startWorkflow } from './start-workflow';
 
 const POLL_MS = 1000;
 
@@ -20,13 +21,13 @@ interface DrillEnd { outcome: string; rtoMs?: number; cleanedUp: string[]; clean
 
 export async function drillCommand(client: Client, loaded: LoadedEnvironment, opts: { waitForSignOff: boolean; json: boolean }) {
   if (!loaded.env.recovery?.drill) throw new Error(`${loaded.file} has no recovery.drill section: it names the sandbox targets a drill recovers into`);
-  const handle = await startExclusive(client, loaded, {
-    workflowType: 'recoveryDrill',
-    workflowId: drillWorkflowId(loaded.env),
-    args: [(opts.waitForSignOff ? { waitForSignOff: true } : {}) satisfies DrillInput],
+  const handle = await startWorkflow(client, loaded, {
+    workflow: 'recoveryDrill',
+    workflowId: WorkflowId.drill(loaded.env),
+    args: [opts.waitForSignOff ? { waitForSignOff: true } : {}],
     summary: 'DR drill against sandbox targets',
-    kind: 'drill',
-    what: `a drill of ${loaded.env.environment}`,
+    kind: Kind.drill,
+    exclusive: `a drill of ${loaded.env.environment}`,
   });
   if (!opts.json) process.stderr.write(`drill ${handle.workflowId} started: ${workflowLink(client, handle.workflowId)}\n`);
   const bar = opts.json ? undefined : new SingleBar({ format: 'drill [{bar}] {value}/{total} stages {phase}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3000, hideCursor: true });

@@ -1,22 +1,22 @@
 // `titan logs status` (read-only: what the store lacks, per module) and `titan logs resume`.
 import type { Client } from '@temporalio/client';
-import { buildDeps } from '../activities/deps';
-import { checkModuleLogs, createLogActivities, type LogSource, type ModuleLogCheck } from '../activities/log-resumption';
-import { durationMs } from '../lib/config';
+import { buildDeps } from '../deps';
+import { checkModuleLogs, identifyLogSources } from '../infra/log-check';
 import { normalizeTime } from '../lib/log-lines';
+import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems } from '../lib/log-verdicts';
+import { Kind, WorkflowId } from '../lib/names';
+import { durationMs } from '../lib/validation';
 import type { LoadedEnvironment } from '../load-environment';
-import { logProblems, removedSourceWarnings, type ResumeLogsResult, retentionProblems } from '../workflows/log-resumption';
-import { followWithProgress, printResult, table } from './output';
-import { startExclusive } from './start-workflow';
+import { printResult, table } from './output';
+import { runWorkflow } from './start-workflow';
 
 /**
  * Checks the last `since` of every module up to its checkpoint (later lines are not shipped yet,
  * not lost); false when lines are missing or duplicated, or the store keeps logs too briefly.
  */
 export async function logStatus(loaded: LoadedEnvironment, opts: { modules: string[]; since: string; json: boolean }): Promise<boolean> {
-  const deps = buildDeps(loaded);
-  const logs = deps.logs();
-  const sources = await createLogActivities(deps).identifyLogSources({ modules: opts.modules });
+  const logs = buildDeps(loaded).logs();
+  const sources = await identifyLogSources(logs, opts.modules);
   const from = normalizeTime(new Date(Date.now() - durationMs(opts.since)).toISOString());
   const modules: { module: string; checkpoint: LogSource['checkpoint']; check?: ModuleLogCheck; problems: string[]; warnings: string[] }[] = [];
   for (const s of sources.modules) {
@@ -42,26 +42,27 @@ export async function logStatus(loaded: LoadedEnvironment, opts: { modules: stri
 
 export async function resumeLogsCommand(client: Client, loaded: LoadedEnvironment, opts: { modules: string[]; since?: string; json: boolean }) {
   if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) throw new Error(`--since "${opts.since}" is not an ISO 8601 time`);
-  const handle = await startExclusive(client, loaded, {
-    workflowType: 'resumeLogs',
-    workflowId: `titan-${loaded.env.environment}-logs`,
+  await runWorkflow(client, loaded, {
+    workflow: 'resumeLogs',
+    workflowId: WorkflowId.logs(loaded.env),
     args: [{ modules: opts.modules.length ? opts.modules : undefined, since: opts.since }],
     summary: `Resume log shipping${opts.modules.length ? ` of ${opts.modules.join(', ')}` : ''}${opts.since ? ` from ${opts.since}` : ''}`,
-    kind: 'logs',
-    what: 'a log resumption',
+    kind: Kind.logs,
+    exclusive: 'a log resumption',
+    label: 'log resumption',
+  }, {
+    json: opts.json,
+    describe: (r) => [
+      table(r.modules.map((m) => ({
+        module: m.module,
+        from: m.check.from ?? 'first line',
+        read: String(m.shipped.read),
+        shipped: String(m.shipped.shipped),
+        'already stored': String(m.shipped.alreadyStored),
+        verified: `${m.check.sourceLines} source = ${m.check.distinctStored} stored, canary ${m.check.canaryFound ? 'found' : 'MISSING'}`,
+      }))),
+      `store: ${r.store}, keeps ${r.retentionDays} days`,
+      ...r.warnings.map((w) => `warning: ${w}`),
+    ].join('\n'),
   });
-  if (!opts.json) process.stderr.write(`log resumption workflow ${handle.workflowId} started\n`);
-  const r = await followWithProgress<ResumeLogsResult>(handle, opts.json, 'logs');
-  printResult(opts.json, { workflowId: handle.workflowId, ...r }, () => [
-    table(r.modules.map((m) => ({
-      module: m.module,
-      from: m.check.from ?? 'first line',
-      read: String(m.shipped.read),
-      shipped: String(m.shipped.shipped),
-      'already stored': String(m.shipped.alreadyStored),
-      verified: `${m.check.sourceLines} source = ${m.check.distinctStored} stored, canary ${m.check.canaryFound ? 'found' : 'MISSING'}`,
-    }))),
-    `store: ${r.store}, keeps ${r.retentionDays} days`,
-    ...r.warnings.map((w) => `warning: ${w}`),
-  ].join('\n'));
 }

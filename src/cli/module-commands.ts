@@ -1,15 +1,14 @@
 // `titan modules status` and `titan modules restore`.
 import type { Client } from '@temporalio/client';
-import { buildDeps } from '../activities/deps';
-import { createModuleActivities } from '../activities/module-restore';
+import { buildDeps } from '../deps';
+import { Kind, WorkflowId } from '../lib/names';
 import type { LoadedEnvironment } from '../load-environment';
-import type { RestoreModulesResult } from '../workflows/module-restore';
-import { followWithProgress, printResult, table } from './output';
-import { startExclusive } from './start-workflow';
+import { printResult, table } from './output';
+import { runWorkflow } from './start-workflow';
 
 /** Prints every module's state; returns false when some need a redeploy. */
 export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }): Promise<boolean> {
-  const inv = await createModuleActivities(buildDeps(loaded)).inspectModules({ services: opts.services });
+  const inv = await buildDeps(loaded).modules().engine.inventory(opts.services);
   printResult(opts.json, inv, () => table(inv.modules.map((m) => ({
     module: m.service,
     state: m.state,
@@ -21,21 +20,22 @@ export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: 
 }
 
 export async function restoreModulesCommand(client: Client, loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }) {
-  const handle = await startExclusive(client, loaded, {
-    workflowType: 'restoreModules',
-    workflowId: `titan-${loaded.env.environment}-modules`,
+  await runWorkflow(client, loaded, {
+    workflow: 'restoreModules',
+    workflowId: WorkflowId.modules(loaded.env),
     args: [{ services: opts.services.length ? opts.services : undefined }],
     summary: `Restore ${opts.services.length ? opts.services.join(', ') : 'failed'} modules`,
-    kind: 'modules',
-    what: 'a module restore',
+    kind: Kind.modules,
+    exclusive: 'a module restore',
+    label: 'module restore',
+  }, {
+    json: opts.json,
+    describe: (r) => (r.outcomes.length === 0
+      ? `every module of project ${r.project} is healthy: nothing changed`
+      : [
+        `waves: ${r.waves.map((w) => w.join(' + ')).join(' → ')}`,
+        table(r.outcomes.map((o) => ({ module: o.service, action: o.action, why: o.reason, image: o.image }))),
+        `untouched: ${r.untouched.map((u) => u.service).join(', ') || 'none'}`,
+      ].join('\n')),
   });
-  if (!opts.json) process.stderr.write(`module restore workflow ${handle.workflowId} started\n`);
-  const r = await followWithProgress<RestoreModulesResult>(handle, opts.json, 'modules');
-  printResult(opts.json, { workflowId: handle.workflowId, ...r }, () => r.outcomes.length === 0
-    ? `every module of project ${r.project} is healthy: nothing changed`
-    : [
-      `waves: ${r.waves.map((w) => w.join(' + ')).join(' → ')}`,
-      table(r.outcomes.map((o) => ({ module: o.service, action: o.action, why: o.reason, image: o.image }))),
-      `untouched: ${r.untouched.map((u) => u.service).join(', ') || 'none'}`,
-    ].join('\n'));
 }

@@ -2,21 +2,22 @@
 // at a time), follow it until it waits for a person, sign its stages off, read its report.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
-import { buildDeps } from '../activities/deps';
-import { readRecoveryReport } from '../activities/full-disaster';
+import { buildDeps } from '../deps';
+import { readRecoveryReport } from '../infra/recovery-reports';
 import type { LoadedEnvironment } from '../load-environment';
-import { resolveRecoveryPlan, type StageName } from '../lib/recovery-plan';
+import type { StageName } from '../lib/config';
+import { Kind, WorkflowId } from '../lib/names';
+import { resolveRecoveryPlan } from '../lib/recovery-plan';
 import type { Decision, RecoveryStatus, SignOff } from '../lib/recovery-report';
-import type { FullDisasterInput } from '../workflows/full-disaster';
-import { recoveryStatusQuery, signOffUpdate } from '../workflows/sign-off';
+import { recoveryStatusQuery, signOffUpdate } from '../lib/messages';
 import { printResult, table } from './output';
-import { startExclusive } from './start-workflow';
+import { startWorkflow } from './start-workflow';
 
 const POLL_MS = 1000;
 /** After this long without an answer to the Query, say that no worker seems to run. */
 const NO_WORKER_HINT_MS = 15_000;
 
-export const recoveryWorkflowId = (loaded: LoadedEnvironment) => `titan-${loaded.env.environment}-recovery`;
+const recoveryWorkflowId = (loaded: LoadedEnvironment) => WorkflowId.recovery(loaded.env);
 
 export function workflowLink(client: Client, workflowId: string): string {
   const ui = process.env.TITAN_UI ?? 'http://127.0.0.1:8233';
@@ -27,18 +28,18 @@ export function workflowLink(client: Client, workflowId: string): string {
 export async function startRecovery(client: Client, loaded: LoadedEnvironment, incidentAt?: string): Promise<WorkflowHandle> {
   // A file without a usable recovery section, or a bad time, fails here, before anything starts.
   const plan = resolveRecoveryPlan(loaded.env, { incidentAt });
-  return startExclusive(client, loaded, {
-    workflowType: 'fullDisasterRecovery',
+  return startWorkflow(client, loaded, {
+    workflow: 'fullDisasterRecovery',
     workflowId: recoveryWorkflowId(loaded),
-    args: [{ incidentAt } satisfies FullDisasterInput],
+    args: [{ incidentAt }],
     summary: 'Full-disaster recovery',
     details: [
       `Incident: ${incidentAt ?? 'not given (the recovery start is used for the RPO)'}`,
       '',
       ...plan.stages.map((s, i) => `${i + 1}. **${s.name}**: ${s.summary} — signed off by ${s.approvers.join(' or ')}`),
     ].join('\n'),
-    kind: 'recovery',
-    what: `a recovery of ${loaded.env.environment}`,
+    kind: Kind.recovery,
+    exclusive: `a recovery of ${loaded.env.environment}`,
   });
 }
 

@@ -2,10 +2,11 @@
 // its progress and prints what was restored and how long each step took.
 import { createInterface } from 'node:readline/promises';
 import type { Client } from '@temporalio/client';
+import { Kind, WorkflowId } from '../lib/names';
 import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
 import type { RedisRestoreInput, RedisRestoreResult } from '../workflows/redis-restore';
-import { followWithProgress, humanBytes, printResult, table } from './output';
-import { startExclusive } from './start-workflow';
+import { humanBytes, table } from './output';
+import { runWorkflow } from './start-workflow';
 
 export interface RestoreOptions extends RedisRestoreInput {
   yes: boolean;
@@ -13,7 +14,6 @@ export interface RestoreOptions extends RedisRestoreInput {
 }
 
 export async function restoreCommand(client: Client, loaded: LoadedEnvironment, opts: RestoreOptions) {
-  const { env } = loaded;
   requireRedisInstance(loaded, opts.redis);
   const target = opts.target ?? opts.redis;
   const instance = requireRedisInstance(loaded, target);
@@ -22,17 +22,15 @@ export async function restoreCommand(client: Client, loaded: LoadedEnvironment, 
   const which = opts.backupId ?? (opts.before ? `the latest valid backup before ${opts.before}` : 'the latest valid backup');
   await confirm(opts.yes, target, `Restore ${which} of Redis ${opts.redis} into Redis ${target} (${instance.url})? This stops it and replaces its data.`);
 
-  const handle = await startExclusive(client, loaded, {
-    workflowType: 'redisRestore',
-    workflowId: `titan-${env.environment}-restore-${target}`,
-    args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target } satisfies RedisRestoreInput],
+  await runWorkflow(client, loaded, {
+    workflow: 'redisRestore',
+    workflowId: WorkflowId.restore(loaded.env, target),
+    args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target }],
     summary: `Restore ${which} of Redis ${opts.redis} into ${target}`,
-    kind: 'restore',
-    what: `a restore into Redis ${target}`,
-  });
-  if (!opts.json) process.stderr.write(`restore workflow ${handle.workflowId} started\n`);
-  const r = await followWithProgress<RedisRestoreResult>(handle, opts.json, 'restore');
-  printResult(opts.json, { workflowId: handle.workflowId, ...r }, () => describeRestore(r));
+    kind: Kind.restore,
+    exclusive: `a restore into Redis ${target}`,
+    label: 'restore',
+  }, { json: opts.json, describe: describeRestore });
 }
 
 function describeRestore(r: RedisRestoreResult): string {

@@ -1,7 +1,7 @@
 // `titan schedules apply` and `titan schedules list`.
 import type { Client } from '@temporalio/client';
 import type { LoadedEnvironment } from '../load-environment';
-import { applySchedules, listSchedules } from '../schedules';
+import { applySchedules, listSchedules } from './schedules';
 import { printResult, table } from './output';
 
 export async function applyCommand(client: Client, loaded: LoadedEnvironment, json: boolean) {

@@ -1,8 +1,9 @@
 // The modules' compose file: the compose-spec subset Titan restores, normalised into one
-// ModuleSpec per service, plus what docker-compose would set on the container. Pure (no I/O, no
-// Node built-ins) so workflows can import it; bad files get one ConfigError line naming the field.
+// ModuleSpec per service, plus what docker-compose would set on the container. No I/O; bad files
+// get one ConfigError line naming the field.
 import type Docker from 'dockerode';
 import { z } from 'zod';
+import { sha256Hex } from './sha256';
 import { ConfigError, firstIssue, parseYamlDocument } from './validation';
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
@@ -546,61 +547,4 @@ export function containerCreateOptions(project: ComposeProject, service: string,
     // On compose's default network the service name resolves to its container, as with docker-compose.
     NetworkingConfig: spec.networkMode === undefined ? { EndpointsConfig: { [network]: { Aliases: [service] } } } : undefined,
   };
-}
-
-// ---- SHA-256 (node:crypto is not available to workflow code) --------------------------------
-
-const K = Uint32Array.of(
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-);
-
-/** SHA-256 of the UTF-8 encoding of `text`, as lowercase hex. */
-export function sha256Hex(text: string): string {
-  const bytes = utf8(text);
-  const blocks = new Uint8Array(Math.ceil((bytes.length + 9) / 64) * 64);
-  blocks.set(bytes);
-  blocks[bytes.length] = 0x80;
-  const view = new DataView(blocks.buffer);
-  view.setUint32(blocks.length - 8, Math.floor(bytes.length / 0x20000000));
-  view.setUint32(blocks.length - 4, (bytes.length * 8) >>> 0);
-  const H = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
-  const W = new Uint32Array(64);
-  const ror = (x: number, n: number) => (x >>> n) | (x << (32 - n));
-  for (let off = 0; off < blocks.length; off += 64) {
-    for (let i = 0; i < 16; i++) W[i] = view.getUint32(off + i * 4);
-    for (let i = 16; i < 64; i++) {
-      const s0 = ror(W[i - 15]!, 7) ^ ror(W[i - 15]!, 18) ^ (W[i - 15]! >>> 3);
-      const s1 = ror(W[i - 2]!, 17) ^ ror(W[i - 2]!, 19) ^ (W[i - 2]! >>> 10);
-      W[i] = W[i - 16]! + s0 + W[i - 7]! + s1;
-    }
-    let [a, b, c, d, e, f, g, h] = H as unknown as number[];
-    for (let i = 0; i < 64; i++) {
-      const t1 = (h! + (ror(e!, 6) ^ ror(e!, 11) ^ ror(e!, 25)) + ((e! & f!) ^ (~e! & g!)) + K[i]! + W[i]!) | 0;
-      const t2 = ((ror(a!, 2) ^ ror(a!, 13) ^ ror(a!, 22)) + ((a! & b!) ^ (a! & c!) ^ (b! & c!))) | 0;
-      [h, g, f, e, d, c, b, a] = [g, f, e, (d! + t1) | 0, c, b, a, (t1 + t2) | 0];
-    }
-    [a, b, c, d, e, f, g, h].forEach((v, i) => (H[i] = H[i]! + v!));
-  }
-  return Array.from(H, (x) => x.toString(16).padStart(8, '0')).join('');
-}
-
-/** UTF-8 by hand (TextEncoder is not guaranteed in the workflow sandbox); lone surrogates become U+FFFD like Buffer. */
-function utf8(text: string): Uint8Array {
-  const out: number[] = [];
-  for (const ch of text) {
-    let cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-    if (cp < 0x80) out.push(cp);
-    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 63));
-    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
-    else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
-  }
-  return Uint8Array.from(out);
 }

@@ -1,44 +1,27 @@
 // Titan's configuration as its Git repository declares it: the manifest (titan-config.yaml at the
-// repo root) and its checks, the environment file's section naming the repository, and the pure
-// decisions of a re-sync (which keys to write or delete, what drifted). No I/O and no Node
-// built-ins: workflows import this.
+// repo root) and its checks, and the pure decisions of a re-sync (which keys to write or delete,
+// what drifted). The environment file's configSync section is in config.ts.
 import { z } from 'zod';
-import { sha256Hex } from './compose';
-import { ConfigError, duration, firstIssue, name, parseYamlDocument } from './validation';
+import { sha256Hex } from './sha256';
+import { ConfigError, duration, firstIssue, parseYamlDocument } from './validation';
+
+/** The commit a re-sync applies, and why newer ones were skipped. */
+export interface ChosenConfig {
+  commit: string;
+  ref: string;
+  subject: string;
+  skipped: { commit: string; reason: string }[];
+}
+
+/** What Redis records as applied (a hash beside the keys). */
+export interface AppliedConfig {
+  commit?: string;
+  at?: string;
+  previous?: string;
+}
 
 /** The manifest's path in every config commit. */
 export const MANIFEST = 'titan-config.yaml';
-
-// ---- the environment file's section -----------------------------------------------------------
-
-const gitRef = (what: string) => z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/*?[\]-]+$/, `must be a ${what} (letters, digits, . _ / -, not starting with -)`);
-
-/** The environment file's `configSync` section. */
-export const configSyncSchema = z.strictObject({
-  /** A URL git understands or a path; credentials are never inlined. */
-  repo: z.string().min(1)
-    .refine((r) => !r.startsWith('-'), 'must be a URL or a path, not an option')
-    .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(r), 'must not contain a password'),
-  branch: gitRef('branch name').refine((b) => !/[*?[\]]/.test(b), 'must be a branch name, not a pattern').default('main'),
-  /** When set, the tags matching this glob (newest first) are the candidates instead of the branch. */
-  tagPattern: gitRef('tag glob such as config-v*').optional(),
-  /** Only commits whose signature is good and from a key the keyring trusts (%G? = G) count as valid. */
-  requireSigned: z.boolean().default(false),
-  /** The keyring (GNUPGHOME) holding the trusted signers' keys; default: the worker's. */
-  gnupgHome: z.string().min(1).optional(),
-  /** How many of the newest commits (or tags) are considered: the rollback window. */
-  depth: z.number().int().min(1).max(1000).default(50),
-  /** The Redis instance (environment file) whose key space receives the keys. */
-  redis: name,
-  /** Keys are written under this prefix; it is matched with SCAN, so no glob characters. */
-  keyPrefix: z.string().regex(/^[^*?[\]\\\s]+$/, 'must be a non-empty prefix without spaces or glob characters (* ? [ ] \\)').default('titan:config:'),
-  /** The directory files are rendered under (relative to the environment file). */
-  filesRoot: z.string().min(1),
-});
-
-export type ConfigSync = z.infer<typeof configSyncSchema>;
-/** What decides which commit is the latest valid configuration. */
-export type ConfigPolicy = Pick<ConfigSync, 'branch' | 'tagPattern' | 'depth' | 'requireSigned'>;
 
 // ---- the manifest ---------------------------------------------------------------------------
 

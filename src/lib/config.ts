@@ -1,11 +1,8 @@
-// The environment file: one YAML document describing a Titan deployment. Parsed and validated
-// here (pure: no I/O), so a bad file is refused with one line naming the field before anything runs.
+// The environment file's schema: every section and its type, one YAML document describing a Titan
+// deployment. Parsing and the checks across sections are in environment.ts. Pure: workflows import it.
 import { z } from 'zod';
-import { TASK_QUEUE } from './shared';
-import { configSyncSchema } from './config-source';
-import { recoveryProblem, recoverySchema } from './recovery-plan';
-import { ConfigError, cron, duration, durationMs, envName, firstIssue, name, parseYamlDocument } from './validation';
-import { drillProblem, drillSchema } from './drill';
+import { TASK_QUEUE } from './names';
+import { cron, duration, durationMs, envName, name } from './validation';
 
 /** Metrics and other worker endpoints stay on the loopback interface unless a proxy publishes them. */
 export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}$/, 'must be a loopback address such as 127.0.0.1:9464');
@@ -84,6 +81,95 @@ const logging = z.strictObject({
   shipEvery: duration.default('1m'),
 });
 
+// ---- configSync: Titan's configuration in Git -----------------------------------------------
+
+const gitRef = (what: string) => z.string().regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/*?[\]-]+$/, `must be a ${what} (letters, digits, . _ / -, not starting with -)`);
+
+/** The environment file's `configSync` section. */
+export const configSyncSchema = z.strictObject({
+  /** A URL git understands or a path; credentials are never inlined. */
+  repo: z.string().min(1)
+    .refine((r) => !r.startsWith('-'), 'must be a URL or a path, not an option')
+    .refine((r) => !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(r), 'must not contain a password'),
+  branch: gitRef('branch name').refine((b) => !/[*?[\]]/.test(b), 'must be a branch name, not a pattern').default('main'),
+  /** When set, the tags matching this glob (newest first) are the candidates instead of the branch. */
+  tagPattern: gitRef('tag glob such as config-v*').optional(),
+  /** Only commits whose signature is good and from a key the keyring trusts (%G? = G) count as valid. */
+  requireSigned: z.boolean().default(false),
+  /** The keyring (GNUPGHOME) holding the trusted signers' keys; default: the worker's. */
+  gnupgHome: z.string().min(1).optional(),
+  /** How many of the newest commits (or tags) are considered: the rollback window. */
+  depth: z.number().int().min(1).max(1000).default(50),
+  /** The Redis instance (environment file) whose key space receives the keys. */
+  redis: name,
+  /** Keys are written under this prefix; it is matched with SCAN, so no glob characters. */
+  keyPrefix: z.string().regex(/^[^*?[\]\\\s]+$/, 'must be a non-empty prefix without spaces or glob characters (* ? [ ] \\)').default('titan:config:'),
+  /** The directory files are rendered under (relative to the environment file). */
+  filesRoot: z.string().min(1),
+});
+
+export type ConfigSync = z.infer<typeof configSyncSchema>;
+/** What decides which commit is the latest valid configuration. */
+export type ConfigPolicy = Pick<ConfigSync, 'branch' | 'tagPattern' | 'depth' | 'requireSigned'>;
+
+// ---- recovery: the full-disaster recovery plan's stages and sign-offs ------------------------
+
+export const STAGES = ['redis', 'modules', 'config', 'logs'] as const;
+export type StageName = (typeof STAGES)[number];
+
+const approverList = z.array(z.string().regex(/^[^\s,]{1,100}$/, 'must be a user name without spaces or commas'))
+  .min(1, 'must name at least one approver');
+
+export const recoverySchema = z.strictObject({
+  /** The Redis instance the redis stage restores; default: the only one, or `main`. */
+  redis: name.optional(),
+  /** The stages, in plan order; default: every stage whose system the file describes. */
+  stages: z.array(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }))
+    .min(1, 'must list at least one stage')
+    .refine((s) => new Set(s).size === s.length, 'must not list a stage twice')
+    .refine((s) => s.every((x, i) => i === 0 || STAGES.indexOf(x) > STAGES.indexOf(s[i - 1]!)), `must keep the plan's order: ${STAGES.join(', ')}`)
+    .optional(),
+  /** Who may sign each stage off; `default` for the stages not named. */
+  approvers: z.strictObject(Object.fromEntries(['default', ...STAGES].map((k) => [k, approverList.optional()])) as Record<'default' | StageName, z.ZodOptional<typeof approverList>>,
+    { error: (i) => (i.input === undefined ? 'required: who signs off each stage' : 'must map stages (or default) to lists of approvers') }),
+  signOff: z.strictObject({
+    remindAfter: duration.default('30m'),
+    /** Counted from the start of the wait, like remindAfter. */
+    escalateAfter: duration.default('2h'),
+  }).prefault({})
+    // Only once both are durations: a malformed one is reported by its own field.
+    .refine((s) => durationMs(s.escalateAfter) > durationMs(s.remindAfter), { message: 'must be longer than remindAfter', path: ['escalateAfter'], when: (p) => p.issues.length === 0 }),
+  /** Reminders and escalations are POSTed here; the URL may hold a token, so it is a secret. */
+  webhook: z.strictObject({ urlEnv: envName }).optional(),
+});
+
+export type RecoveryConfig = z.infer<typeof recoverySchema>;
+
+// ---- recovery.drill: DR drills against sandbox targets ---------------------------------------
+
+export const DEFAULT_DRILL_REDIS_IMAGE = '127.0.0.1:5000/titan/redis:7.0';
+
+export const drillSchema = z.strictObject({
+  /** The sandbox Redis: a container of the image on the host network, on 127.0.0.1:<port>. */
+  redis: z.strictObject({
+    port: z.number().int().min(1).max(65535),
+    dataDir: z.string().min(1),
+    image: z.string().min(1).default(DEFAULT_DRILL_REDIS_IMAGE),
+  }).optional(),
+  /** The modules under another compose project; its compose file must use other ports (host networking). */
+  modules: z.strictObject({ project: name, composeFile: z.string().min(1) }).optional(),
+  /** Configuration files go here; its keys go into the sandbox Redis. */
+  config: z.strictObject({ filesRoot: z.string().min(1) }).optional(),
+  /** The drill's log lines carry this `environment` label in the central store. */
+  logs: z.strictObject({ label: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a lowercase name (a-z, 0-9, -)') }).optional(),
+  /** Approve each verified stage as titan-drill and end at the first failed one; false: wait for people. */
+  autoSignOff: z.boolean().default(true),
+  /** A Temporal Schedule titan-<env>-drill runs the drill regularly. */
+  schedule: z.strictObject({ cron }).optional(),
+});
+
+export type DrillConfig = z.infer<typeof drillSchema>;
+
 export const environmentSchema = z.strictObject({
   environment: name,
   /** The Docker engine that runs containerised Redis instances and the modules. */
@@ -121,42 +207,3 @@ export type S3Location = z.infer<typeof s3Location>['s3'];
 export type ModulesConfig = z.infer<typeof modules>;
 export type LoggingConfig = z.infer<typeof logging>;
 export type LocationName = 'primary' | 'offsite';
-
-export { ConfigError, durationMs };
-
-/** Parses and validates the environment file text; throws one ConfigError naming the first bad field. */
-export function parseEnvironment(text: string, source: string): Environment {
-  const doc = parseYamlDocument(text, source);
-  const result = environmentSchema.safeParse(doc);
-  if (!result.success) {
-    const { field, message } = firstIssue(result.error.issues[0]!);
-    throw new ConfigError(`${source}: ${field}: ${message}`);
-  }
-  const env = result.data;
-  // A restore into one instance must never touch another's files (drills restore beside production).
-  const dirs = new Map<string, string>();
-  for (const [n, r] of Object.entries(env.redis)) {
-    const dir = r.dataDir.replace(/\/+$/, '');
-    const other = dirs.get(dir);
-    if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
-    dirs.set(dir, n);
-  }
-  if (env.logging && !env.modules) throw new ConfigError(`${source}: logging: needs a modules section (the log sources are the modules' containers)`);
-  if (env.configSync && !env.redis[env.configSync.redis]) throw new ConfigError(`${source}: configSync.redis: no Redis instance named "${env.configSync.redis}"`);
-  for (const [id, s] of Object.entries(env.backups.schedules)) {
-    if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
-  }
-  const recovery = recoveryProblem(env) ?? drillProblem(env);
-  if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);
-  return env;
-}
-
-/** Reads `NAME=value` lines (the dotenv subset `node --env-file` accepts). */
-export function parseDotenv(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m && !line.trimStart().startsWith('#')) out[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
-  }
-  return out;
-}

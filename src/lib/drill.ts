@@ -2,41 +2,16 @@
 // `recovery.drill` section), and the sandbox environment derived from the production one, so the
 // same stage workflows and activities run unchanged on the drill's own task queue. Pure, so
 // workflows may import it.
-import { z } from 'zod';
-import type { Environment } from './config';
-import { plannedStages, recoveryRedis, type StageName } from './recovery-plan';
-import { cron, name } from './validation';
+import type { DrillConfig, Environment, StageName } from './config';
+import { drillTaskQueue } from './names';
+import { plannedStages, recoveryRedis } from './recovery-plan';
 
 /** Who signs off a drill's verified stages when it signs off itself. */
 export const DRILL_SIGNER = 'titan-drill';
 /** The label on the sandbox Redis container naming the drill (workflow id) it belongs to. */
 export const DRILL_LABEL = 'titan.drill.workflow';
-export const DEFAULT_DRILL_REDIS_IMAGE = '127.0.0.1:5000/titan/redis:7.0';
 
-export const drillSchema = z.strictObject({
-  /** The sandbox Redis: a container of the image on the host network, on 127.0.0.1:<port>. */
-  redis: z.strictObject({
-    port: z.number().int().min(1).max(65535),
-    dataDir: z.string().min(1),
-    image: z.string().min(1).default(DEFAULT_DRILL_REDIS_IMAGE),
-  }).optional(),
-  /** The modules under another compose project; its compose file must use other ports (host networking). */
-  modules: z.strictObject({ project: name, composeFile: z.string().min(1) }).optional(),
-  /** Configuration files go here; its keys go into the sandbox Redis. */
-  config: z.strictObject({ filesRoot: z.string().min(1) }).optional(),
-  /** The drill's log lines carry this `environment` label in the central store. */
-  logs: z.strictObject({ label: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a lowercase name (a-z, 0-9, -)') }).optional(),
-  /** Approve each verified stage as titan-drill and end at the first failed one; false: wait for people. */
-  autoSignOff: z.boolean().default(true),
-  /** A Temporal Schedule titan-<env>-drill runs the drill regularly. */
-  schedule: z.strictObject({ cron }).optional(),
-});
-
-export type DrillConfig = z.infer<typeof drillSchema>;
-
-export const drillTaskQueue = (taskQueue: string) => `${taskQueue}-drill`;
 export const drillContainerName = (env: Pick<Environment, 'environment'>) => `titan-drill-${env.environment}-redis`;
-export const drillWorkflowId = (env: Pick<Environment, 'environment'>) => `titan-${env.environment}-drill`;
 
 const samePath = (a: string, b: string) => a.replace(/\/+$/, '').replace(/^\.\//, '') === b.replace(/\/+$/, '').replace(/^\.\//, '');
 const port = (url: string) => new URL(url).port || '6379';

@@ -1,41 +1,9 @@
 // The full-disaster recovery plan (seed plan §1–4 in order, each stage signed off by a person):
-// the `recovery:` section of the environment file, and the plan the fullDisasterRecovery workflow
+// the `recovery:` section's meaning (its schema is in config.ts), and the plan the fullDisasterRecovery workflow
 // receives — which stages run, as which child workflow, who may sign each off, and when a silent
 // sign-off is reminded and escalated. Pure, so workflows may import it.
-import { z } from 'zod';
-import type { Environment } from './config';
-import { ConfigError, duration, durationMs, envName, name } from './validation';
-
-export const STAGES = ['redis', 'modules', 'config', 'logs'] as const;
-export type StageName = (typeof STAGES)[number];
-
-const approverList = z.array(z.string().regex(/^[^\s,]{1,100}$/, 'must be a user name without spaces or commas'))
-  .min(1, 'must name at least one approver');
-
-export const recoverySchema = z.strictObject({
-  /** The Redis instance the redis stage restores; default: the only one, or `main`. */
-  redis: name.optional(),
-  /** The stages, in plan order; default: every stage whose system the file describes. */
-  stages: z.array(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }))
-    .min(1, 'must list at least one stage')
-    .refine((s) => new Set(s).size === s.length, 'must not list a stage twice')
-    .refine((s) => s.every((x, i) => i === 0 || STAGES.indexOf(x) > STAGES.indexOf(s[i - 1]!)), `must keep the plan's order: ${STAGES.join(', ')}`)
-    .optional(),
-  /** Who may sign each stage off; `default` for the stages not named. */
-  approvers: z.strictObject(Object.fromEntries(['default', ...STAGES].map((k) => [k, approverList.optional()])) as Record<'default' | StageName, z.ZodOptional<typeof approverList>>,
-    { error: (i) => (i.input === undefined ? 'required: who signs off each stage' : 'must map stages (or default) to lists of approvers') }),
-  signOff: z.strictObject({
-    remindAfter: duration.default('30m'),
-    /** Counted from the start of the wait, like remindAfter. */
-    escalateAfter: duration.default('2h'),
-  }).prefault({})
-    // Only once both are durations: a malformed one is reported by its own field.
-    .refine((s) => durationMs(s.escalateAfter) > durationMs(s.remindAfter), { message: 'must be longer than remindAfter', path: ['escalateAfter'], when: (p) => p.issues.length === 0 }),
-  /** Reminders and escalations are POSTed here; the URL may hold a token, so it is a secret. */
-  webhook: z.strictObject({ urlEnv: envName }).optional(),
-});
-
-export type RecoveryConfig = z.infer<typeof recoverySchema>;
+import { type Environment, STAGES, type StageName } from './config';
+import { ConfigError, durationMs } from './validation';
 
 export interface PlannedStage {
   name: StageName;

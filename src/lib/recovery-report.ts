@@ -1,7 +1,7 @@
 // What a full-disaster recovery knows about itself (the recoveryStatus Query) and the report it
 // leaves beside the backups (seed plan §5: document the recovery): each stage's timeline, RTO per
 // stage and in total, RPO, every sign-off, the problems met. Pure, so workflows may import it.
-import type { StageName } from './recovery-plan';
+import type { StageName } from './config';
 
 export const DECISIONS = ['approve', 'reject', 'retry'] as const;
 export type Decision = (typeof DECISIONS)[number];

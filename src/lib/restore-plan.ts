@@ -24,6 +24,20 @@ export interface Rejection {
   problem: string;
 }
 
+/** A backup downloaded into the target's staging directory and proven valid there. */
+export interface StagedBackup {
+  backupId: string;
+  location: LocationName;
+  bytes: number;
+  sha256: string;
+  rdbVersion: number;
+  createdAt: string;
+  /** Keys per database counted in the RDB; absent when a module type stopped the parse. */
+  keyCounts?: Record<string, { keys: number; expires: number }>;
+  /** Bytes that were already on disk from an interrupted attempt. */
+  resumedAt: number;
+}
+
 export interface CandidateSelection {
   backupId?: string;
   /** Only backups taken strictly before this time (ISO 8601). */

@@ -3,7 +3,7 @@
 // With `to`, the same steps re-apply an earlier commit: version control is the rollback.
 import { ApplicationFailure, setCurrentDetails } from '@temporalio/workflow';
 import type { ChosenConfig } from '../activities/config-resync';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 import { longStep, quickStep } from './steps';
 
 export interface ResyncConfigInput {

@@ -4,11 +4,12 @@
 // failed or rejected stage, a sandbox that did not start, or a cancelled drill. The report, with
 // the measured RTO and what was removed, is stored like a recovery's under the drill's id.
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, defineQuery, executeChild, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
-import { drillTaskQueue } from '../lib/drill';
+import { type DrillStatus, drillStatusQuery } from '../lib/messages';
 import type { RecoveryReport } from '../lib/recovery-report';
-import { ErrorType, SearchKey } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
+import { drillTaskQueue, Kind, SearchKey } from '../lib/names';
 import type { fullDisasterRecovery } from './full-disaster';
 import { failureReason, quickStep, sandboxStep } from './steps';
 
@@ -17,22 +18,12 @@ export interface DrillInput {
   waitForSignOff?: boolean;
 }
 
-export interface DrillStatus {
-  phase: 'starting the sandbox' | 'recovering' | 'removing the sandbox' | 'ended';
-  /** The fullDisasterRecovery run against the sandbox: its recoveryStatus Query shows the stages. */
-  recoveryWorkflowId: string;
-  cleanedUp: string[];
-  problem?: string;
-}
-
-export const drillStatusQuery = defineQuery<DrillStatus>('drillStatus');
-
 export async function recoveryDrill(input: DrillInput = {}): Promise<RecoveryReport> {
   const { workflowId, runId, taskQueue } = workflowInfo();
   const sandboxQueue = drillTaskQueue(taskQueue);
   const status: DrillStatus = { phase: 'starting the sandbox', recoveryWorkflowId: `${workflowId}-recovery`, cleanedUp: [] };
   setHandler(drillStatusQuery, () => status, { description: 'The drill\'s phase, its recovery workflow, and what removing the sandbox removed' });
-  upsertSearchAttributes([{ key: SearchKey.kind, value: 'drill' }]);
+  upsertSearchAttributes([{ key: SearchKey.kind, value: Kind.drill }]);
 
   let report: RecoveryReport | undefined;
   let cleanupProblem: string | undefined;
@@ -47,7 +38,7 @@ export async function recoveryDrill(input: DrillInput = {}): Promise<RecoveryRep
       taskQueue: sandboxQueue,
       args: [{ drill: { autoSignOff } }],
       staticSummary: `Drill recovery into the sandbox${autoSignOff ? ', signed off automatically' : ''}`,
-      typedSearchAttributes: [{ key: SearchKey.kind, value: 'drill' }],
+      typedSearchAttributes: [{ key: SearchKey.kind, value: Kind.drill }],
     });
   } catch (err) {
     if (!(err instanceof ActivityFailure || err instanceof ChildWorkflowFailure)) throw err;

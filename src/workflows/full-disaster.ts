@@ -8,7 +8,8 @@ import { ApplicationFailure, ChildWorkflowFailure, executeChild, setCurrentDetai
 import type { PlannedStage } from '../lib/recovery-plan';
 import { describeStageResult, type RecoveryReport, recoveryReport, type RecoveryStatus, type SignedOff, type StageAttempt, type StageStatus } from '../lib/recovery-report';
 import { DRILL_SIGNER } from '../lib/drill';
-import { ErrorType, SearchKey } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
+import { Kind, SearchKey } from '../lib/names';
 import { acceptSignOffs } from './sign-off';
 import { failureReason, quickStep } from './steps';
 
@@ -44,7 +45,7 @@ export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promi
   return finish(status, runId, 'completed');
 }
 
-const kind = (d: { drill?: unknown }) => (d.drill ? 'drill' : 'recovery');
+const kind = (d: { drill?: unknown }) => (d.drill ? Kind.drill : Kind.recovery);
 
 /** One attempt of a stage as its own child workflow; false when it failed. */
 async function runStage(status: RecoveryStatus, stage: StageStatus, planned: PlannedStage, attempt: number): Promise<boolean> {

@@ -3,9 +3,9 @@
 // was lost: every source line by id, per-minute counts, duplicates, a canary through each module,
 // and the store's retention. The shipping schedule is paused while this runs and always resumed.
 import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { LogSource, LogSources, ModuleLogCheck, ShipResult } from '../activities/log-resumption';
 import { type EngineTime, normalizeTime } from '../lib/log-lines';
-import { ErrorType } from '../lib/shared';
+import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems, type ShipResult } from '../lib/log-verdicts';
+import { ErrorType } from '../lib/errors';
 import { longStep, quickStep } from './steps';
 
 export interface ResumeLogsInput {
@@ -75,27 +75,6 @@ async function resumeModule(source: LogSource, since: EngineTime | undefined): P
   if (spooled.length && logProblems({ module, check }).length === 0) await quickStep(`drop the spooled logs of ${module}'s retired containers`).dropSpooledLogs({ keys: spooled });
   const shipped = { module, read: backfill.read + after.read, shipped: backfill.shipped + after.shipped, alreadyStored: backfill.alreadyStored + after.alreadyStored };
   return { module, checkpoint, shipped, canary: { text, time: canary.time }, check };
-}
-
-/** The store keeps logs less than the plan asks. */
-export function retentionProblems(s: LogSources): string[] {
-  return s.retentionDays < s.minRetentionDays ? [`${s.store} keeps ${s.retentionDays} days of logs; the plan asks for at least ${s.minRetentionDays}`] : [];
-}
-
-/** What a module's check found wrong, one line each. */
-export function logProblems(m: { module: string; check: ModuleLogCheck }): string[] {
-  const c = m.check;
-  const out = c.missing.map((g) => `${m.module}: ${g.count} line(s) missing from ${g.from} to ${g.to} (container ${g.container.slice(0, 12)})`);
-  if (c.distinctStored < c.storedLines) out.push(`${m.module}: ${c.storedLines - c.distinctStored} duplicate line(s) in the store`);
-  if (c.canaryFound === false) out.push(`${m.module}: the canary line was not found in the store`);
-  return out;
-}
-
-/** The checkpoint's container is gone: what it wrote after its last shipped line cannot be read again. */
-export function removedSourceWarnings(s: LogSource): string[] {
-  const cp = s.checkpoint;
-  if (!cp || s.containers.some((c) => c.id === cp.container)) return [];
-  return [`${s.module}: container ${cp.container.slice(0, 12)}, which wrote the last shipped line (${cp.time}), no longer exists; anything it logged after that is lost`];
 }
 
 export interface ShipLogsResult { modules: ShipResult[] }

@@ -3,8 +3,8 @@
 // running modules untouched; modules start in dependency waves; a module that fails verification
 // is rolled back to the image it ran before.
 import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { ModuleStatus } from '../activities/module-engine';
-import { ErrorType } from '../lib/shared';
+import type { ModuleStatus } from '../lib/module-state';
+import { ErrorType } from '../lib/errors';
 import { failureReason, longStep, quickStep } from './steps';
 
 export interface RestoreModulesInput {

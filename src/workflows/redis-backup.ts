@@ -4,7 +4,7 @@
 import { setCurrentDetails, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { RetentionReport } from '../activities/redis-backup';
 import { newBackupId, type RetentionClass } from '../lib/manifest';
-import { SearchKey } from '../lib/shared';
+import { SearchKey } from '../lib/names';
 import { longStep, quickStep } from './steps';
 
 export interface RedisBackupInput {

@@ -3,9 +3,9 @@
 // checked before Redis is touched; a failed verification puts the previous data back.
 import { ActivityFailure, ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CandidateList, VerificationReport } from '../activities/redis-restore';
-import type { StagedBackup } from '../activities/restore-staging';
-import type { Rejection } from '../lib/restore-plan';
-import { ErrorType, SearchKey } from '../lib/shared';
+import type { Rejection, StagedBackup } from '../lib/restore-plan';
+import { ErrorType } from '../lib/errors';
+import { SearchKey } from '../lib/names';
 import { failureReason, longStep, quickStep } from './steps';
 
 export interface RedisRestoreInput {

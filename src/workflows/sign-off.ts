@@ -2,16 +2,13 @@
 // refused sign-offs out of history), the same payload as a Signal for tools that can only signal,
 // the recoveryStatus Query, and the wait itself — reminders and an escalation by timers, so the
 // wait is plain workflow state and survives worker and server restarts.
-import { ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, log, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { recoveryStatusQuery, signOffSignal, signOffUpdate } from '../lib/messages';
 import type { RecoveryPlan } from '../lib/recovery-plan';
-import { STAGES } from '../lib/recovery-plan';
+import { STAGES } from '../lib/config';
 import { type Decision, DECISIONS, type NoticeKind, type RecoveryStatus, type SignedOff, type SignOff, type StageStatus } from '../lib/recovery-report';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 import { failureReason, quickStep } from './steps';
-
-export const signOffUpdate = defineUpdate<SignedOff, [SignOff]>('signOff');
-export const signOffSignal = defineSignal<[SignOff]>('signOffSignal');
-export const recoveryStatusQuery = defineQuery<RecoveryStatus>('recoveryStatus');
 
 /** Why this sign-off cannot be accepted now; undefined when it can. */
 export function signOffRefusal(status: RecoveryStatus, s: unknown): string | undefined {

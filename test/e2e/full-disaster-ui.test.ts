@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import type { RecoveryReport } from '../../src/lib/recovery-report';
-import { SearchKey } from '../../src/lib/shared';
+import { SearchKey } from '../../src/lib/names';
 import { openBrowser, UI } from '../helpers/browser';
 import { runBackup } from '../helpers/backups';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';

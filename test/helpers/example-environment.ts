@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ConfigError, parseEnvironment } from '../../src/lib/config';
+import { parseEnvironment } from '../../src/lib/environment';
+import { ConfigError } from '../../src/lib/validation';
 
 export const example = readFileSync(path.resolve(__dirname, '..', '..', '..', 'titan.yaml'), 'utf8');
 

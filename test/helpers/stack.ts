@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseDotenv } from '../../src/lib/config';
+import { parseDotenv } from '../../src/lib/environment';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', 'temporal');

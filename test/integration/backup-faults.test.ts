@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
-import { verifyStoredBackup } from '../../src/activities/backup-verify';
+import { verifyStoredBackup } from '../../src/infra/backup-verify';
 import { footprint, stores } from '../helpers/backups';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { stackCtl, temporalClient, uniqueName } from '../helpers/stack';

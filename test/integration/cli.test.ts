@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { titan } from '../helpers/cli';
 
-const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['restore'], ['modules', 'status'], ['modules', 'restore'], ['config', 'status'], ['config', 'resync'], ['config', 'rollback'], ['logs', 'status'], ['logs', 'resume'], ['schedules', 'apply'], ['schedules', 'list'],
+const commands = [['backup'], ['backups', 'list'], ['backups', 'verify'], ['restore'], ['modules', 'status'], ['modules', 'restore'], ['config', 'status'], ['config', 'resync'], ['config', 'rollback'], ['logs', 'status'], ['logs', 'resume'], ['schedules', 'apply'], ['schedules', 'list'], ['search-attributes', 'apply'],
   ['recover'], ['status'], ['sign-off'], ['report'], ['drill']];
 
 describe('titan CLI surface', () => {

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigRepo, ConfigRepoError, latestValidConfig } from '../../src/activities/config-repo';
-import type { ConfigPolicy } from '../../src/lib/config-source';
+import { ConfigRepo, ConfigRepoError, latestValidConfig } from '../../src/infra/config-repo';
+import type { ConfigPolicy } from '../../src/lib/config';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 
 const manifest = (mode: unknown) => ({

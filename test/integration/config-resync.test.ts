@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Docker from 'dockerode';
 import type { ResyncConfigResult } from '../../src/workflows/config-resync';
-import { ErrorType } from '../../src/lib/shared';
+import { ErrorType } from '../../src/lib/errors';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';

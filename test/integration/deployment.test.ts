@@ -19,11 +19,15 @@ function composeConfig(env: Record<string, string>) {
 }
 
 describe('docker-compose.yml (the control plane on a Docker host)', function () {
-  it('docker-compose config accepts it: Temporal with its UI, the worker, Redis, two S3 locations, the registry; every port on 127.0.0.1', function () {
+  it('docker-compose config accepts it: Temporal with its UI, the search attributes set up, the worker, Redis, two S3 locations, the registry; every port on 127.0.0.1', function () {
     const run = composeConfig(secrets);
     assert.equal(run.status, 0, run.stderr);
-    const doc = parse(run.stdout) as { services: Record<string, { ports?: string[]; volumes?: string[] }> };
-    assert.deepEqual(Object.keys(doc.services).sort(), ['redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'worker']);
+    const doc = parse(run.stdout) as { services: Record<string, { ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> }> };
+    assert.deepEqual(Object.keys(doc.services).sort(), ['redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'titan-setup', 'worker']);
+    // One list of search attributes: registered by `titan search-attributes apply` before the worker starts.
+    assert.deepEqual(doc.services['titan-setup']!.command, ['search-attributes', 'apply']);
+    assert.equal(doc.services.worker!.depends_on?.['titan-setup']?.condition, 'service_completed_successfully');
+    assert.ok(!doc.services.temporal!.command!.includes('--search-attribute'));
     const ports = Object.values(doc.services).flatMap((s) => s.ports ?? []);
     assert.ok(ports.includes('127.0.0.1:8233:8233/tcp'), 'the Web UI');
     for (const p of ports) assert.match(p, /^127\.0\.0\.1:/);

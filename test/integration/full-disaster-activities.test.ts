@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { buildDeps } from '../../src/activities/deps';
-import { createRecoveryActivities, readRecoveryReport, type RecoveryNotice } from '../../src/activities/full-disaster';
+import { buildDeps } from '../../src/deps';
+import { createRecoveryActivities, type RecoveryNotice } from '../../src/activities/full-disaster';
+import { readRecoveryReport } from '../../src/infra/recovery-reports';
 import { type RecoveryReport } from '../../src/lib/recovery-report';
 import { writeTestEnvironment } from '../helpers/titan-env';
 

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { ErrorType } from '../../src/lib/shared';
+import { ErrorType } from '../../src/lib/errors';
 import type { ResumeLogsResult } from '../../src/workflows/log-resumption';
 import { failureOf, stores } from '../helpers/backups';
 import { titan } from '../helpers/cli';

@@ -12,7 +12,7 @@ import type { Client } from '@temporalio/client';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import type { RestoreModulesResult } from '../../src/workflows/module-restore';
-import { ErrorType } from '../../src/lib/shared';
+import { ErrorType } from '../../src/lib/errors';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { freePort } from '../helpers/redis-server';

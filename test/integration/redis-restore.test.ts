@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { ErrorType } from '../../src/lib/shared';
+import { ErrorType } from '../../src/lib/errors';
 import { deriveBackup, failureOf, readObject, runBackup, runRestore, seedDataset, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';

@@ -6,7 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { Crc64 } from '../../src/lib/crc64';
 import type { BackupManifest } from '../../src/lib/manifest';
-import { ErrorType } from '../../src/lib/shared';
+import { ErrorType } from '../../src/lib/errors';
 import { deriveBackup, failureOf, readObject, runBackup, runRestore, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { DownloadProgress } from '../../src/activities/restore-staging';
+import type { DownloadProgress } from '../../src/infra/restore-staging';
 import type { RedisRestoreResult } from '../../src/workflows/redis-restore';
 import { runBackup } from '../helpers/backups';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';

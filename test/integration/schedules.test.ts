@@ -2,7 +2,7 @@
 // carry the policies, converge on re-apply, and a triggered run produces a valid backup.
 import assert from 'node:assert/strict';
 import { type Client, ScheduleOverlapPolicy } from '@temporalio/client';
-import { verifyStoredBackup } from '../../src/activities/backup-verify';
+import { verifyStoredBackup } from '../../src/infra/backup-verify';
 import { stores } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';

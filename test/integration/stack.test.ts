@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
-import { parseDotenv } from '../../src/lib/config';
+import { parseDotenv } from '../../src/lib/environment';
 import { freePort } from '../helpers/redis-server';
 import { stackCtl, stackSecrets, uniqueName } from '../helpers/stack';
 

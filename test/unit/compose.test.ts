@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
-import { ConfigError } from '../../src/lib/config';
+import { ConfigError } from '../../src/lib/validation';
 import {
-  composeLabels, ComposeProject, configHash, containerCreateOptions, dependencyWaves, ModuleSpec, parseCompose, sha256Hex,
+  composeLabels, ComposeProject, configHash, containerCreateOptions, dependencyWaves, ModuleSpec, parseCompose,
 } from '../../src/lib/compose';
 
 const SOURCE = '/srv/titan/docker-compose.yml';
@@ -319,15 +318,6 @@ describe('dependencyWaves', () => {
     assert.deepEqual(dependencyWaves(project, ['b', 'd']), [['d'], ['b']]);
     assert.throws(() => dependencyWaves(project, ['z']), /no service named "z"/);
   });
-});
-
-describe('sha256Hex', () => {
-  const inputs = ['', 'abc', 'a'.repeat(55), 'b'.repeat(56), 'c'.repeat(63), 'd'.repeat(64), 'e'.repeat(65), 'ünïcødé €100 🚀', 'lone \ud800 surrogate', 'x'.repeat(1_000_003)];
-  for (const input of inputs) {
-    it(`matches node:crypto on ${input.length} UTF-16 units`, () => {
-      assert.equal(sha256Hex(input), createHash('sha256').update(input, 'utf8').digest('hex'));
-    });
-  }
 });
 
 describe('containers', () => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import {
-  configSyncSchema, driftReport, fileDigests, keyPlan, MANIFEST, signatureProblem, signatureStatus, validateConfigCommit,
-} from '../../src/lib/config-source';
+import { configSyncSchema } from '../../src/lib/config';
+import { driftReport, fileDigests, keyPlan, MANIFEST, signatureProblem, signatureStatus, validateConfigCommit } from '../../src/lib/config-source';
 
 /** A commit as a map of paths; the manifest is given as an object (or raw text). */
 function commit(manifest: unknown, files: Record<string, string> = {}): (p: string) => string | undefined {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseDotenv, parseEnvironment } from '../../src/lib/config';
+import { parseDotenv, parseEnvironment } from '../../src/lib/environment';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 describe('environment file', () => {

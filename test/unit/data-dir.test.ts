@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type DataDirPlan, placeSnapshot, restorePrevious, stagingDir } from '../../src/activities/data-dir';
+import { type DataDirPlan, placeSnapshot, restorePrevious, stagingDir } from '../../src/infra/data-dir';
 
 describe('data directory replacement', function () {
   let dir: string;

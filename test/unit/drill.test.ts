@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { parseEnvironment } from '../../src/lib/config';
+import { parseEnvironment } from '../../src/lib/environment';
 import { drillEnvironment } from '../../src/lib/drill';
 import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
-import { desiredSchedules } from '../../src/schedules';
+import { desiredSchedules } from '../../src/cli/schedules';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 // The example for the local stack has a drill section for its stages (redis, modules, logs); each

@@ -1,9 +1,9 @@
 // Titan's metrics from a stored report, on a meter that records what it is given.
 import assert from 'node:assert/strict';
 import type { MetricMeter } from '@temporalio/common';
-import type { BackupStore } from '../../src/activities/backup-store';
+import type { BackupStore } from '../../src/infra/backup-store';
 import type { RecoveryReport } from '../../src/lib/recovery-report';
-import { titanMetrics } from '../../src/metrics';
+import { titanMetrics } from '../../src/infra/metrics';
 
 function recordingMeter() {
   const seen: [string, number, Record<string, unknown>][] = [];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { type Environment, parseEnvironment } from '../../src/lib/config';
+import type { Environment } from '../../src/lib/config';
+import { parseEnvironment } from '../../src/lib/environment';
 import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 

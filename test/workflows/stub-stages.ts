@@ -3,7 +3,7 @@
 // whether to fail or what to return, so a test decides "fail twice, then succeed with this result".
 // recoveryDrill runs them the same way, on its sandbox task queue.
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { StageName } from '../../src/lib/recovery-plan';
+import type { StageName } from '../../src/lib/config';
 
 export { fullDisasterRecovery } from '../../src/workflows/full-disaster';
 

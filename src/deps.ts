@@ -1,24 +1,30 @@
-// Everything activities need, built once by the worker from the environment file. Secrets are
+// The one place that builds the clients of outside systems from the environment file: once by the
+// worker for its activities, per command by the CLI. Secrets are
 // resolved here, inside the worker, and never travel through workflow arguments or results.
-import { ApplicationFailure } from '@temporalio/common';
-import type { LoadedEnvironment } from '../load-environment';
-import { ErrorType } from '../lib/shared';
-import { ConfigError, durationMs, type Environment, type LocationName } from '../lib/config';
-import { type RecoveryPlan, resolveRecoveryPlan } from '../lib/recovery-plan';
-import { parseCompose, sha256Hex } from '../lib/compose';
-import type { ConfigPolicy } from '../lib/config-source';
-import { ConfigRepo } from './config-repo';
 import { readFileSync } from 'node:fs';
-import type { RetentionPolicy } from '../lib/retention';
+import { ApplicationFailure } from '@temporalio/common';
 import Docker from 'dockerode';
-import { BackupStore } from './backup-store';
-import { noMetrics, type TitanMetrics } from '../metrics';
-import { type LogStore, VictoriaLogsStore } from './log-store';
-import { spoolContainerLog } from './log-spool';
-import { logShippingScheduleId } from '../schedules';
-import { ModuleEngine, type RegistryAuth } from './module-engine';
-import type { RedisTarget } from './redis-control';
-import type { RedisEndpoint } from './redis-sync';
+import { BackupStore } from './infra/backup-store';
+import { ConfigRepo } from './infra/config-repo';
+import type { ConfigSyncContext } from './infra/config-state';
+import type { LogsContext } from './infra/log-check';
+import { spoolContainerLog } from './infra/log-spool';
+import { type LogStore, VictoriaLogsStore } from './infra/log-store';
+import { noMetrics, type TitanMetrics } from './infra/metrics';
+import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
+import type { RedisTarget } from './infra/redis-control';
+import type { RedisEndpoint } from './infra/redis-sync';
+import { parseCompose } from './lib/compose';
+import { type Environment, type LocationName } from './lib/config';
+import { ErrorType } from './lib/errors';
+import { ScheduleId } from './lib/names';
+import { type RecoveryPlan, resolveRecoveryPlan } from './lib/recovery-plan';
+import type { RetentionPolicy } from './lib/retention';
+import { sha256Hex } from './lib/sha256';
+import { ConfigError, durationMs } from './lib/validation';
+import type { LoadedEnvironment } from './load-environment';
+
+export type { ConfigSyncContext, LogsContext };
 
 export interface Deps {
   environment: string;
@@ -55,27 +61,6 @@ export interface ModulesContext {
   errorPattern: RegExp;
   /** With a logging section: keeps a container's log in the backup location before a redeploy removes it. */
   spoolLog?: (service: string, container: string) => Promise<void>;
-}
-
-export interface LogsContext {
-  store: LogStore;
-  /** Where redeploys spool the logs of the containers they remove (the primary backup location). */
-  spool: BackupStore;
-  docker: Docker;
-  /** The compose project whose containers are the log sources. */
-  project: string;
-  /** The modules asked for (checked against the compose file), or every configured one. */
-  modules(only?: string[]): string[];
-  minRetentionDays: number;
-  shippingScheduleId: string;
-}
-
-export interface ConfigSyncContext {
-  repo: ConfigRepo;
-  policy: ConfigPolicy;
-  redis: string;
-  keyPrefix: string;
-  filesRoot: string;
 }
 
 export interface RecoveryContext {
@@ -159,7 +144,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       // One mirror per repository URL, beside the environment file's other state.
       const cacheDir = loaded.resolvePath(`.titan/config-cache/${sha256Hex(url).slice(0, 16)}`);
       repo ??= new ConfigRepo(url, cacheDir, { gnupgHome: c.gnupgHome && loaded.resolvePath(c.gnupgHome) });
-      return { repo, policy: c, redis: c.redis, keyPrefix: c.keyPrefix, filesRoot: loaded.resolvePath(c.filesRoot) };
+      return { repo, policy: c, redis: endpoint(c.redis), keyPrefix: c.keyPrefix, filesRoot: loaded.resolvePath(c.filesRoot) };
     },
     logs() {
       const l = env.logging;
@@ -178,7 +163,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
           return only?.length ? only : configured;
         },
         minRetentionDays: l.minRetentionDays,
-        shippingScheduleId: logShippingScheduleId(env),
+        shippingScheduleId: ScheduleId.logShipping(env),
       };
     },
     modules: modulesContext,

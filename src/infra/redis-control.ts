@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 import type { RedisEndpoint } from './redis-sync';
 
 /** The files Redis loads at start; the restore replaces exactly these. */

@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
 import type { LocationName, S3Location } from '../lib/config';
 import { backupKeys, type BackupManifest, manifestSchema } from '../lib/manifest';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 
 // The pinned SDK supports Node 20 (this machine's); its notice about future releases needing
 // Node 22 would otherwise break the CLI's one-line errors. Tracked in the README.

@@ -3,20 +3,13 @@
 // schedules the file no longer has.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import type { Environment } from './lib/config';
-import { drillWorkflowId } from './lib/drill';
-import { SearchKey } from './lib/shared';
-import type { recoveryDrill, redisBackup, shipLogs } from './workflows';
-
-const backupPrefix = (env: Environment) => `titan-${env.environment}-backup-`;
-export const logShippingScheduleId = (env: Environment) => `titan-${env.environment}-log-shipping`;
-
-/** The schedules `apply` owns for the environment (exact ids, so "prod" never touches "prod-eu"'s). */
-const isTitanSchedule = (env: Environment, id: string) => id.startsWith(backupPrefix(env)) || id === logShippingScheduleId(env) || id === drillWorkflowId(env);
+import type { Environment } from '../lib/config';
+import { Kind, ScheduleId, SearchKey } from '../lib/names';
+import type * as workflows from '../workflows';
 
 export function desiredSchedules(env: Environment): ScheduleOptions[] {
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: env.backups.catchupWindow as Duration };
-  const action = (kind: string, workflowType: string, workflowId: string, args: unknown[], staticSummary: string) => ({
+  const action = <N extends keyof typeof workflows>(kind: Kind, workflowType: N, workflowId: string, args: Parameters<(typeof workflows)[N]>, staticSummary: string) => ({
     type: 'startWorkflow' as const,
     workflowType,
     args,
@@ -29,29 +22,29 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
     ],
   });
   const backups = Object.entries(env.backups.schedules).map(([name, s]) => {
-    const id = `${backupPrefix(env)}${name}`;
+    const id = ScheduleId.backup(env, name);
     return {
       scheduleId: id,
       spec: { cronExpressions: [s.cron] },
-      action: action('backup', 'redisBackup' satisfies (typeof redisBackup)['name'], id, [{ redis: s.redis, retentionClass: s.retentionClass }], `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`),
+      action: action(Kind.backup, 'redisBackup', id, [{ redis: s.redis, retentionClass: s.retentionClass }], `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`),
       policies,
       state: { note: `${s.retentionClass} backup of Redis ${s.redis}: cron "${s.cron}" UTC` },
     };
   });
   // SKIP overlap: one shipper per module at a time; resumeLogs pauses it while it backfills.
   const logs = env.logging ? [{
-    scheduleId: logShippingScheduleId(env),
+    scheduleId: ScheduleId.logShipping(env),
     spec: { intervals: [{ every: env.logging.shipEvery as Duration }] },
-    action: action('log-shipping', 'shipLogs' satisfies (typeof shipLogs)['name'], logShippingScheduleId(env), [{}], `Ship module logs to the central store (${env.environment})`),
+    action: action(Kind.logShipping, 'shipLogs', ScheduleId.logShipping(env), [{}], `Ship module logs to the central store (${env.environment})`),
     policies,
     state: { note: `ship module logs every ${env.logging.shipEvery}` },
   }] : [];
   // Its runs' ids get the schedule's timestamp, so they can race a manual `titan drill`: the sandbox's owner label guards that.
   const drill = env.recovery?.drill?.schedule;
   const drills = drill ? [{
-    scheduleId: drillWorkflowId(env),
+    scheduleId: ScheduleId.drill(env),
     spec: { cronExpressions: [drill.cron] },
-    action: action('drill', 'recoveryDrill' satisfies (typeof recoveryDrill)['name'], drillWorkflowId(env), [{}], `DR drill of ${env.environment} against sandbox targets`),
+    action: action(Kind.drill, 'recoveryDrill', ScheduleId.drill(env), [{}], `DR drill of ${env.environment} against sandbox targets`),
     policies,
     state: { note: `DR drill: cron "${drill.cron}" UTC` },
   }] : [];
@@ -76,7 +69,7 @@ export async function applySchedules(client: Client, env: Environment): Promise<
   }
   const wanted = new Set(desired.map((d) => d.scheduleId));
   for await (const s of client.schedule.list()) {
-    if (isTitanSchedule(env, s.scheduleId) && !wanted.has(s.scheduleId)) {
+    if (ScheduleId.isTitans(env, s.scheduleId) && !wanted.has(s.scheduleId)) {
       await client.schedule.getHandle(s.scheduleId).delete();
       report.deleted.push(s.scheduleId);
     }
@@ -87,7 +80,7 @@ export async function applySchedules(client: Client, env: Environment): Promise<
 export async function listSchedules(client: Client, env: Environment) {
   const out = [];
   for await (const s of client.schedule.list()) {
-    if (!isTitanSchedule(env, s.scheduleId)) continue;
+    if (!ScheduleId.isTitans(env, s.scheduleId)) continue;
     out.push({
       id: s.scheduleId,
       note: s.state.note ?? '',

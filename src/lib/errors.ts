@@ -1,10 +1,5 @@
-// Names both sides agree on: the task queue, the error types that must not be retried,
-// and the search attributes registered on the server (scripts/stack.sh registers the same).
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-
-export const TASK_QUEUE = 'titan-recovery';
-
-/** Failure types that retrying cannot fix; workflows and the CLI match on these names. */
+// Failure types that retrying cannot fix: activities raise them non-retryable, workflows and the
+// CLI match on these names.
 export const ErrorType = {
   ConfigInvalid: 'ConfigInvalid',
   SecretMissing: 'SecretMissing',
@@ -39,10 +34,3 @@ export const ErrorType = {
   DrillFailed: 'DrillFailed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
-
-export const SearchKey = {
-  environment: defineSearchAttributeKey('TitanEnvironment', SearchAttributeType.KEYWORD),
-  stage: defineSearchAttributeKey('TitanStage', SearchAttributeType.KEYWORD),
-  kind: defineSearchAttributeKey('TitanKind', SearchAttributeType.KEYWORD),
-  backupId: defineSearchAttributeKey('TitanBackupId', SearchAttributeType.KEYWORD),
-};

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { type EngineTime, engineTime, normalizeTime } from '../lib/log-lines';
+import type { SourceContainer } from '../lib/log-verdicts';
 
 export interface SourceLine {
   container: string;
@@ -12,15 +13,6 @@ export interface SourceLine {
   text: string;
   /** SHA-256 of container, time, stream, text and its rank among identical lines of that nanosecond. */
   id: string;
-}
-
-export interface SourceContainer {
-  id: string;
-  name: string;
-  running: boolean;
-  created: string;
-  /** The key of its spooled log, for a container a redeploy removed (see log-spool.ts). */
-  spooled?: string;
 }
 
 /** The module's containers (docker-compose labels), oldest first, running or not. */

@@ -4,8 +4,8 @@
 // activities through `deps.metrics` with the runtime's meter (no per-activity tags), so each is
 // one series per Redis instance, stage or environment.
 import type { MetricMeter } from '@temporalio/common';
-import type { BackupStore } from './activities/backup-store';
-import type { RecoveryReport } from './lib/recovery-report';
+import type { BackupStore } from './backup-store';
+import type { RecoveryReport } from '../lib/recovery-report';
 
 /** Stage durations are minutes, not the runtime's default millisecond buckets. */
 export const STAGE_DURATION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600];

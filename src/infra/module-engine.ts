@@ -3,26 +3,11 @@
 // logs). Containers carry docker-compose's labels, so `docker-compose ps` sees them as its own.
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ComposeProject, configHash, containerCreateOptions, type ModuleSpec } from '../lib/compose';
+import { type ComposeProject, configHash, containerCreateOptions, dependencyWaves, type ModuleSpec } from '../lib/compose';
 import { normalizeTime } from '../lib/log-lines';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
+import type { ModuleInventory, ModuleStatus } from '../lib/module-state';
 import { engineLines } from './log-source';
-
-export type ModuleState = 'healthy' | 'starting' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
-
-export interface ModuleStatus {
-  service: string;
-  state: ModuleState;
-  /** Needs a redeploy: everything but healthy and starting. */
-  failed: boolean;
-  reason: string;
-  desiredImage: string;
-  containerId?: string;
-  /** The image the container was created from (a reference or an image id after a rollback). */
-  image?: string;
-  /** The id of the image the container runs: what a rollback returns to. */
-  imageId?: string;
-}
 
 /** Marks containers a redeploy created, so a retried activity recognises its own work. */
 export const DEPLOY_LABEL = 'titan.deploy';
@@ -70,6 +55,15 @@ export class ModuleEngine {
   async statuses(services: string[]): Promise<ModuleStatus[]> {
     const all = await this.containers();
     return services.map((s) => this.status(s, all.get(s)?.[0]));
+  }
+
+  /** Every module asked for (default: all) with its state; waves of those that need a redeploy. */
+  async inventory(services?: string[]): Promise<ModuleInventory> {
+    const names = services?.length ? services : Object.keys(this.project.services).sort();
+    const modules = await this.statuses(names);
+    const failed = modules.filter((m) => m.failed).map((m) => m.service);
+    const dependsOn = Object.fromEntries(Object.entries(this.project.services).map(([n, spec]) => [n, Object.keys(spec.dependsOn).sort()]));
+    return { project: this.project.name, modules, waves: failed.length ? dependencyWaves(this.project, failed) : [], dependsOn };
   }
 
   private status(service: string, c: Docker.ContainerInspectInfo | undefined): ModuleStatus {

@@ -10,25 +10,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { LocationName } from '../lib/config';
 import type { KeySample } from '../lib/manifest';
 import { RdbError, RdbVerifier } from '../lib/rdb';
-import { type ExpiryHistogram, newExpiryHistogram, recordExpiry } from '../lib/restore-plan';
-import { ErrorType } from '../lib/shared';
+import { type ExpiryHistogram, newExpiryHistogram, recordExpiry, type StagedBackup } from '../lib/restore-plan';
+import { ErrorType } from '../lib/errors';
 import { type BackupStore, ManifestError } from './backup-store';
 import { stagingDir } from './data-dir';
 
 /** What the workflow learns about a staged backup (small: no samples, no histogram). */
-export interface StagedBackup {
-  backupId: string;
-  location: LocationName;
-  bytes: number;
-  sha256: string;
-  rdbVersion: number;
-  createdAt: string;
-  /** Keys per database counted in the RDB; absent when a module type stopped the parse. */
-  keyCounts?: Record<string, { keys: number; expires: number }>;
-  /** Bytes that were already on disk from an interrupted attempt. */
-  resumedAt: number;
-}
-
 /** Kept beside the staged file for the verification step (which may run on another worker). */
 export interface StagedRecord extends StagedBackup {
   samples: KeySample[];

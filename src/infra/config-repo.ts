@@ -6,9 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import {
-  type ConfigPolicy, type RepoConfig, type Signature, signatureProblem, signatureStatus, type Validation, validateConfigCommit,
-} from '../lib/config-source';
+import type { ConfigPolicy } from '../lib/config';
+import { type RepoConfig, type Signature, signatureProblem, signatureStatus, type Validation, validateConfigCommit } from '../lib/config-source';
 
 export interface ConfigCandidate {
   commit: string;

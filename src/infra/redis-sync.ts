@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import net from 'node:net';
 import tls from 'node:tls';
-import { ErrorType } from '../lib/shared';
+import { ErrorType } from '../lib/errors';
 
 export interface RedisEndpoint {
   url: string;

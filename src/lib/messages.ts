@@ -1,0 +1,18 @@
+// The Queries, the Update and the Signal of Titan's long-running workflows: defined once, handled
+// by the workflows (sign-off.ts, drill.ts) and sent by the CLI and the Web UI.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RecoveryStatus, SignedOff, SignOff } from './recovery-report';
+
+export const signOffUpdate = defineUpdate<SignedOff, [SignOff]>('signOff');
+export const signOffSignal = defineSignal<[SignOff]>('signOffSignal');
+export const recoveryStatusQuery = defineQuery<RecoveryStatus>('recoveryStatus');
+
+export interface DrillStatus {
+  phase: 'starting the sandbox' | 'recovering' | 'removing the sandbox' | 'ended';
+  /** The fullDisasterRecovery run against the sandbox: its recoveryStatus Query shows the stages. */
+  recoveryWorkflowId: string;
+  cleanedUp: string[];
+  problem?: string;
+}
+
+export const drillStatusQuery = defineQuery<DrillStatus>('drillStatus');

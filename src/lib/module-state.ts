@@ -1,0 +1,34 @@
+// What the modules stage finds and decides about each module: the shapes passed between its
+// activities, its workflow and `titan modules status`. Pure.
+
+export type ModuleState = 'healthy' | 'starting' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
+
+export interface ModuleStatus {
+  service: string;
+  state: ModuleState;
+  /** Needs a redeploy: everything but healthy and starting. */
+  failed: boolean;
+  reason: string;
+  desiredImage: string;
+  containerId?: string;
+  /** The image the container was created from (a reference or an image id after a rollback). */
+  image?: string;
+  /** The id of the image the container runs: what a rollback returns to. */
+  imageId?: string;
+}
+
+export interface ModuleInventory {
+  project: string;
+  modules: ModuleStatus[];
+  /** The failed modules (or those asked for) in start order: each wave after the ones it depends on. */
+  waves: string[][];
+  /** What each module depends on (compose depends_on). */
+  dependsOn: Record<string, string[]>;
+}
+
+export interface ModuleVerification {
+  service: string;
+  healthy: boolean;
+  problems: string[];
+  startedAt?: string;
+}
