@@ -40,7 +40,8 @@ DOCKER_CONFIG_DIR=$T/docker-config
 SERVICES=(temporal redis s3-primary s3-offsite docker registry victorialogs)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
-SEARCH_ATTRIBUTES=(TitanEnvironment TitanStage TitanKind TitanBackupId)
+# The one list of Temporal search attributes (NAME: TYPE); src/lib imports the same file.
+SEARCH_ATTRIBUTES_FILE=$ROOT/src/lib/search-attributes.json
 # Tests run in their own namespace, so the operator's view of `default` holds only real runs.
 NAMESPACES=(default titan-test)
 
