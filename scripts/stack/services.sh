@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# Sourced by scripts/stack.sh: the table of services — the binary each one runs, its ports and
+# addresses, how to start it and how to tell it is ready (spawn_* and ready_* live in
+# services/<service>.sh) — and the endpoints `env` prints.
+
+svc_exe() {
+  case $1 in
+    temporal) printf '%s' "$PY/bin/temporal" ;;
+    redis) command -v redis-server || printf '/usr/bin/redis-server' ;;
+    s3-primary | s3-offsite) printf '%s' "$PY/bin/weed" ;;
+    docker) command -v dockerd || printf '/usr/sbin/dockerd' ;;
+    registry) command -v docker-registry || printf '/usr/bin/docker-registry' ;;
+    victorialogs) printf '%s' "$GO/bin/victoria-logs" ;;
+  esac
+}
+
+# answering SERVICE: its main endpoint accepts connections
+answering() {
+  case $1 in
+    docker) curl -fsS -o /dev/null --max-time 2 --unix-socket "$DOCKER_SOCK" http://docker/_ping 2>/dev/null ;;
+    *) port_open "$(svc_ports "$1" | cut -d' ' -f1)" ;;
+  esac
+}
+
+svc_ports() { # every TCP port the service listens on (the first one is its main port)
+  case $1 in
+    temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT $TEMPORAL_HTTP_PORT $TEMPORAL_METRICS_PORT" ;;
+    redis) echo "$REDIS_PORT" ;;
+    registry) echo "$REGISTRY_PORT" ;;
+    victorialogs) echo "$VICTORIALOGS_PORT" ;;
+    docker) ;; # its unix socket only
+    s3-*) s3_conf "$1"; echo "$S3_PORT $S3_GRPC $MASTER_PORT $MASTER_GRPC $VOLUME_PORT $VOLUME_GRPC $FILER_PORT $FILER_GRPC $ADMIN_PORT $ADMIN_GRPC" ;;
+  esac
+}
+
+svc_addresses() {
+  case $1 in
+    temporal) echo "$IP:$TEMPORAL_PORT (gRPC), http://$IP:$TEMPORAL_UI_PORT (UI)" ;;
+    redis) echo "redis://$IP:$REDIS_PORT" ;;
+    s3-*) s3_conf "$1"; echo "http://$IP:$S3_PORT (S3, bucket $S3_BUCKET)" ;;
+    docker) echo "unix://$DOCKER_SOCK" ;;
+    registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
+    victorialogs) echo "http://$IP:$VICTORIALOGS_PORT (logs: Elasticsearch bulk in, LogsQL out)" ;;
+  esac
+}
+
+spawn() {
+  case $1 in
+    temporal) spawn_temporal ;;
+    redis) spawn_redis ;;
+    s3-primary | s3-offsite) spawn_s3 "$1" ;;
+    docker) spawn_docker ;;
+    registry) spawn_registry ;;
+    victorialogs) spawn_victorialogs ;;
+  esac
+}
+
+ready() {
+  case $1 in
+    temporal) ready_temporal ;;
+    redis) ready_redis ;;
+    s3-primary | s3-offsite) ready_s3 "$1" ;;
+    docker) ready_docker ;;
+    registry) ready_registry ;;
+    victorialogs) ready_victorialogs ;;
+  esac
+}
+
+print_env() {
+  local q
+  printf 'TEMPORAL_ADDRESS=%s\n' "$IP:$TEMPORAL_PORT"
+  printf 'TITAN_UI=%s\n' "http://$IP:$TEMPORAL_UI_PORT"
+  printf 'TITAN_REDIS_URL=%s\n' "redis://$IP:$REDIS_PORT"
+  s3_conf s3-primary
+  printf 'TITAN_S3_PRIMARY=%s\n' "http://$IP:$S3_PORT"
+  printf 'TITAN_S3_PRIMARY_BUCKET=%s\n' "$S3_BUCKET"
+  s3_conf s3-offsite
+  printf 'TITAN_S3_OFFSITE=%s\n' "http://$IP:$S3_PORT"
+  printf 'TITAN_S3_OFFSITE_BUCKET=%s\n' "$S3_BUCKET"
+  printf -v q '%q' "unix://$DOCKER_SOCK"
+  printf 'DOCKER_HOST=%s\n' "$q"
+  printf 'TITAN_REGISTRY=%s\n' "$IP:$REGISTRY_PORT"
+  printf 'TITAN_LOG_STORE=%s\n' "http://$IP:$VICTORIALOGS_PORT"
+  printf -v q '%q' "$SECRETS"
+  printf 'TITAN_SECRETS_FILE=%s\n' "$q"
+  printf -v q '%q' "$BIN"
+  printf 'TITAN_TOOLS_BIN=%s\n' "$q"
+}
