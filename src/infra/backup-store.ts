@@ -13,7 +13,7 @@ import { backupKeys, type BackupManifest, manifestSchema } from '../lib/manifest
 import { ErrorType } from '../lib/errors';
 
 // The pinned SDK supports Node 20 (this machine's); its notice about future releases needing
-// Node 22 would otherwise break the CLI's one-line errors. Tracked in the README.
+// Node 22 would otherwise break the CLI's one-line errors (see docs/known-limits.md).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export interface StoredEntry {

@@ -171,7 +171,7 @@ describe('full-disaster recovery on the real stack', function () {
     assert.match(printed.stdout, /RTO/);
     assert.match(printed.stdout, /RPO/);
     assert.match(printed.stdout, /alice/);
-    // The README's example report comes from here.
+    // docs/full-disaster-recovery.md's example report comes from here.
     mkdirSync(path.join(repoRoot, 'test-artifacts', 'full-disaster'), { recursive: true });
     writeFileSync(path.join(repoRoot, 'test-artifacts', 'full-disaster', 'report.md'), printed.stdout);
   });
