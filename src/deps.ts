@@ -101,7 +101,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     const file = loaded.resolvePath(m.composeFile);
     let project;
     try {
-      project = parseCompose(readFileSync(file, 'utf8'), { project: m.project, source: file, variables: process.env as Record<string, string> });
+      project = parseCompose(readFileSync(file, 'utf8'), { project: m.project, source: file, variables: process.env, profiles: m.profiles, readFile: readIfExists });
     } catch (err) {
       throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.ConfigInvalid);
     }
@@ -190,4 +190,14 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     retention: env.backups.retention,
     metrics: noMetrics,
   };
+}
+
+/** A file's text, or undefined when there is none (the compose file's `.env` is optional). */
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

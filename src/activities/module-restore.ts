@@ -13,7 +13,9 @@ export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
   return {
     /** Every module of the compose file with its state; waves of those that need a redeploy. */
     async inspectModules(req: { services?: string[] }): Promise<ModuleInventory> {
-      return deps.modules().engine.inventory(req.services);
+      const inv = await deps.modules().engine.inventory(req.services);
+      for (const w of inv.warnings ?? []) log.warn(`compose file: ${w}`);
+      return inv;
     },
 
     /** Pulls an image with the registry credentials (progress heartbeated); returns its image id. */
@@ -44,13 +46,20 @@ export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
       });
     },
 
-    /** Healthy within the deadline, the optional HTTP probe answers, no error lines in its logs since it started. */
+    /** Restarts a module whose dependency was redeployed (depends_on restart: true); undefined if it has no container. */
+    async restartModule(req: { service: string }): Promise<{ containerId: string; image: string } | undefined> {
+      const m = deps.modules();
+      return heartbeatWhile(`restart ${req.service}`, () => m.engine.restart(req.service, m.stopTimeoutS));
+    },
+
+    /** Healthy (a one-shot job: completed) within the deadline, the optional HTTP probe answers, no error lines in its logs since it started. */
     async verifyModule(req: { service: string; containerId: string }): Promise<ModuleVerification> {
       const m = deps.modules();
       const ctx = Context.current();
       const out: ModuleVerification = { service: req.service, healthy: false, problems: [] };
       try {
-        out.startedAt = (await m.engine.waitHealthy(req.containerId, m.healthDeadlineMs, (state) => ctx.heartbeat({ phase: `${req.service}: ${state}` }))).startedAt;
+        const onWait = (state: string) => ctx.heartbeat({ phase: `${req.service}: ${state}` });
+        out.startedAt = (await m.engine.waitHealthy(req.containerId, m.healthDeadlineMs, onWait, m.engine.completesOnce(req.service))).startedAt;
       } catch (err) {
         out.problems.push((err as Error).message);
         return out;

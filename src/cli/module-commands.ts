@@ -9,6 +9,7 @@ import { runWorkflow } from './start-workflow';
 /** Prints every module's state; returns false when some need a redeploy. */
 export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }): Promise<boolean> {
   const inv = await buildDeps(loaded).modules().engine.inventory(opts.services);
+  for (const w of inv.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   printResult(opts.json, inv, () => table(inv.modules.map((m) => ({
     module: m.service,
     state: m.state,

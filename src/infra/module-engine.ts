@@ -3,7 +3,9 @@
 // logs). Containers carry docker-compose's labels, so `docker-compose ps` sees them as its own.
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ComposeProject, configHash, containerCreateOptions, dependencyWaves, type ModuleSpec } from '../lib/compose';
+import {
+  COMPOSE_VERSION, type ComposeProject, completesOnce, configHash, containerCreateOptions, dependencyWaves, type ModuleSpec, restartedWith,
+} from '../lib/compose';
 import { normalizeTime } from '../lib/log-lines';
 import { ErrorType } from '../lib/errors';
 import type { ModuleInventory, ModuleStatus } from '../lib/module-state';
@@ -57,13 +59,66 @@ export class ModuleEngine {
     return services.map((s) => this.status(s, all.get(s)?.[0]));
   }
 
-  /** Every module asked for (default: all) with its state; waves of those that need a redeploy. */
+  /**
+   * Every module asked for (default: all) with its state; waves of those that need a redeploy.
+   * Throws (non-retryable) when the engine cannot run the compose file as written: nothing is touched yet.
+   */
   async inventory(services?: string[]): Promise<ModuleInventory> {
+    await this.checkEngineCanRun();
     const names = services?.length ? services : Object.keys(this.project.services).sort();
     const modules = await this.statuses(names);
     const failed = modules.filter((m) => m.failed).map((m) => m.service);
     const dependsOn = Object.fromEntries(Object.entries(this.project.services).map(([n, spec]) => [n, Object.keys(spec.dependsOn).sort()]));
-    return { project: this.project.name, modules, waves: failed.length ? dependencyWaves(this.project, failed) : [], dependsOn };
+    return {
+      project: this.project.name, modules, waves: failed.length ? dependencyWaves(this.project, failed) : [], dependsOn,
+      restartedWith: restartedWith(this.project), warnings: this.project.warnings,
+    };
+  }
+
+  /** What the compose file needs of the engine beyond a container: a new enough API, its external volumes. */
+  private async checkEngineCanRun(): Promise<void> {
+    const refuse = (field: string, message: string) => ApplicationFailure.nonRetryable(`${this.project.source}: ${field}: ${message}`, ErrorType.ConfigInvalid);
+    const withStartInterval = Object.keys(this.project.services).sort().find((s) => this.spec(s).healthcheck?.startIntervalMs !== undefined);
+    if (withStartInterval) {
+      const v = await this.docker.version();
+      // Engines before API 1.44 drop StartInterval without a word: the probe would run at `interval`.
+      if (compareApi(v.ApiVersion, '1.44') < 0) {
+        throw refuse(`services.${withStartInterval}.healthcheck.start_interval`, `needs Docker Engine 25 or later (API 1.44); this engine is ${v.Version} (API ${v.ApiVersion})`);
+      }
+    }
+    for (const [service, spec] of Object.entries(this.project.services)) {
+      for (const m of spec.volumes) {
+        const volume = Object.values(this.project.volumes).find((v) => v.name === m.source);
+        if (m.type !== 'volume' || !volume?.external) continue;
+        if (!(await this.volumeExists(volume.name))) throw refuse(`services.${service}.volumes`, `external volume "${volume.name}" does not exist (create it first)`);
+      }
+    }
+  }
+
+  private async volumeExists(name: string): Promise<boolean> {
+    return this.docker.getVolume(name).inspect().then(() => true, (err: { statusCode?: number }) => {
+      if (err.statusCode === 404) return false;
+      throw err;
+    });
+  }
+
+  /** Creates the service's missing named volumes with docker-compose's labels; never removes one. */
+  private async ensureVolumes(spec: ModuleSpec): Promise<void> {
+    for (const m of spec.volumes) {
+      const v = Object.values(this.project.volumes).find((x) => x.name === m.source);
+      if (m.type !== 'volume' || !v || v.external || (await this.volumeExists(v.name))) continue;
+      await this.docker.createVolume({
+        Name: v.name,
+        Driver: v.driver ?? 'local',
+        DriverOpts: v.driverOptions,
+        Labels: { ...v.labels, 'com.docker.compose.project': this.project.name, 'com.docker.compose.volume': v.key, 'com.docker.compose.version': COMPOSE_VERSION },
+      });
+    }
+  }
+
+  /** A one-shot job (others wait for it to complete successfully): exited with 0 is its healthy state. */
+  completesOnce(service: string): boolean {
+    return completesOnce(this.project, service);
   }
 
   private status(service: string, c: Docker.ContainerInspectInfo | undefined): ModuleStatus {
@@ -72,10 +127,12 @@ export class ModuleEngine {
     if (!c) return { ...base, state: 'missing', failed: true, reason: 'no container' };
     const known = { ...base, containerId: c.Id, image: c.Config.Image, imageId: c.Image };
     const st = c.State;
+    const completed = !st.Running && !st.Restarting && st.ExitCode === 0 && this.completesOnce(service);
     if (st.Restarting) return { ...known, state: 'restarting', failed: true, reason: `restarting (exit code ${st.ExitCode}, ${c.RestartCount} restarts)` };
-    if (!st.Running) return { ...known, state: 'exited', failed: true, reason: `exited with code ${st.ExitCode} at ${st.FinishedAt}` };
+    if (!st.Running && !completed) return { ...known, state: 'exited', failed: true, reason: `exited with code ${st.ExitCode} at ${st.FinishedAt}` };
     if (c.Config.Image !== spec.image) return { ...known, state: 'image differs', failed: true, reason: `runs ${c.Config.Image}, the compose file wants ${spec.image}` };
     if (c.Config.Labels?.['com.docker.compose.config-hash'] !== configHash(spec)) return { ...known, state: 'config differs', failed: true, reason: 'its configuration differs from the compose file' };
+    if (completed) return { ...known, state: 'completed', failed: false, reason: `completed successfully at ${st.FinishedAt}` };
     const health = st.Health?.Status;
     if (health === 'unhealthy') return { ...known, state: 'unhealthy', failed: true, reason: `unhealthy: ${lastProbe(c)}` };
     if (health === 'starting') return { ...known, state: 'starting', failed: false, reason: 'health check not passed yet' };
@@ -124,6 +181,7 @@ export class ModuleEngine {
     }
     // A container of that name outside the project's labels (e.g. made by hand) would block the create.
     await this.docker.getContainer(this.containerName(service)).remove({ force: true }).catch(ignoreStatus(404));
+    await this.ensureVolumes(spec);
     const opts = containerCreateOptions(this.project, service, spec, { name: this.containerName(service), image });
     opts.Labels = { ...opts.Labels, [DEPLOY_LABEL]: deployTag };
     const created = await this.docker.createContainer(opts);
@@ -131,16 +189,32 @@ export class ModuleEngine {
     return created.id;
   }
 
-  /** Waits until the container is healthy (or running, without a health check) or fails why not. */
-  async waitHealthy(containerId: string, deadlineMs: number, onWait: (state: string) => void): Promise<{ startedAt: string }> {
+  /**
+   * Restarts the module's container (SIGTERM or its stop_signal, SIGKILL after `stopTimeoutS`),
+   * for depends_on's `restart: true`; undefined when it has no container.
+   */
+  async restart(service: string, stopTimeoutS: number): Promise<{ containerId: string; image: string } | undefined> {
+    const [c] = await this.containersOf(service);
+    if (!c) return undefined;
+    await this.docker.getContainer(c.Id).restart({ t: stopTimeoutS });
+    return { containerId: c.Id, image: c.Config.Image };
+  }
+
+  /**
+   * Waits until the container is healthy (or running, without a health check; or, with
+   * `completes`, exited with code 0) or fails why not.
+   */
+  async waitHealthy(containerId: string, deadlineMs: number, onWait: (state: string) => void, completes = false): Promise<{ startedAt: string }> {
     const end = Date.now() + deadlineMs;
     const container = this.docker.getContainer(containerId);
     for (;;) {
       const c = await container.inspect();
+      if (completes && !c.State.Running && !c.State.Restarting && c.State.ExitCode === 0) return { startedAt: c.State.StartedAt };
       if (!c.State.Running && !c.State.Restarting) throw new Error(`exited with code ${c.State.ExitCode}`);
       const health = c.State.Health?.Status;
-      if (health === 'healthy' || (health === undefined && c.State.Running && Date.now() - Date.parse(c.State.StartedAt) > 2000)) return { startedAt: c.State.StartedAt };
-      if (Date.now() > end) throw new Error(`not healthy within ${deadlineMs / 1000}s (${health ?? c.State.Status}: ${lastProbe(c)})`);
+      const up = health === 'healthy' || (health === undefined && c.State.Running && Date.now() - Date.parse(c.State.StartedAt) > 2000);
+      if (up && !completes) return { startedAt: c.State.StartedAt };
+      if (Date.now() > end) throw new Error(`${completes ? 'not completed' : 'not healthy'} within ${deadlineMs / 1000}s (${health ?? c.State.Status}: ${lastProbe(c)})`);
       onWait(health ?? c.State.Status);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -160,6 +234,12 @@ function lastProbe(c: Docker.ContainerInspectInfo): string {
   const log = c.State.Health?.Log;
   const last = log?.[log.length - 1];
   return last ? `exit ${last.ExitCode}: ${last.Output.trim().split('\n')[0] ?? ''}` : 'no probe yet';
+}
+
+/** Orders engine API versions such as 1.41 and 1.44. */
+function compareApi(a: string, b: string): number {
+  const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+  return x![0]! - y![0]! || (x![1] ?? 0) - (y![1] ?? 0);
 }
 
 function ignoreStatus(code: number) {

@@ -3,10 +3,17 @@
 // get one ConfigError line naming the field.
 import type Docker from 'dockerode';
 import { z } from 'zod';
+import { interpolate, type Lookup, parseDotenv, VariableError } from './compose-variables';
 import { sha256Hex } from './sha256';
 import { ConfigError, firstIssue, parseYamlDocument } from './validation';
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface DependencySpec {
+  condition: DependencyCondition;
+  /** Restart this module after Titan redeploys the dependency (compose's `restart: true`). */
+  restart: boolean;
+}
 
 export interface PortSpec {
   /** Container port. */
@@ -23,6 +30,11 @@ export interface MountSpec {
   source?: string;
   target: string;
   readOnly: boolean;
+  /**
+   * Written in the long syntax: created through the engine's Mounts, as docker-compose does, so a
+   * missing bind source is an error (the short syntax's Binds create it).
+   */
+  long?: true;
 }
 
 export interface HealthcheckSpec {
@@ -32,6 +44,8 @@ export interface HealthcheckSpec {
   timeoutMs?: number;
   retries?: number;
   startPeriodMs?: number;
+  /** Needs Docker Engine 25 (API 1.44); older engines would ignore it, so Titan refuses them. */
+  startIntervalMs?: number;
 }
 
 /** One service, normalised: equal containers give equal specs whatever form the file used. */
@@ -44,6 +58,7 @@ export interface ModuleSpec {
   /** Sorted by name; entries listed without a value take it from the variables, or are left out. */
   environment: Record<string, string>;
   user?: string;
+  workingDir?: string;
   /** The service's own labels, sorted. */
   labels: Record<string, string>;
   /** Sorted by target, protocol, host address, published. */
@@ -51,16 +66,32 @@ export interface ModuleSpec {
   /** Sorted by target. */
   volumes: MountSpec[];
   healthcheck?: HealthcheckSpec;
-  /** Start order only: not part of the container. */
-  dependsOn: Record<string, DependencyCondition>;
+  /** Start order and restarts only: not part of the container. */
+  dependsOn: Record<string, DependencySpec>;
   restart: { name: 'no' | 'always' | 'on-failure' | 'unless-stopped'; maximumRetryCount: number };
   logging?: { driver?: string; options: Record<string, string> };
   /** Absent = the project's default network, as docker-compose does. */
   networkMode?: string;
   stopGracePeriodMs?: number;
+  stopSignal?: string;
+  init?: boolean;
+  /** Mount point → options ("" for the defaults). */
+  tmpfs?: Record<string, string>;
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  /** Sorted. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** HOST:IP, sorted. */
+  extraHosts?: string[];
+  /** deploy.resources.limits.memory. */
+  memoryBytes?: number;
+  /** deploy.resources.limits.cpus × 10⁹. */
+  nanoCpus?: number;
 }
 
 export interface VolumeSpec {
+  /** Its key under the top-level volumes (compose's com.docker.compose.volume label). */
+  key: string;
   /** The engine's volume name: "<project>_<key>" unless named or external. */
   name: string;
   external: boolean;
@@ -73,8 +104,11 @@ export interface ComposeProject {
   name: string;
   /** The compose file as given to parseCompose (a path, when absolute, locates relative binds). */
   source: string;
+  /** The services enabled by the active profiles (services without profiles always are). */
   services: Record<string, ModuleSpec>;
   volumes: Record<string, VolumeSpec>;
+  /** What compose would warn about: variables not set, used as "". */
+  warnings: string[];
 }
 
 // ---- field schemas -------------------------------------------------------------------------
@@ -151,7 +185,7 @@ const volumeMount = z.union([
     source: z.string().min(1).optional(),
     target: z.string({ error: mustBe('a path') }),
     read_only: z.boolean().optional(),
-  }).transform((v): MountSpec => compact({ type: v.type, source: v.source, target: v.target, readOnly: v.read_only ?? false })),
+  }).transform((v): MountSpec => compact({ type: v.type, source: v.source, target: v.target, readOnly: v.read_only ?? false, long: true as const })),
 ], { error: 'must be "SOURCE:TARGET[:ro]" or a map with type, source, target' });
 
 const healthcheck = z.strictObject({
@@ -164,19 +198,22 @@ const healthcheck = z.strictObject({
   timeout: duration.optional(),
   retries: z.number().int().min(0).optional(),
   start_period: duration.optional(),
+  start_interval: duration.optional(),
   disable: z.boolean().optional(),
 }).superRefine((h, ctx) => {
   if (h.disable && h.test) ctx.addIssue({ code: 'custom', message: 'disable and test cannot be combined' });
 }).transform((h): HealthcheckSpec => (h.disable ? { test: ['NONE'] } : compact({
-  test: h.test, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period,
+  test: h.test, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period, startIntervalMs: h.start_interval,
 })));
 
 const condition = z.enum(['service_started', 'service_healthy', 'service_completed_successfully']);
 const dependsOn = z.union([
-  z.array(z.string()).transform((list) => Object.fromEntries(list.map((s): [string, DependencyCondition] => [s, 'service_started']))),
-  z.record(z.string(), z.strictObject({ condition: condition.default('service_started') })).transform((m) =>
-    Object.fromEntries(Object.entries(m).map(([s, d]) => [s, d.condition]))),
-], { error: 'must be a list of services or a map of service: {condition}' });
+  z.array(z.string()).transform((list) => Object.fromEntries(list.map((s): [string, DependencySpec] => [s, { condition: 'service_started', restart: false }]))),
+  z.record(z.string(), z.strictObject({
+    condition: z.enum(condition.options, { error: mustBe(`one of ${condition.options.join(', ')}`) }),
+    restart: z.boolean().default(false),
+  })),
+], { error: 'must be a list of services or a map of service: {condition, restart}' });
 
 const RESTART = /^(no|always|unless-stopped|on-failure)$|^(on-failure):(\d+)$/;
 const restart = z.string().regex(RESTART, 'must be no, always, on-failure[:N] or unless-stopped')
@@ -185,12 +222,50 @@ const restart = z.string().regex(RESTART, 'must be no, always, on-failure[:N] or
     return { name: (name ?? onFailure) as ModuleSpec['restart']['name'], maximumRetryCount: Number(max ?? 0) };
   });
 
+/** docker-py's parse_bytes, which docker-compose applies: b, k, m, g (×1024), an optional trailing b. */
+const BYTES = /^(\d+(?:\.\d+)?)\s*([bkmg])?b?$/i;
+const bytes = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(BYTES, 'must be a size such as 512m or 1g').transform((s) => {
+    const [, n, unit = 'b'] = BYTES.exec(s)!;
+    return Math.trunc(Number(n) * 1024 ** 'bkmg'.indexOf(unit.toLowerCase()));
+  }),
+], { error: 'must be a size such as 512m or 1g' });
+/** Truncated like docker-compose's int(cpus * 1e9). */
+const cpus = z.union([z.number().positive(), z.string().regex(/^\d*\.?\d+$/, 'must be a number of CPUs such as 0.5').transform(Number)],
+  { error: 'must be a number of CPUs such as 0.5' }).transform((n) => Math.trunc(n * 1e9));
+
+const stringList = (what: string) => z.array(z.string().min(1), { error: `must be a list of ${what}` });
+const tmpfs = z.union([z.string(), z.array(z.string())], { error: 'must be a path or a list of paths' })
+  .transform((t, ctx) => {
+    const out: [string, string][] = [];
+    for (const item of typeof t === 'string' ? [t] : t) {
+      const colon = item.indexOf(':');
+      const [target, options] = colon < 0 ? [item, ''] : [item.slice(0, colon), item.slice(colon + 1)];
+      if (!target.startsWith('/')) ctx.addIssue({ code: 'custom', message: `"${item}" must be an absolute path[:options]` });
+      out.push([target, options]);
+    }
+    return sortedRecord(out);
+  });
+const ulimit = z.union([
+  z.number().int().transform((n) => ({ soft: n, hard: n })),
+  z.strictObject({ soft: z.number({ error: mustBe('a number') }).int(), hard: z.number({ error: mustBe('a number') }).int() }),
+], { error: 'must be a number or a map with soft and hard' });
+const extraHosts = z.union([
+  z.array(z.string().regex(/^[^:=\s]+[:=]\S+$/, 'must be HOST:IP')).transform((l) => l.map((h) => h.replace(/^([^:=]+)=/, '$1:'))),
+  z.record(z.string(), z.string()).transform((m) => Object.entries(m).map(([h, ip]) => `${h}:${ip}`)),
+], { error: 'must be a list of HOST:IP or a map of host: ip' }).transform((l) => l.sort());
+
 const service = z.strictObject({
   image: z.string({ error: mustBe('an image reference') }).min(1, 'required'),
   container_name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'must be a container name (letters, digits, _ . -)').optional(),
   command: words.optional(),
   entrypoint: words.optional(),
+  env_file: z.union([z.string().min(1), z.array(z.string().min(1))], { error: 'must be a path or a list of paths' })
+    .transform((f) => (typeof f === 'string' ? [f] : f)).default([]),
   environment: environment.default({}),
+  profiles: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a profile name (letters, digits, _ . -)'), { error: 'must be a list of profile names' }).optional(),
+  working_dir: z.string().min(1).optional(),
   user: z.string({ error: 'must be a string such as "1000:1000" or a user name' }).optional(),
   labels: labels.default({}),
   ports: z.array(port).default([]),
@@ -202,6 +277,17 @@ const service = z.strictObject({
   network_mode: z.string().regex(/^(?!service:)(host|none|bridge|container:.+|[a-zA-Z0-9][a-zA-Z0-9_.-]*)$/,
     'must be host, none, bridge, container:NAME or a network name (service:NAME is not supported)').optional(),
   stop_grace_period: duration.optional(),
+  stop_signal: z.string().regex(/^(SIG[A-Z0-9+-]+|\d+)$/, 'must be a signal such as SIGTERM or 15').optional(),
+  init: z.boolean({ error: 'must be true or false' }).optional(),
+  tmpfs: tmpfs.optional(),
+  ulimits: z.record(z.string().regex(/^[a-z]+$/, 'must be a limit name such as nofile'), ulimit).optional(),
+  cap_add: stringList('capabilities').transform((l) => l.sort()).optional(),
+  cap_drop: stringList('capabilities').transform((l) => l.sort()).optional(),
+  extra_hosts: extraHosts.optional(),
+  // Only resource limits have a meaning on one engine; replicas, placement etc. are swarm's.
+  deploy: z.strictObject({
+    resources: z.strictObject({ limits: z.strictObject({ memory: bytes.optional(), cpus: cpus.optional() }).optional() }).optional(),
+  }).optional(),
 });
 
 const composeFile = z.strictObject({
@@ -221,16 +307,38 @@ const composeFile = z.strictObject({
 
 // ---- parsing -------------------------------------------------------------------------------
 
-/**
- * Parses and validates a compose file; throws one ConfigError naming the first bad field.
- * `project` is the name the environment file gives (the compose label); a top-level `name` must agree.
- */
-export function parseCompose(text: string, opts: { project: string; source: string; variables?: Record<string, string> }): ComposeProject {
-  const { project, source, variables = {} } = opts;
+export interface ComposeInputs {
+  /** The name the environment file gives (the compose label); a top-level `name` must agree. */
+  project: string;
+  /** The compose file's path; when absolute, it locates `.env`, env_file and relative binds. */
+  source: string;
+  /** The process environment: it overrides `.env` for interpolation. */
+  variables?: Record<string, string | undefined>;
+  /** The active profiles (environment file's modules.profiles), like compose's --profile. */
+  profiles?: string[];
+  /** A file's text, or undefined when it does not exist (`.env`, env_file). */
+  readFile?: (path: string) => string | undefined;
+}
+
+/** Parses and validates a compose file; throws one ConfigError naming the first bad field. */
+export function parseCompose(text: string, opts: ComposeInputs): ComposeProject {
+  const { project, source, profiles = [], readFile = () => undefined } = opts;
+  const processVars = Object.fromEntries(Object.entries(opts.variables ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) {
     // docker-compose lowercases and strips other characters: a name it would change matches no container.
     fail('project', `"${project}" must be lowercase letters, digits, - and _ (docker-compose's project label)`);
   }
+  const baseDir = source.startsWith('/') ? source.slice(0, source.lastIndexOf('/')) || '/' : undefined;
+  const warnings = new Set<string>();
+  const unset = (where: string) => (name: string) => warnings.add(`variable ${name} is not set: using "" (${where})`);
+
+  // Compose's project environment: the .env beside the file, overridden by the process environment.
+  const dotenvPath = baseDir && `${baseDir === '/' ? '' : baseDir}/.env`;
+  const dotenvText = dotenvPath ? readFile(dotenvPath) : undefined;
+  const dotenv = dotenvText === undefined ? [] : variablesOf(dotenvPath!, () => parseDotenv(dotenvText, (n) => own(processVars, n), unset(dotenvPath!)));
+  const variables: Record<string, string> = { ...Object.fromEntries(dotenv.filter((e): e is [string, string] => e[1] !== null)), ...processVars };
+  const lookup: Lookup = (n) => own(variables, n);
+
   const doc = parseYamlDocument(text, source, { merge: true });
   if (!isMap(doc)) fail('(top level)', 'must be a map with services');
   if (isMap(doc.services)) {
@@ -238,7 +346,15 @@ export function parseCompose(text: string, opts: { project: string; source: stri
       if (isMap(svc) && 'build' in svc) fail(`services.${name}.build`, 'building is not supported: push the image to the registry and name it with image:');
     }
   }
-  const result = composeFile.safeParse(interpolate(withoutExtensions(doc), [], variables, fail));
+  const interpolated = interpolateValues(withoutExtensions(doc), [], (value, field) => {
+    try {
+      return interpolate(value, lookup, unset(field));
+    } catch (err) {
+      if (err instanceof VariableError) fail(field, err.message);
+      throw err;
+    }
+  });
+  const result = composeFile.safeParse(interpolated);
   if (!result.success) {
     const { field, message } = firstIssue(result.error.issues[0]!);
     fail(field, message);
@@ -247,10 +363,10 @@ export function parseCompose(text: string, opts: { project: string; source: stri
   if (file.name !== undefined && file.name !== project) {
     fail('name', `"${file.name}" differs from the project "${project}" the environment file names`);
   }
-  const baseDir = source.startsWith('/') ? source.slice(0, source.lastIndexOf('/')) || '/' : undefined;
   const volumes: Record<string, VolumeSpec> = {};
   for (const [key, v] of Object.entries(file.volumes)) {
     volumes[key] = compact({
+      key,
       name: v?.name ?? (v?.external ? key : `${project}_${key}`),
       external: v?.external ?? false,
       driver: v?.driver,
@@ -258,22 +374,32 @@ export function parseCompose(text: string, opts: { project: string; source: stri
       labels: v?.labels ?? {},
     });
   }
+  const enabled = (name: string) => {
+    const p = file.services[name]!.profiles;
+    return !p?.length || p.some((x) => profiles.includes(x));
+  };
   const services: Record<string, ModuleSpec> = {};
   for (const [name, s] of Object.entries(file.services)) {
     const field = `services.${name}`;
     for (const dep of Object.keys(s.depends_on)) {
       if (!own(file.services, dep)) fail(`${field}.depends_on.${dep}`, `no service named "${dep}"`);
+      if (enabled(name) && !enabled(dep)) {
+        fail(`${field}.depends_on.${dep}`, `service "${dep}" is not enabled: none of its profiles (${file.services[dep]!.profiles!.join(', ')}) is in modules.profiles`);
+      }
     }
+    // env_file entries in order, then environment: later ones win, as in compose.
+    const fromFiles = s.env_file.flatMap((f, i) => envFile(f, `${field}.env_file${s.env_file.length > 1 ? `.${i}` : ''}`));
     services[name] = compact({
       image: s.image,
       containerName: s.container_name,
       command: s.command,
       entrypoint: s.entrypoint,
-      environment: Object.fromEntries(Object.entries(s.environment).flatMap(([k, v]) => {
+      environment: sortedRecord(Object.entries(Object.fromEntries([...fromFiles, ...Object.entries(s.environment)])).flatMap(([k, v]): [string, string][] => {
         const value = v ?? own(variables, k);
         return value === undefined ? [] : [[k, value]];
       })),
       user: s.user,
+      workingDir: s.working_dir,
       labels: s.labels,
       ports: s.ports.flat().sort((a, b) => compareBy(a, b, ['target', 'protocol', 'hostIp', 'published'])),
       volumes: s.volumes.map((m, i) => resolveMount(m, `${field}.volumes.${i}`)).sort((a, b) => compareBy(a, b, ['target'])),
@@ -283,14 +409,46 @@ export function parseCompose(text: string, opts: { project: string; source: stri
       logging: s.logging,
       networkMode: s.network_mode,
       stopGracePeriodMs: s.stop_grace_period,
+      stopSignal: s.stop_signal,
+      init: s.init,
+      tmpfs: s.tmpfs,
+      ulimits: s.ulimits && sortedRecord(Object.entries(s.ulimits)),
+      capAdd: s.cap_add,
+      capDrop: s.cap_drop,
+      extraHosts: s.extra_hosts,
+      memoryBytes: s.deploy?.resources?.limits?.memory,
+      nanoCpus: s.deploy?.resources?.limits?.cpus,
     });
   }
   const cycle = findCycle(services);
   if (cycle) fail(`services.${cycle[0]}.depends_on`, `dependency cycle ${cycle.join(' → ')}`);
-  return { name: project, source, services, volumes };
+  for (const name of Object.keys(services)) if (!enabled(name)) delete services[name];
+  return { name: project, source, services, volumes, warnings: [...warnings] };
 
   function fail(field: string, message: string): never {
     throw new ConfigError(`${source}: ${field}: ${message}`);
+  }
+
+  function variablesOf<T>(path: string, read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof VariableError) throw new ConfigError(`${path}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** An env_file's variables, its bare KEYs still null; relative paths are the compose file's. */
+  function envFile(path: string, field: string): [string, string | null][] {
+    if (!path.startsWith('/') && !baseDir) fail(field, `relative path "${path}" needs the compose file's absolute path`);
+    const full = normalisePath(path.startsWith('/') ? path : `${baseDir}/${path}`);
+    const content = readFile(full) ?? fail(field, `${path}: no such file`);
+    try {
+      return parseDotenv(content, lookup, unset(field));
+    } catch (err) {
+      if (err instanceof VariableError) fail(field, `${path}: ${err.message}`);
+      throw err;
+    }
   }
 
   function resolveMount(m: MountSpec, field: string): MountSpec {
@@ -307,37 +465,22 @@ export function parseCompose(text: string, opts: { project: string; source: stri
   }
 }
 
-/** Compose ignores x-* keys at the top level and in services (anchors for YAML merges live there). */
+/** Compose ignores x-* keys at the top level, in services and in volumes (anchors for YAML merges live there). */
 function withoutExtensions(doc: Record<string, unknown>): Record<string, unknown> {
   const strip = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('x-')));
   const top = strip(doc);
-  if (isMap(top.services)) {
-    top.services = Object.fromEntries(Object.entries(top.services).map(([k, s]) => [k, isMap(s) ? strip(s) : s]));
+  for (const section of ['services', 'volumes']) {
+    const entries = top[section];
+    if (isMap(entries)) top[section] = Object.fromEntries(Object.entries(entries).map(([k, s]) => [k, isMap(s) ? strip(s) : s]));
   }
   return top;
 }
 
-const INTERPOLATION = /\$(?:(\$)|([_a-zA-Z][_a-zA-Z0-9]*)|\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-?])([^}]*))?\}|)/g;
-
-/**
- * docker-compose's interpolation of every string value: $$, $VAR, ${VAR}, ${VAR:-default},
- * ${VAR-default}, ${VAR:?error}, ${VAR?error}. An unset variable without a default is refused
- * (compose would silently use ""), so a missing tag never becomes a different image.
- */
-function interpolate(value: unknown, path: string[], variables: Record<string, string>, fail: (field: string, message: string) => never): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, String(i)], variables, fail));
-  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], variables, fail)]));
-  if (typeof value !== 'string') return value;
-  return value.replace(INTERPOLATION, (match, dollar?: string, bare?: string, braced?: string, op?: string, arg = '') => {
-    if (dollar) return '$';
-    const name = bare ?? braced;
-    if (!name) return fail(path.join('.'), `invalid interpolation at "${value.slice(value.indexOf(match))}": use $$ for a literal $`);
-    const v = own(variables, name);
-    const missing = v === undefined || (op?.startsWith(':') && v === '');
-    if (!missing) return v!;
-    if (op?.endsWith('-')) return arg;
-    return fail(path.join('.'), op ? `variable ${name} is required: ${arg || 'not set'}` : `variable ${name} is not set (give a default: \${${name}:-value})`);
-  });
+/** Applies `f` to every string value (never to keys), with the value's dotted field. */
+function interpolateValues(value: unknown, path: string[], f: (value: string, field: string) => string): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => interpolateValues(v, [...path, String(i)], f));
+  if (isMap(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateValues(v, [...path, k], f)]));
+  return typeof value === 'string' ? f(value, path.join('.')) : value;
 }
 
 function portRange(target: string, published: string | undefined, ctx: z.RefinementCtx, base: Omit<PortSpec, 'target' | 'published'>): PortSpec[] {
@@ -471,6 +614,23 @@ export function dependencyWaves(project: ComposeProject, only?: string[]): strin
   return waves;
 }
 
+/**
+ * A one-shot job: some module waits for it to complete successfully (service_completed_successfully),
+ * so exited with code 0 is its healthy state.
+ */
+export function completesOnce(project: ComposeProject, service: string): boolean {
+  return Object.values(project.services).some((s) => own(s.dependsOn, service)?.condition === 'service_completed_successfully');
+}
+
+/** For each module, the modules to restart after it is redeployed (depends_on with restart: true), sorted. */
+export function restartedWith(project: ComposeProject): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, s] of Object.entries(project.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [dep, d] of Object.entries(s.dependsOn)) if (d.restart) (out[dep] ??= []).push(name);
+  }
+  return out;
+}
+
 /** SHA-256 of everything that shapes the container (not the start order), independent of key order. */
 export function configHash(spec: ModuleSpec): string {
   const { dependsOn, ...container } = spec;
@@ -487,7 +647,7 @@ function canonicalJson(v: unknown): string {
 }
 
 /** The docker-compose release whose labels we reproduce (Debian 12's). */
-const COMPOSE_VERSION = '1.29.2';
+export const COMPOSE_VERSION = '1.29.2';
 
 /**
  * The labels docker-compose 1.29 puts on a service's container, so `docker-compose ps`/`down`
@@ -523,7 +683,9 @@ export function containerCreateOptions(project: ComposeProject, service: string,
   const ns = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1_000_000);
   const h = spec.healthcheck;
   const network = spec.networkMode ?? defaultNetworkName(project);
-  const anonymous = spec.volumes.filter((m) => m.source === undefined);
+  const short = spec.volumes.filter((m) => !m.long);
+  const anonymous = short.filter((m) => m.source === undefined);
+  const mounts = spec.volumes.filter((m) => m.long).map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly }));
   return {
     name: opts.name,
     Image: opts.image,
@@ -532,17 +694,31 @@ export function containerCreateOptions(project: ComposeProject, service: string,
     Entrypoint: spec.entrypoint,
     Labels: composeLabels(project, service, spec),
     User: spec.user,
-    Healthcheck: h && { Test: h.test ?? [], Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs) },
+    WorkingDir: spec.workingDir,
+    Healthcheck: h && {
+      Test: h.test ?? [], Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs),
+      ...(h.startIntervalMs === undefined ? {} : { StartInterval: ns(h.startIntervalMs) }),
+    },
     ExposedPorts: Object.fromEntries(spec.ports.map((p) => [key(p), {}])),
     Volumes: anonymous.length ? Object.fromEntries(anonymous.map((m) => [m.target, {}])) : undefined,
     StopTimeout: spec.stopGracePeriodMs === undefined ? undefined : Math.ceil(spec.stopGracePeriodMs / 1000),
+    StopSignal: spec.stopSignal,
     HostConfig: {
       NetworkMode: network,
       PortBindings: portBindings,
       // Binds (not Mounts), like `docker run -v`: a missing host directory is created, as compose's short form does.
-      Binds: spec.volumes.filter((m) => m.source !== undefined).map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+      Binds: short.filter((m) => m.source !== undefined).map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+      Mounts: mounts.length ? mounts : undefined,
       RestartPolicy: { Name: spec.restart.name, MaximumRetryCount: spec.restart.maximumRetryCount },
       LogConfig: spec.logging && { Type: spec.logging.driver ?? '', Config: spec.logging.options },
+      Init: spec.init,
+      Tmpfs: spec.tmpfs,
+      Ulimits: spec.ulimits && Object.entries(spec.ulimits).map(([Name, l]) => ({ Name, Soft: l.soft, Hard: l.hard })),
+      CapAdd: spec.capAdd,
+      CapDrop: spec.capDrop,
+      ExtraHosts: spec.extraHosts,
+      Memory: spec.memoryBytes,
+      NanoCpus: spec.nanoCpus,
     },
     // On compose's default network the service name resolves to its container, as with docker-compose.
     NetworkingConfig: spec.networkMode === undefined ? { EndpointsConfig: { [network]: { Aliases: [service] } } } : undefined,

@@ -47,6 +47,8 @@ const modules = z.strictObject({
   /** The docker-compose file whose services are Titan's modules (relative to this file). */
   composeFile: z.string().min(1),
   project: name,
+  /** The compose profiles to enable, like docker-compose's --profile: a service with profiles runs only when one is listed. */
+  profiles: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a profile name (letters, digits, _ . -)')).default([]),
   registry: z.strictObject({
     address: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be host[:port]'),
     usernameEnv: envName,

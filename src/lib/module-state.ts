@@ -1,12 +1,12 @@
 // What the modules stage finds and decides about each module: the shapes passed between its
 // activities, its workflow and `titan modules status`. Pure.
 
-export type ModuleState = 'healthy' | 'starting' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
+export type ModuleState = 'healthy' | 'starting' | 'completed' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
 
 export interface ModuleStatus {
   service: string;
   state: ModuleState;
-  /** Needs a redeploy: everything but healthy and starting. */
+  /** Needs a redeploy: everything but healthy, starting and (a one-shot job) completed. */
   failed: boolean;
   reason: string;
   desiredImage: string;
@@ -24,6 +24,10 @@ export interface ModuleInventory {
   waves: string[][];
   /** What each module depends on (compose depends_on). */
   dependsOn: Record<string, string[]>;
+  /** The modules to restart after a module is redeployed (depends_on with restart: true). */
+  restartedWith?: Record<string, string[]>;
+  /** What compose would warn about in the compose file (variables not set). */
+  warnings?: string[];
 }
 
 export interface ModuleVerification {

@@ -2,7 +2,7 @@
 // registry → verify. Images are pulled before anything is stopped, so a registry problem leaves
 // running modules untouched; modules start in dependency waves; a module that fails verification
 // is rolled back to the image it ran before.
-import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { ModuleStatus } from '../lib/module-state';
 import { ErrorType } from '../lib/errors';
 import { failureReason, longStep, quickStep } from './steps';
@@ -16,7 +16,8 @@ export interface ModuleOutcome {
   service: string;
   /** Why it was redeployed. */
   reason: string;
-  action: 'redeployed' | 'rolled back' | 'failed' | 'skipped';
+  /** restarted: left as it was but restarted after a dependency's redeploy (depends_on restart: true). */
+  action: 'redeployed' | 'rolled back' | 'restarted' | 'failed' | 'skipped';
   image: string;
   previousImageId?: string;
   containerId?: string;
@@ -64,13 +65,35 @@ export async function restoreModules(input: RestoreModulesInput = {}): Promise<R
     }));
     result.outcomes.push(...outcomes);
   }
-  const bad = result.outcomes.filter((o) => o.action !== 'redeployed');
+  if (patched('restart-dependents')) result.outcomes.push(...await restartDependents(inv.restartedWith ?? {}, result.outcomes, failed));
+  const bad = result.outcomes.filter((o) => o.action !== 'redeployed' && o.action !== 'restarted');
   if (bad.length > 0) {
     const what = bad.map((o) => `${o.service} ${o.action} (${o.problems.join('; ')})`).join('; ');
     throw ApplicationFailure.nonRetryable(`modules not restored to the compose file's images: ${what}`, ErrorType.ModuleRestoreFailed, result);
   }
   setCurrentDetails(`Redeployed and verified: ${result.outcomes.map((o) => o.service).join(', ')}`);
   return result;
+}
+
+/** compose's depends_on `restart: true`: a module not redeployed itself is restarted after its dependency was. */
+async function restartDependents(restartedWith: Record<string, string[]>, outcomes: ModuleOutcome[], failed: Map<string, ModuleStatus>): Promise<ModuleOutcome[]> {
+  const replaced = outcomes.filter((o) => o.action === 'redeployed' || o.action === 'rolled back').map((o) => o.service);
+  const dependents = [...new Set(replaced.flatMap((s) => restartedWith[s] ?? []))].filter((d) => !failed.has(d)).sort();
+  if (!dependents.length) return [];
+  setCurrentDetails(`Restarting **${dependents.join(', ')}** after the redeploy of what they depend on`);
+  const restarted = await Promise.all(dependents.map(async (service): Promise<ModuleOutcome | undefined> => {
+    const because = replaced.filter((s) => restartedWith[s]!.includes(service));
+    const outcome = { service, reason: `depends on ${because.join(', ')} with restart: true`, image: '', problems: [] as string[] };
+    try {
+      const c = await longStep(`restart ${service}`).restartModule({ service });
+      if (!c) return undefined; // no container: nothing runs that could hold on to the old dependency
+      const v = await longStep(`verify ${service}`).verifyModule({ service, containerId: c.containerId });
+      return { ...outcome, image: c.image, containerId: c.containerId, startedAt: v.startedAt, problems: v.problems, action: v.healthy ? 'restarted' : 'failed' };
+    } catch (err) {
+      return { ...outcome, action: 'failed', problems: [failureReason(err)] };
+    }
+  }));
+  return restarted.filter((o) => o !== undefined);
 }
 
 async function redeploy(m: ModuleStatus, runId: string): Promise<ModuleOutcome> {

@@ -11,6 +11,14 @@ import {
 
 const SOURCE = '/srv/titan/docker-compose.yml';
 
+/** The files beside the sample: its .env and env_files (docker-compose 1.29 reads them the same way). */
+const FILES: Record<string, string> = {
+  '.env': 'TAG=5\nTIER=front # the web tier\n',
+  'common.env': '# shared by every module\nCOMMON=1\nSHARED=from-common\nexport QUOTED2="x  y"\n',
+  'web.env': 'SHARED=from-web\nPORT=9999\nFROM_VARIABLES\n',
+};
+const readFrom = (dir: string) => (file: string) => (path.dirname(file) === dir ? FILES[path.basename(file)] : undefined);
+
 /** Every supported form once; docker-compose 1.29 accepts it too (no top-level name, no long-form host_ip). */
 const sample = `
 x-defaults: &defaults
@@ -18,6 +26,9 @@ x-defaults: &defaults
 services:
   web:
     image: "127.0.0.1:5000/titan/module:\${TAG:-1}"
+    env_file:
+      - common.env
+      - ./web.env
     environment:
       - PORT=8080
       - FROM_VARIABLES
@@ -66,9 +77,31 @@ services:
     network_mode: host
     user: "65534:65534"
     labels:
-      tier: front
+      tier: $TIER
     stop_grace_period: 1m
     container_name: shop-web
+    working_dir: /www
+    stop_signal: SIGINT
+    init: true
+    tmpfs:
+      - /run:size=64k
+      - /tmp
+    ulimits:
+      nproc: 512
+      nofile:
+        soft: 1024
+        hard: 2048
+    cap_add: [NET_ADMIN, CHOWN]
+    cap_drop: [ALL]
+    extra_hosts:
+      - "db.local:127.0.0.1"
+      - "cache.local:127.0.0.2"
+    deploy:
+      resources:
+        limits:
+          memory: 64M
+          cpus: "0.5"
+    profiles: [front, ops]
   db:
     <<: *defaults
     image: busybox
@@ -87,21 +120,26 @@ services:
     healthcheck:
       disable: true
     restart: "no"
+  debug:
+    image: busybox
+    profiles: [debug]
+    depends_on: [db]
 volumes:
   cache: {}
   shared:
     external: true
 `;
 const variables = { TAG: '7', FROM_VARIABLES: 'from-vars' };
-const parseSample = () => parseCompose(sample, { project: 'shop', source: SOURCE, variables });
+const parseSample = () => parseCompose(sample, { project: 'shop', source: SOURCE, variables, profiles: ['ops'], readFile: readFrom('/srv/titan') });
 
 const expectedWeb: ModuleSpec = {
   image: '127.0.0.1:5000/titan/module:7',
   containerName: 'shop-web',
   command: ['sh', '-c', 'echo "hi  there"', 'x y', ''],
   entrypoint: ['/bin/sh'],
-  environment: { FROM_VARIABLES: 'from-vars', PORT: '8080', QUOTED: 'a b' },
+  environment: { COMMON: '1', FROM_VARIABLES: 'from-vars', PORT: '8080', QUOTED: 'a b', QUOTED2: 'x  y', SHARED: 'from-web' },
   user: '65534:65534',
+  workingDir: '/www',
   labels: { tier: 'front' },
   ports: [
     { target: 53, protocol: 'udp', published: '53' },
@@ -114,17 +152,26 @@ const expectedWeb: ModuleSpec = {
   volumes: [
     { type: 'volume', target: '/anon', readOnly: false },
     { type: 'volume', source: 'shop_cache', target: '/cache', readOnly: false },
-    { type: 'volume', source: 'shop_cache', target: '/cache2', readOnly: false },
+    { type: 'volume', source: 'shop_cache', target: '/cache2', readOnly: false, long: true },
     { type: 'bind', source: '/srv/titan/data', target: '/data', readOnly: true },
-    { type: 'bind', source: '/srv/conf', target: '/etc/conf', readOnly: true },
+    { type: 'bind', source: '/srv/conf', target: '/etc/conf', readOnly: true, long: true },
     { type: 'bind', source: '/srv', target: '/srv', readOnly: false },
   ],
   healthcheck: { test: ['CMD-SHELL', 'wget -q -O- http://127.0.0.1:8080/health'], intervalMs: 90_000, timeoutMs: 2000, retries: 3, startPeriodMs: 500 },
-  dependsOn: { db: 'service_healthy', job: 'service_completed_successfully' },
+  dependsOn: { db: { condition: 'service_healthy', restart: false }, job: { condition: 'service_completed_successfully', restart: false } },
   restart: { name: 'on-failure', maximumRetryCount: 3 },
   logging: { driver: 'json-file', options: { 'max-file': '3', 'max-size': '10m' } },
   networkMode: 'host',
   stopGracePeriodMs: 60_000,
+  stopSignal: 'SIGINT',
+  init: true,
+  tmpfs: { '/run': 'size=64k', '/tmp': '' },
+  ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: { soft: 512, hard: 512 } },
+  capAdd: ['CHOWN', 'NET_ADMIN'],
+  capDrop: ['ALL'],
+  extraHosts: ['cache.local:127.0.0.2', 'db.local:127.0.0.1'],
+  memoryBytes: 64 * 1024 * 1024,
+  nanoCpus: 500_000_000,
 };
 
 function errorOf(text: string, variables: Record<string, string> = {}): string {
@@ -159,13 +206,15 @@ describe('compose file', () => {
     });
     assert.deepEqual(p.services.job, {
       image: 'busybox', environment: {}, labels: {}, ports: [], volumes: [], healthcheck: { test: ['NONE'] },
-      dependsOn: { db: 'service_started' }, restart: { name: 'no', maximumRetryCount: 0 },
+      dependsOn: { db: { condition: 'service_started', restart: false } }, restart: { name: 'no', maximumRetryCount: 0 },
     });
     assert.deepEqual(p.volumes, {
-      cache: { name: 'shop_cache', external: false, driverOptions: {}, labels: {} },
-      shared: { name: 'shared', external: true, driverOptions: {}, labels: {} },
+      cache: { key: 'cache', name: 'shop_cache', external: false, driverOptions: {}, labels: {} },
+      shared: { key: 'shared', name: 'shared', external: true, driverOptions: {}, labels: {} },
     });
-    assert.deepEqual(Object.keys(p.services.web!.environment), ['FROM_VARIABLES', 'PORT', 'QUOTED'], 'sorted');
+    assert.deepEqual(Object.keys(p.services), ['web', 'db', 'job'], 'debug is not enabled by the profiles');
+    assert.deepEqual(p.warnings, []);
+    assert.deepEqual(Object.keys(p.services.web!.environment), ['COMMON', 'FROM_VARIABLES', 'PORT', 'QUOTED', 'QUOTED2', 'SHARED'], 'sorted');
     assert.deepEqual(JSON.parse(JSON.stringify(p)), p, 'survives a JSON round trip (workflow arguments)');
   });
 
@@ -183,7 +232,7 @@ describe('compose file', () => {
       { target: 90, protocol: 'udp', hostIp: '127.0.0.1' },
       { target: 443, protocol: 'tcp' },
     ]);
-    assert.deepEqual(s.volumes, [{ type: 'volume', target: '/v', readOnly: false }]);
+    assert.deepEqual(s.volumes, [{ type: 'volume', target: '/v', readOnly: false, long: true }]);
     assert.deepEqual(s.restart, { name: 'always', maximumRetryCount: 0 });
     assert.deepEqual(s.command, ['a', 'b c']);
     assert.deepEqual(s.healthcheck, { intervalMs: 1500 });
@@ -208,10 +257,16 @@ describe('compose file', () => {
       it(`${ref} with ${JSON.stringify(vars)} is ${expected}`, () => assert.equal(image(ref, vars), expected));
     }
 
-    it('refuses an unset variable without a default, a required one, and a lone $', () => {
-      assert.equal(errorOf(web('environment: {A: "${MISSING}"}')), 'compose.yml: services.web.environment.A: variable MISSING is not set (give a default: ${MISSING:-value})');
+    it('uses "" for an unset variable without a default, with a warning, as compose does', () => {
+      const p = parseCompose(web('environment: {A: "x${MISSING}y", B: "$MISSING"}'), { project: 'shop', source: 'compose.yml' });
+      assert.deepEqual(p.services.web!.environment, { A: 'xy', B: '' });
+      assert.deepEqual(p.warnings, ['variable MISSING is not set: using "" (services.web.environment.A)', 'variable MISSING is not set: using "" (services.web.environment.B)']);
+    });
+
+    it('refuses a required variable and a lone $', () => {
       assert.equal(errorOf(web('user: "${WHO:?say who}"'), { WHO: '' }), 'compose.yml: services.web.user: variable WHO is required: say who');
-      assert.match(errorOf(web('user: "${toString}"')), /variable toString is not set/);
+      const objectProperty = parseCompose(web('user: "${toString}"'), { project: 'shop', source: 'compose.yml' });
+      assert.equal(objectProperty.services.web!.user, '', "an Object property is not a variable");
       assert.match(errorOf(web('command: "echo $1"')), /^compose\.yml: services\.web\.command: invalid interpolation at "\$1": use \$\$/);
     });
   });
@@ -272,8 +327,17 @@ services:
     ports: [3000, "8081:81", "9001:9001", "9000:9000", "127.0.0.1:8080:80", "53:53/udp"]
     entrypoint: /bin/sh
     command: [sh, -c, 'echo "hi  there"', x y, ""]
-    environment: {QUOTED: a b, PORT: 8080, FROM_VARIABLES: from-vars}
+    environment: {SHARED: from-web, QUOTED2: x  y, QUOTED: a b, PORT: 8080, FROM_VARIABLES: from-vars, COMMON: 1}
     image: 127.0.0.1:5000/titan/module:7
+    deploy: {resources: {limits: {cpus: 0.5, memory: 65536k}}}
+    extra_hosts: {db.local: 127.0.0.1, cache.local: 127.0.0.2}
+    cap_drop: [ALL]
+    cap_add: [CHOWN, NET_ADMIN]
+    ulimits: {nproc: {soft: 512, hard: 512}, nofile: {hard: 2048, soft: 1024}}
+    tmpfs: [/tmp, "/run:size=64k"]
+    init: true
+    stop_signal: SIGINT
+    working_dir: /www
   db: {image: busybox}
   job: {image: busybox}
 volumes: {cache: {}}
@@ -348,11 +412,13 @@ describe('containers', () => {
     const o = containerCreateOptions(project, 'web', spec, { name: 'shop-web', image: '127.0.0.1:5000/titan/module@sha256:abc' });
     assert.equal(o.name, 'shop-web');
     assert.equal(o.Image, '127.0.0.1:5000/titan/module@sha256:abc');
-    assert.deepEqual(o.Env, ['FROM_VARIABLES=from-vars', 'PORT=8080', 'QUOTED=a b']);
+    assert.deepEqual(o.Env, ['COMMON=1', 'FROM_VARIABLES=from-vars', 'PORT=8080', 'QUOTED=a b', 'QUOTED2=x  y', 'SHARED=from-web']);
     assert.deepEqual(o.Cmd, spec.command);
     assert.deepEqual(o.Entrypoint, ['/bin/sh']);
     assert.deepEqual(o.Labels, composeLabels(project, 'web', spec));
     assert.equal(o.User, '65534:65534');
+    assert.equal(o.WorkingDir, '/www');
+    assert.equal(o.StopSignal, 'SIGINT');
     assert.deepEqual(o.Healthcheck, { Test: spec.healthcheck!.test, Interval: 90e9, Timeout: 2e9, Retries: 3, StartPeriod: 5e8 });
     assert.deepEqual(Object.keys(o.ExposedPorts!), ['53/udp', '80/tcp', '81/tcp', '3000/tcp', '9000/tcp', '9001/tcp']);
     assert.deepEqual(o.Volumes, { '/anon': {} });
@@ -364,9 +430,22 @@ describe('containers', () => {
         '53/udp': [{ HostIp: '', HostPort: '53' }], '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '81/tcp': [{ HostIp: '', HostPort: '8081' }],
         '3000/tcp': [{ HostIp: '', HostPort: '' }], '9000/tcp': [{ HostIp: '', HostPort: '9000' }], '9001/tcp': [{ HostIp: '', HostPort: '9001' }],
       },
-      Binds: ['shop_cache:/cache:rw', 'shop_cache:/cache2:rw', '/srv/titan/data:/data:ro', '/srv/conf:/etc/conf:ro', '/srv:/srv:rw'],
+      // The short syntax through Binds (a missing host path is created), the long one through Mounts, as docker-compose 1.29 does.
+      Binds: ['shop_cache:/cache:rw', '/srv/titan/data:/data:ro', '/srv:/srv:rw'],
+      Mounts: [
+        { Type: 'volume', Source: 'shop_cache', Target: '/cache2', ReadOnly: false },
+        { Type: 'bind', Source: '/srv/conf', Target: '/etc/conf', ReadOnly: true },
+      ],
       RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
       LogConfig: { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } },
+      Init: true,
+      Tmpfs: { '/run': 'size=64k', '/tmp': '' },
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'nproc', Soft: 512, Hard: 512 }],
+      CapAdd: ['CHOWN', 'NET_ADMIN'],
+      CapDrop: ['ALL'],
+      ExtraHosts: ['cache.local:127.0.0.2', 'db.local:127.0.0.1'],
+      Memory: 67_108_864,
+      NanoCpus: 500_000_000,
     });
   });
 
@@ -390,20 +469,22 @@ describe('agreement with docker-compose 1.29', function () {
   it('`docker-compose config` normalises the sample to the same specs', () => {
     const file = path.join(dir, 'docker-compose.yml');
     writeFileSync(file, sample);
+    for (const [name, text] of Object.entries(FILES)) writeFileSync(path.join(dir, name), text);
     const out = execFileSync('docker-compose', ['-f', file, 'config'], {
       encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...variables },
     });
     const normalised = parseYaml(out) as any;
-    const ours = parseCompose(sample, { project: 'shop', source: file, variables });
+    const inputs = { project: 'shop', source: file, variables, profiles: ['ops'], readFile: readFrom(dir) };
+    const ours = parseCompose(sample, inputs);
+    // Its .env and env_files, resolved into environment, read directly.
     const theirs = normalised.services.web;
-    // Its environment (unset entries are null) and resolved bind sources, read directly.
     assert.deepEqual(ours.services.web!.environment, Object.fromEntries(Object.entries(theirs.environment).filter(([, v]) => v !== null)));
     assert.equal(ours.services.web!.image, theirs.image);
     assert.deepEqual(ours.services.web!.volumes.filter((m) => m.type === 'bind').map((m) => m.source).sort(),
       theirs.volumes.map((v: any) => (typeof v === 'string' ? /^(\/[^:]*):/.exec(v)?.[1] : v.type === 'bind' && v.source)).filter(Boolean).sort());
     // Its rewritten forms (expanded ranges, 90s, NONE, merged anchors, $$ re-escaped) must mean the same to us.
     delete normalised.version;
-    const again = parseCompose(stringify(normalised), { project: 'shop', source: file, variables });
+    const again = parseCompose(stringify(normalised), inputs);
     assert.deepEqual(again.services, ours.services);
   });
 
