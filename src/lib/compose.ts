@@ -388,13 +388,14 @@ export function parseCompose(text: string, opts: ComposeInputs): ComposeProject 
       }
     }
     // env_file entries in order, then environment: later ones win, as in compose.
-    const fromFiles = s.env_file.flatMap((f, i) => envFile(f, `${field}.env_file${s.env_file.length > 1 ? `.${i}` : ''}`));
+    const fromFiles: Record<string, string | null> = {};
+    s.env_file.forEach((f, i) => Object.assign(fromFiles, Object.fromEntries(envFile(f, `${field}.env_file${s.env_file.length > 1 ? `.${i}` : ''}`, fromFiles))));
     services[name] = compact({
       image: s.image,
       containerName: s.container_name,
       command: s.command,
       entrypoint: s.entrypoint,
-      environment: sortedRecord(Object.entries(Object.fromEntries([...fromFiles, ...Object.entries(s.environment)])).flatMap(([k, v]): [string, string][] => {
+      environment: sortedRecord(Object.entries({ ...fromFiles, ...s.environment }).flatMap(([k, v]): [string, string][] => {
         const value = v ?? own(variables, k);
         return value === undefined ? [] : [[k, value]];
       })),
@@ -438,13 +439,16 @@ export function parseCompose(text: string, opts: ComposeInputs): ComposeProject 
     }
   }
 
-  /** An env_file's variables, its bare KEYs still null; relative paths are the compose file's. */
-  function envFile(path: string, field: string): [string, string | null][] {
+  /**
+   * An env_file's variables, its bare KEYs still null; relative paths are the compose file's. Its
+   * variables may use those of the service's earlier env_files, then the project's (as compose-go does).
+   */
+  function envFile(path: string, field: string, earlier: Record<string, string | null>): [string, string | null][] {
     if (!path.startsWith('/') && !baseDir) fail(field, `relative path "${path}" needs the compose file's absolute path`);
     const full = normalisePath(path.startsWith('/') ? path : `${baseDir}/${path}`);
     const content = readFile(full) ?? fail(field, `${path}: no such file`);
     try {
-      return parseDotenv(content, lookup, unset(field));
+      return parseDotenv(content, (n) => own(earlier, n) ?? lookup(n), unset(field));
     } catch (err) {
       if (err instanceof VariableError) fail(field, `${path}: ${err.message}`);
       throw err;

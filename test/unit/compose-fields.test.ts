@@ -43,6 +43,12 @@ describe('compose fields', () => {
       assert.deepEqual(s.environment, { A: 'env', B: 'override', BARE_FROM_DOTENV: 'dot', C: 'dotenv', D: 'absolute', E: 'process' });
     });
 
+    it('interpolates an env_file from its own earlier lines, the earlier env_files, then .env and the process (compose-go; 1.29 uses only the process)', () => {
+      const more = { ...files, '/srv/app/late.env': 'L1=${A}/${NAME}/${B}\nB=late\nL2=${B}\n' };
+      assert.deepEqual(spec(web('env_file: [base.env, late.env]'), { files: more }).environment,
+        { A: 'base', B: 'late', BARE_FROM_DOTENV: 'dot', C: 'dotenv', L1: 'base/dotenv/base', L2: 'late' });
+    });
+
     it('takes one path as well as a list, and environment as a map', () => {
       assert.deepEqual(spec(web('env_file: ./conf/override.env', 'environment: {X: 1, Y: true, Z: null}'), { files, variables: { Z: 'z' } }).environment, { B: 'override', X: '1', Y: 'true', Z: 'z' });
     });
