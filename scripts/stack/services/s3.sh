@@ -45,7 +45,17 @@ JSON
   # waits 15 s for the filer's own gRPC streams. It rewrites mini.options from its flags and
   # would reload it; every flag is given here, so the file is dropped before each start.
   rm -f "$d/mini.options"
-  launch "$svc" "$d" "$PY/bin/weed" -logtostderr mini \
+  # Its gRPC servers also listen on /tmp/seaweedfs-<server>-grpc-<port>.sock, with no flag to move
+  # them: two stacks on one host (e.g. in network namespaces) would take over each other's
+  # sockets. As root, each instance gets its own /tmp in a private mount namespace; unshare
+  # without --fork keeps the pid, so the pid file still names weed.
+  local private_tmp=()
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    mkdir -p "$d/tmp"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    private_tmp=(unshare --mount --propagation private bash -c 'mount --bind "$0" /tmp && exec "$@"' "$d/tmp")
+  fi
+  launch "$svc" "$d" "${private_tmp[@]}" "$PY/bin/weed" -logtostderr mini \
     -ip="$IP" -ip.bind="$IP" -dir="$d" \
     -master.port="$MASTER_PORT" -master.port.grpc="$MASTER_GRPC" \
     -master.volumeSizeLimitMB=1024 -master.telemetry=false \
