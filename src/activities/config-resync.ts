@@ -1,18 +1,19 @@
 // Activities of the resyncConfig workflow: choose the commit, apply its keys (one MULTI), render
-// its files, restart the modules whose files changed, run its scripts, and check for drift.
+// its files (deleting those Titan applied that the commit dropped), restart the modules whose files
+// changed or went, run its scripts, check for drift, and record the files applied.
 // Each compares before it acts, so a retry or a second re-sync of the same commit changes nothing.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Deps } from '../deps';
 import {
-  appliedConfig, APPLIED_KEY, checkConfig, chooseConfig, configAt, fileSources, liveFile, liveKeys, withConfigRedis,
+  appliedConfig, APPLIED_KEY, appliedFiles, checkConfig, chooseConfig, configAt, fileSources, liveFile, liveKeys, recordAppliedFiles, withConfigRedis,
 } from '../infra/config-state';
 import { durationMs } from '../lib/validation';
-import { type ChosenConfig, keyPlan } from '../lib/config-source';
+import { type ChosenConfig, declaredFiles, keyPlan, staleFiles } from '../lib/config-source';
 import { ErrorType } from '../lib/errors';
 import { heartbeatWhile } from './heartbeat';
 
@@ -47,11 +48,13 @@ export function createConfigActivities(deps: Pick<Deps, 'configSync' | 'modules'
     },
 
     /**
-     * Writes each file whose content differs (temp file + rename). Returns the modules to restart:
-     * those whose files changed now, and those still running since before their file last changed
-     * (a run interrupted between writing and restarting).
+     * Deletes the files Titan applied that the commit no longer declares, then writes each file
+     * whose content differs (temp file + rename). Returns the modules to restart: those whose files
+     * changed now, those still running since before their file last changed (a run interrupted
+     * between writing and restarting), and those of every dropped file until recordConfigFiles
+     * records the commit's files (so an interrupted run still restarts them).
      */
-    async renderConfigFiles(req: { commit: string }): Promise<{ written: string[]; restart: string[] }> {
+    async renderConfigFiles(req: { commit: string }): Promise<{ written: string[]; removed: string[]; restart: string[] }> {
       return heartbeatWhile('render files', () => renderFiles(req.commit));
     },
 
@@ -78,12 +81,33 @@ export function createConfigActivities(deps: Pick<Deps, 'configSync' | 'modules'
     async checkConfig(req: { commit: string }) {
       return checkConfig(ctx(), req.commit);
     },
+
+    /** Once the commit is applied and verified: its files are the ones Titan applied (what a later commit may delete). */
+    async recordConfigFiles(req: { commit: string }): Promise<void> {
+      const c = ctx();
+      const files = declaredFiles(await configAt(c, req.commit));
+      await withConfigRedis(c, (r) => recordAppliedFiles(r, files));
+    },
   };
 
-  async function renderFiles(commit: string): Promise<{ written: string[]; restart: string[] }> {
+  async function renderFiles(commit: string): Promise<{ written: string[]; removed: string[]; restart: string[] }> {
     const c = ctx();
     const config = await configAt(c, commit);
     const content = await fileSources(c, commit, config);
+    // Recorded before anything is written, so a run that fails halfway still knows every file it may have written.
+    const stale = await withConfigRedis(c, async (r) => {
+      const applied = await appliedFiles(c, await appliedConfig(r));
+      const owned = { ...applied, ...declaredFiles(config) };
+      if (JSON.stringify(owned) !== JSON.stringify(applied)) await recordAppliedFiles(r, owned);
+      return staleFiles(owned, config);
+    });
+    const removed: string[] = [];
+    for (const t of Object.keys(stale)) {
+      const target = path.join(c.filesRoot, t);
+      if (!existsSync(target)) continue;
+      rmSync(target);
+      removed.push(t);
+    }
     const written: string[] = [];
     for (const f of config.files) {
       if (liveFile(c, f.target) === content[f.target]) continue;
@@ -94,16 +118,17 @@ export function createConfigActivities(deps: Pick<Deps, 'configSync' | 'modules'
       written.push(f.target);
     }
     const services = [...new Set(config.files.flatMap((f) => f.modules))].sort();
-    if (!services.length) return { written, restart: [] };
+    const restart = [...new Set(Object.values(stale).flat())];
+    if (!services.length) return { written, removed, restart: restart.sort() };
     const { engine } = deps.modules();
-    const restart: string[] = [];
     for (const s of services) {
       const changed = config.files.filter((f) => f.modules.includes(s));
       const [container] = await engine.containersOf(s);
       const startedAt = container ? Date.parse(container.State.StartedAt) : Infinity;
+      if (restart.includes(s)) continue;
       if (changed.some((f) => written.includes(f.target) || statSync(path.join(c.filesRoot, f.target)).mtimeMs > startedAt)) restart.push(s);
     }
-    return { written, restart };
+    return { written, removed, restart: restart.sort() };
   }
 
   async function runScripts(commit: string): Promise<{ run: string; output: string }[]> {

@@ -36,7 +36,7 @@ export async function resyncCommand(client: Client, loaded: LoadedEnvironment, o
     describe: (r) => [
       `applied ${r.commit} ${r.ref} (${r.subject}) and verified it`,
       ...r.skipped.map((s) => `  skipped ${s.commit.slice(0, 12)}: ${s.reason}`),
-      `keys: ${r.keys.set.length} set, ${r.keys.deleted.length} deleted; files written: ${r.files.join(', ') || 'none'}; restarted: ${r.restarted.join(', ') || 'none'}; scripts: ${r.scripts.map((s) => s.run).join(', ') || 'none'}`,
+      `keys: ${r.keys.set.length} set, ${r.keys.deleted.length} deleted; files written: ${r.files.join(', ') || 'none'}; removed: ${r.removed.join(', ') || 'none'}; restarted: ${r.restarted.join(', ') || 'none'}; scripts: ${r.scripts.map((s) => s.run).join(', ') || 'none'}`,
     ].join('\n'),
   });
 }

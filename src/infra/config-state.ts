@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import type { ConfigPolicy } from '../lib/config';
-import { type AppliedConfig, type ChosenConfig, type Drift, driftReport, type RepoConfig } from '../lib/config-source';
+import { type AppliedConfig, type AppliedFiles, type ChosenConfig, declaredFiles, type Drift, driftReport, type RepoConfig, staleFiles } from '../lib/config-source';
 import { ErrorType } from '../lib/errors';
 import { sha256Hex } from '../lib/sha256';
 import { type ConfigRepo, ConfigRepoError, latestValidConfig, validateCommit } from './config-repo';
@@ -37,7 +37,23 @@ export async function configAt(c: ConfigSyncContext, commit: string): Promise<Re
 
 export const withConfigRedis = <T>(c: ConfigSyncContext, fn: (r: Redis) => Promise<T>) => withRedis(c.redis, fn);
 
-export const appliedConfig = (r: Redis) => r.hgetall(APPLIED_KEY) as Promise<AppliedConfig>;
+export async function appliedConfig(r: Redis): Promise<AppliedConfig> {
+  const { files, ...rest } = await r.hgetall(APPLIED_KEY);
+  return { ...rest, ...(files ? { files: JSON.parse(files) as AppliedFiles } : {}) };
+}
+
+/** Records the files Titan applied (the hash's `files` field, JSON). */
+export const recordAppliedFiles = (r: Redis, files: AppliedFiles) => r.hset(APPLIED_KEY, 'files', JSON.stringify(files));
+
+/**
+ * The files Titan applied: the record, or for a record written before Titan kept one, the files
+ * the applied commit declares (nothing if that commit is gone from the repository).
+ */
+export async function appliedFiles(c: ConfigSyncContext, applied: AppliedConfig): Promise<AppliedFiles> {
+  if (applied.files) return applied.files;
+  if (!applied.commit) return {};
+  return configAt(c, applied.commit).then(declaredFiles, () => ({}));
+}
 
 /** The namespace's keys, names relative to the prefix. */
 export async function liveKeys(r: Redis, prefix: string): Promise<Record<string, string>> {
@@ -82,7 +98,11 @@ export async function chooseConfig(c: ConfigSyncContext, to?: string): Promise<C
   return { commit: chosen.commit, ref: chosen.ref, subject: chosen.subject, skipped };
 }
 
-/** Keys and files that differ from the commit, and what Redis records as applied. */
+/**
+ * Keys and files that differ from the commit, and what Redis records as applied. A file Titan
+ * applied that the commit no longer declares is drift while it is on disk; files Titan never wrote
+ * are not looked at.
+ */
 export async function checkConfig(c: ConfigSyncContext, commit: string): Promise<{ drift: Drift[]; applied: AppliedConfig }> {
   const config = await configAt(c, commit);
   const content = await fileSources(c, commit, config);
@@ -90,14 +110,18 @@ export async function checkConfig(c: ConfigSyncContext, commit: string): Promise
     const live = liveFile(c, t);
     return live === undefined ? undefined : sha256Hex(live);
   };
-  return withConfigRedis(c, async (r) => ({
-    drift: driftReport({
-      keys: { live: await liveKeys(r, c.keyPrefix), desired: config.redis.keys },
-      files: {
-        live: Object.fromEntries(config.files.map((f) => [f.target, digest(f.target)])),
-        desired: Object.fromEntries(Object.entries(content).map(([t, text]) => [t, sha256Hex(text)])),
-      },
-    }),
-    applied: await appliedConfig(r),
-  }));
+  return withConfigRedis(c, async (r) => {
+    const applied = await appliedConfig(r);
+    const stale = Object.keys(staleFiles(await appliedFiles(c, applied), config));
+    return {
+      drift: driftReport({
+        keys: { live: await liveKeys(r, c.keyPrefix), desired: config.redis.keys },
+        files: {
+          live: Object.fromEntries([...config.files.map((f) => f.target), ...stale].map((t) => [t, digest(t)])),
+          desired: Object.fromEntries(Object.entries(content).map(([t, text]) => [t, sha256Hex(text)])),
+        },
+      }),
+      applied,
+    };
+  });
 }

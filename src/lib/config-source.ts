@@ -18,7 +18,15 @@ export interface AppliedConfig {
   commit?: string;
   at?: string;
   previous?: string;
+  /**
+   * The files Titan applied (target → the modules that use it): the only files a later commit that
+   * no longer declares them may delete. Absent in records written before Titan kept it.
+   */
+  files?: AppliedFiles;
 }
+
+/** Targets Titan wrote, each with the modules restarted when it changes or goes. */
+export type AppliedFiles = Record<string, string[]>;
 
 /** The manifest's path in every config commit. */
 export const MANIFEST = 'titan-config.yaml';
@@ -160,6 +168,15 @@ export function fileDigests(config: RepoConfig, readFile: (path: string) => stri
     if (content === undefined) throw new Error(`"${f.source}" is not in the commit`);
     return [f.target, sha256Hex(content)];
   }));
+}
+
+/** The files a commit declares, as the applied record keeps them. */
+export const declaredFiles = (config: RepoConfig): AppliedFiles => Object.fromEntries(config.files.map((f) => [f.target, f.modules]));
+
+/** Files Titan applied that `config` no longer declares: to delete, their modules to restart. Sorted by target. */
+export function staleFiles(applied: AppliedFiles, config: RepoConfig): AppliedFiles {
+  const declared = new Set(config.files.map((f) => f.target));
+  return Object.fromEntries(Object.keys(applied).filter((t) => !declared.has(t)).sort().map((t) => [t, applied[t]!]));
 }
 
 export interface Drift {

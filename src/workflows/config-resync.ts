@@ -1,7 +1,8 @@
 // Recovery plan §3 (configuration): identify the latest valid configuration in Git → apply it
-// (Redis keys, files, restarts of the modules whose files changed, config scripts) → verify.
+// (Redis keys, files — those the commit dropped deleted —, restarts of the modules whose files
+// changed or went, config scripts) → verify → record the files applied.
 // With `to`, the same steps re-apply an earlier commit: version control is the rollback.
-import { ApplicationFailure, setCurrentDetails } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { ChosenConfig } from '../activities/config-resync';
 import { ErrorType } from '../lib/errors';
 import { longStep, quickStep } from './steps';
@@ -14,6 +15,8 @@ export interface ResyncConfigInput {
 export interface ResyncConfigResult extends ChosenConfig {
   keys: { set: string[]; deleted: string[] };
   files: string[];
+  /** Files Titan had applied that the commit no longer declares, deleted. */
+  removed: string[];
   restarted: string[];
   scripts: { run: string; output: string }[];
 }
@@ -41,6 +44,8 @@ export async function resyncConfig(input: ResyncConfigInput = {}): Promise<Resyn
   if (drift.length) {
     throw ApplicationFailure.nonRetryable(`after applying ${short}, still different: ${drift.map((d) => `${d.kind} ${d.name} ${d.problem}`).join(', ')}`, ErrorType.ConfigVerificationFailed);
   }
+  // Only once verified: until then a re-run still restarts the modules of the files this commit dropped.
+  if (patched('record-applied-files')) await quickStep(`record the files of ${short} as applied`).recordConfigFiles({ commit });
   setCurrentDetails(`Applied and verified **${short}** (${chosen.subject})`);
-  return { ...chosen, keys, files: files.written, restarted, scripts };
+  return { ...chosen, keys, files: files.written, removed: files.removed ?? [] /* absent in results of activities from before */, restarted, scripts };
 }
