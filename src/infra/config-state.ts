@@ -47,12 +47,13 @@ export const recordAppliedFiles = (r: Redis, files: AppliedFiles) => r.hset(APPL
 
 /**
  * The files Titan applied: the record, or for a record written before Titan kept one, the files
- * the applied commit declares (nothing if that commit is gone from the repository).
+ * the applied and the previous commit declare (a file the applied one dropped was left on disk
+ * then); a commit gone from the repository counts for nothing.
  */
 export async function appliedFiles(c: ConfigSyncContext, applied: AppliedConfig): Promise<AppliedFiles> {
   if (applied.files) return applied.files;
-  if (!applied.commit) return {};
-  return configAt(c, applied.commit).then(declaredFiles, () => ({}));
+  const declared = (commit?: string) => (commit ? configAt(c, commit).then(declaredFiles, () => ({})) : {});
+  return { ...await declared(applied.previous), ...await declared(applied.commit) };
 }
 
 /** The namespace's keys, names relative to the prefix. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -199,5 +199,56 @@ describe('resyncConfig on a real Git repository, Redis and Docker engine', funct
       await once(child, 'exit');
       worker = await startWorker(env);
     }
+  });
+
+  it('a commit that drops a file: status names it, resync deletes it and restarts its module, rollback brings it back; files Titan never wrote stay', async () => {
+    const notTitans = { 'api/local.conf': 'written by the operator\n', 'web/web.conf.bak': 'an old copy\n' };
+    for (const [t, text] of Object.entries(notTitans)) writeFileSync(path.join(filesRoot, t), text);
+    const webOnly = { ...manifest({ mode: 'v6' }), files: [{ source: 'conf/web.conf', target: 'web/web.conf', modules: ['web'] }] };
+    commits.c6 = await author.commit('c6 drops api.conf', webOnly, { 'conf/api.conf': null }, { sign: true });
+
+    const pending = await titan(['--config', env.file, '--json', 'config', 'status']);
+    assert.equal(pending.code, 2);
+    assert.deepEqual(JSON.parse(pending.stdout).drift, [
+      { kind: 'key', name: 'mode', problem: 'differs' },
+      { kind: 'file', name: 'api/api.conf', problem: 'unexpected' },
+    ], 'the applied file the latest commit no longer declares, and nothing Titan never wrote');
+
+    const before = await started();
+    const r = await resync();
+    assert.equal(r.commit, commits.c6);
+    assert.deepEqual([r.removed, r.files, r.restarted], [['api/api.conf'], [], ['api']]);
+    assert.equal(existsSync(path.join(filesRoot, 'api', 'api.conf')), false, 'the dropped file is gone');
+    const after = await started();
+    assert.notEqual(after.api, before.api, 'api, which used it, restarted');
+    assert.equal(after.web, before.web, 'web untouched');
+    for (const [t, text] of Object.entries(notTitans)) assert.equal(file(t), text, `${t} (never written by Titan) untouched`);
+    const clean = await titan(['--config', env.file, 'config', 'status']);
+    assert.equal(clean.code, 0, clean.stdout);
+    const again = await resync();
+    assert.deepEqual([again.removed, again.restarted], [[], []], 'a second re-sync deletes and restarts nothing');
+
+    const back = await titan(['--config', env.file, '--json', 'config', 'rollback']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(JSON.parse(back.stdout).commit, commits.c5);
+    assert.deepEqual(JSON.parse(back.stdout).restarted, ['api']);
+    assert.equal(file('api/api.conf'), 'api v1\n', 'rollback brings it back');
+    assert.notEqual((await started()).api, after.api);
+    for (const [t, text] of Object.entries(notTitans)) assert.equal(file(t), text);
+  });
+
+  it('a record from before Titan kept the applied files: a file the applied commit dropped, left on disk, is drift, and the next re-sync deletes it', async () => {
+    // What today's Titan leaves behind: c6 applied over c5, api.conf still on disk, no files recorded.
+    await resync(commits.c6);
+    writeFileSync(path.join(filesRoot, 'api', 'api.conf'), 'api v1\n');
+    await redis.client().hdel('titan-config-applied', 'files');
+    const status = await titan(['--config', env.file, 'config', 'status']);
+    assert.equal(status.code, 2);
+    assert.match(status.stdout, /api\/api\.conf\s+unexpected/);
+    assert.doesNotMatch(status.stdout, /local\.conf/);
+    const r = await resync();
+    assert.deepEqual([r.removed, r.restarted], [['api/api.conf'], ['api']]);
+    assert.equal(existsSync(path.join(filesRoot, 'api', 'api.conf')), false);
+    assert.equal(file('api/local.conf'), 'written by the operator\n');
   });
 });

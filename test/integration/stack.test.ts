@@ -1,11 +1,26 @@
-// scripts/stack.sh as the tests' own prerequisite: status tells what runs where; `up` again is a no-op.
+// scripts/stack.sh as the tests' own prerequisite: status tells what runs where; `up` again is a
+// no-op; the configuration repository it creates is what the default environment (titan.yaml)
+// re-syncs, so its recovery runs every stage of the plan.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
+import { parse } from 'yaml';
+import { STAGES } from '../../src/lib/config';
+import { drillEnvironment } from '../../src/lib/drill';
 import { parseDotenv } from '../../src/lib/environment';
+import { plannedStages } from '../../src/lib/recovery-plan';
+import { loadEnvironment } from '../../src/load-environment';
+import type { ResyncConfigResult } from '../../src/workflows/config-resync';
+import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
+import { moduleSection, writeModuleCompose } from '../helpers/module-compose';
 import { freePort } from '../helpers/redis-server';
-import { stackCtl, stackSecrets, uniqueName } from '../helpers/stack';
+import { dockerSocket, repoRoot, stackCtl, stackSecrets, temporalClient, uniqueName } from '../helpers/stack';
+import { writeTestEnvironment } from '../helpers/titan-env';
+import { startWorker } from '../helpers/worker';
 
 function pids(status: string): Record<string, string> {
   return Object.fromEntries([...status.matchAll(/^(\S+)\s+running pid (\d+)/gm)].map((m) => [m[1]!, m[2]!]));
@@ -130,5 +145,62 @@ describe('the local stack', () => {
         });
       }),
     );
+  });
+
+  describe('the configuration repository of the default environment (titan.yaml)', () => {
+    const loaded = loadEnvironment(path.join(repoRoot, 'titan.yaml'));
+    const sync = loaded.env.configSync!;
+    const repo = loaded.resolvePath(sync.repo);
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
+
+    it('titan.yaml plans every stage, redis → modules → config → logs, for recovery and for the drill', () => {
+      assert.deepEqual(plannedStages(loaded.env), [...STAGES]);
+      assert.deepEqual(plannedStages(drillEnvironment(loaded.env)), [...STAGES]);
+    });
+
+    it('`up` created it on branch main, and `up` again leaves its history alone', () => {
+      assert.equal(sync.branch, 'main');
+      const head = git('rev-parse', 'refs/heads/main');
+      assert.ok(existsSync(path.join(repo, 'titan-config.yaml')));
+      assert.match(stackCtl('up'), /config repo present/);
+      assert.equal(git('rev-parse', 'refs/heads/main'), head);
+    });
+
+    it('re-synced by the real workflow: its keys under the prefix, one file per module of the stack, each module restarted', async function () {
+      const root = mkdtempSync(path.join(os.tmpdir(), 'titan-stack-config-'));
+      const services = Object.keys(parse(readFileSync(loaded.resolvePath(loaded.env.modules!.composeFile), 'utf8')).services).sort();
+      const project = uniqueName('stackcfg').toLowerCase();
+      await writeModuleCompose(path.join(root, 'compose.yml'), services);
+      let redis: ManagedRedis | undefined;
+      let worker: { stop(): Promise<void> } | undefined;
+      const client = await temporalClient();
+      try {
+        redis = await startManagedRedis();
+        process.env.TITAN_TEST_STACK_CONFIG_PASSWORD = redis.password;
+        // The stack's repository and key prefix; a Redis, files root and module project of the test's own.
+        const env = writeTestEnvironment({
+          instances: { main: redis.instance('TITAN_TEST_STACK_CONFIG_PASSWORD') },
+          docker: { socketPath: dockerSocket },
+          modules: moduleSection(path.join(root, 'compose.yml'), project, { stopTimeout: '2s', healthDeadline: '20s' }),
+          configSync: { ...sync, repo, filesRoot: path.join(root, 'files') },
+        });
+        worker = await startWorker(env);
+        const run = (workflow: 'restoreModules' | 'resyncConfig') => client.workflow.execute(workflow, { taskQueue: env.taskQueue, workflowId: uniqueName(workflow), args: [{}] });
+        await run('restoreModules');
+        const r = await run('resyncConfig') as ResyncConfigResult;
+        assert.equal(r.commit, git('rev-parse', 'refs/heads/main'));
+        const keys = await redis.client().keys('*');
+        assert.ok(r.keys.set.length >= 2, 'a few keys');
+        assert.deepEqual(keys.filter((k) => k !== 'titan-config-applied').sort(), r.keys.set.map((k) => sync.keyPrefix + k).sort(), `every key under ${sync.keyPrefix}`);
+        assert.deepEqual(r.restarted.sort(), services, 'a config file for every module of the stack, which it restarts');
+        assert.equal(r.files.length, services.length);
+        for (const f of r.files) assert.ok(readFileSync(path.join(root, 'files', f), 'utf8').length > 0, f);
+      } finally {
+        await worker?.stop();
+        for (const c of await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } })) await docker.getContainer(c.Id).remove({ force: true });
+        await redis?.stop();
+        await client.connection.close();
+      }
+    });
   });
 });

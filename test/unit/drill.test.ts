@@ -5,8 +5,8 @@ import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
 import { desiredSchedules } from '../../src/cli/schedules';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 
-// The example for the local stack has a drill section for its stages (redis, modules, logs); each
-// test changes it, or adds a configSync section for the config stage.
+// The example for the local stack has a drill section for its four stages; each test changes it,
+// some with a configSync section of their own.
 const configSync = { repo: 'https://git.example/titan-config.git', redis: 'main', filesRoot: '.titan/data/config' };
 
 const withDrill = (change: (drill: any, doc: any) => void) => variant((doc) => change(doc.recovery.drill, doc));

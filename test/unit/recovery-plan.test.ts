@@ -4,7 +4,7 @@ import { parseEnvironment } from '../../src/lib/environment';
 import { resolveRecoveryPlan } from '../../src/lib/recovery-plan';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 
-// The example for the local stack describes Redis `main`, modules and logging, no configSync;
+// The example for the local stack describes Redis `main`, modules, configSync and logging;
 // each test replaces its recovery section.
 function withRecovery(recovery: unknown, change: (doc: any) => void = () => {}): string {
   return variant((doc) => {
@@ -19,7 +19,7 @@ describe('recovery section of the environment file', () => {
     ['missing approvers', { stages: ['redis'] }, /^titan\.yaml: recovery\.approvers: required: who signs off each stage$/],
     ['an empty approver list', { approvers: { default: [] } }, /^titan\.yaml: recovery\.approvers\.default: must name at least one approver$/],
     ['a stage nobody may sign off', { approvers: { redis: ['alice'] } }, /^titan\.yaml: recovery\.approvers\.modules: nobody may sign off stage modules/],
-    ['a stage whose system is not configured', { stages: ['redis', 'config'], approvers }, /^titan\.yaml: recovery\.stages: stage config cannot run: the file has no configSync section$/],
+    ['a stage whose system is not configured', { stages: ['redis', 'config'], approvers }, /^titan\.yaml: recovery\.stages: stage config cannot run: the file has no configSync section$/, (d) => delete d.configSync],
     ['log resumption without a logging section', { stages: ['logs'], approvers }, /^titan\.yaml: recovery\.stages: stage logs cannot run: the file has no logging section$/, (d) => delete d.logging],
     ['an unknown stage', { stages: ['redis', 'dns'], approvers }, /^titan\.yaml: recovery\.stages\.1: must be one of redis, modules, config, logs$/],
     ['stages out of the plan order', { stages: ['modules', 'redis'], approvers }, /^titan\.yaml: recovery\.stages: must keep the plan's order/],
@@ -29,7 +29,7 @@ describe('recovery section of the environment file', () => {
     ['an inlined webhook URL', { approvers, webhook: { urlEnv: 'https://hooks.example/T0K3N' } }, /^titan\.yaml: recovery\.webhook\.urlEnv: must be an environment variable name/],
     ['a misspelt key', { approvers, approver: ['bob'] }, /^titan\.yaml: recovery: .*\(approver\)$/],
     ['several Redis instances, none main, and a redis stage', { stages: ['redis'], approvers }, /^titan\.yaml: recovery\.stages: stage redis cannot run: several Redis instances and none named main/,
-      (d) => { d.redis = { a: { ...d.redis.main }, b: { ...d.redis.main, dataDir: '/elsewhere' } }; d.backups.schedules = {}; }],
+      (d) => { d.redis = { a: { ...d.redis.main }, b: { ...d.redis.main, dataDir: '/elsewhere' } }; d.backups.schedules = {}; d.configSync.redis = 'a'; }],
   ];
   for (const [what, recovery, expected, change] of cases) {
     it(`rejects ${what} with one error naming the field`, () => {
@@ -38,7 +38,7 @@ describe('recovery section of the environment file', () => {
   }
 
   it('the example for the local stack plans its stages, signed off by the operator', () => {
-    assert.deepEqual(resolveRecoveryPlan(parseEnvironment(example, 'titan.yaml')).stages.map((s) => [s.name, s.approvers]), [['redis', ['operator']], ['modules', ['operator']], ['logs', ['operator']]]);
+    assert.deepEqual(resolveRecoveryPlan(parseEnvironment(example, 'titan.yaml')).stages.map((s) => [s.name, s.approvers]), [['redis', ['operator']], ['modules', ['operator']], ['config', ['operator']], ['logs', ['operator']]]);
   });
 
   it('plans every configured stage by default, with the approvers and sign-off timing of the file', () => {
@@ -47,6 +47,7 @@ describe('recovery section of the environment file', () => {
     assert.deepEqual(plan.stages.map((s) => [s.name, s.childWorkflowType, s.approvers]), [
       ['redis', 'redisRestore', ['alice', 'bob']],
       ['modules', 'restoreModules', ['alice']],
+      ['config', 'resyncConfig', ['alice']],
       ['logs', 'resumeLogs', ['alice']],
     ]);
     assert.deepEqual(plan.stages[0]!.args, [{ redis: 'main', before: '2026-11-25T09:00:00Z' }]);
@@ -57,9 +58,9 @@ describe('recovery section of the environment file', () => {
 
   it('counts log resumption as configured only when the file has a logging section', () => {
     const env = parseEnvironment(withRecovery({ approvers: { default: ['alice'] } }), 'titan.yaml');
-    assert.deepEqual(resolveRecoveryPlan(env).stages.map((s) => s.name), ['redis', 'modules', 'logs']);
+    assert.deepEqual(resolveRecoveryPlan(env).stages.map((s) => s.name), ['redis', 'modules', 'config', 'logs']);
     const { logging: _, ...withoutLogging } = env;
-    assert.deepEqual(resolveRecoveryPlan(withoutLogging as Environment).stages.map((s) => s.name), ['redis', 'modules']);
+    assert.deepEqual(resolveRecoveryPlan(withoutLogging as Environment).stages.map((s) => s.name), ['redis', 'modules', 'config']);
   });
 
   it('refuses to plan without a recovery section, or with an incident time that is not a time', () => {
