@@ -149,9 +149,12 @@ describe('the local stack', () => {
 
   describe('the configuration repository of the default environment (titan.yaml)', () => {
     const loaded = loadEnvironment(path.join(repoRoot, 'titan.yaml'));
-    const sync = loaded.env.configSync!;
-    const repo = loaded.resolvePath(sync.repo);
-    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
+    /** titan.yaml's configSync section and its repository's path. */
+    const configSync = () => {
+      assert.ok(loaded.env.configSync, 'titan.yaml has a configSync section');
+      return { sync: loaded.env.configSync, repo: loaded.resolvePath(loaded.env.configSync.repo) };
+    };
+    const git = (...args: string[]) => execFileSync('git', ['-C', configSync().repo, ...args], { encoding: 'utf8' }).trim();
 
     it('titan.yaml plans every stage, redis → modules → config → logs, for recovery and for the drill', () => {
       assert.deepEqual(plannedStages(loaded.env), [...STAGES]);
@@ -159,6 +162,7 @@ describe('the local stack', () => {
     });
 
     it('`up` created it on branch main, and `up` again leaves its history alone', () => {
+      const { sync, repo } = configSync();
       assert.equal(sync.branch, 'main');
       const head = git('rev-parse', 'refs/heads/main');
       assert.ok(existsSync(path.join(repo, 'titan-config.yaml')));
@@ -167,6 +171,7 @@ describe('the local stack', () => {
     });
 
     it('re-synced by the real workflow: its keys under the prefix, one file per module of the stack, each module restarted', async function () {
+      const { sync, repo } = configSync();
       const root = mkdtempSync(path.join(os.tmpdir(), 'titan-stack-config-'));
       const services = Object.keys(parse(readFileSync(loaded.resolvePath(loaded.env.modules!.composeFile), 'utf8')).services).sort();
       const project = uniqueName('stackcfg').toLowerCase();
