@@ -12,7 +12,7 @@ config_repo() {
   fi
   [ ! -e "$CONFIG_REPO" ] || die "$CONFIG_REPO exists but is not a Git repository: move it away"
   # Built beside it and renamed, so an interrupted `up` never leaves a repository that looks complete.
-  staging=$CONFIG_REPO.new-$$
+  staging=$CONFIG_REPO.new # what an interrupted run left is started over
   rm -rf "$staging"
   cp -r "$sample" "$staging"
   # The user's git configuration (signing, hooks, templates) has no say in the sample's commit.

@@ -3,7 +3,7 @@
 // re-syncs, so its recovery runs every stage of the plan.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -168,6 +168,28 @@ describe('the local stack', () => {
       assert.ok(existsSync(path.join(repo, 'titan-config.yaml')));
       assert.match(stackCtl('up'), /config repo present/);
       assert.equal(git('rev-parse', 'refs/heads/main'), head);
+    });
+
+    it('created from scripts/stack/config-repo when missing (one commit on main, the sample exactly), kept when present, refused over a directory that is not one', () => {
+      const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'titan-config-repo-')), 'config-repo');
+      // config-repo.sh's function alone, pointed at a directory of the test's own (the stack's repository stays as it is).
+      const configRepoAt = (d: string) => execFileSync('bash', ['-c', 'set -euo pipefail; source "$ROOT/scripts/stack/common.sh"; source "$ROOT/scripts/stack/config-repo.sh"; CONFIG_REPO=$1; config_repo', 'config_repo', d],
+        { env: { ...process.env, ROOT: repoRoot }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const configRepo = () => configRepoAt(dir);
+      const at = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).trim();
+      assert.match(configRepo(), /config repo created/);
+      assert.equal(at('rev-list', '--count', 'refs/heads/main'), '1');
+      assert.equal(at('status', '--porcelain'), '', 'everything committed');
+      const sample = path.join(repoRoot, 'scripts', 'stack', 'config-repo');
+      assert.deepEqual(at('ls-files').split('\n').sort(), execFileSync('git', ['-C', sample, 'ls-files'], { encoding: 'utf8' }).trim().split('\n').sort());
+      assert.equal(at('show', 'HEAD:titan-config.yaml'), readFileSync(path.join(sample, 'titan-config.yaml'), 'utf8').trim());
+      const head = at('rev-parse', 'HEAD');
+      assert.match(configRepo(), /config repo present/);
+      assert.equal(at('rev-parse', 'HEAD'), head);
+
+      const notRepo = path.join(path.dirname(dir), 'not-a-repo');
+      mkdirSync(notRepo);
+      assert.throws(() => configRepoAt(notRepo), (err: { stderr?: string }) => /exists but is not a Git repository: move it away/.test(err.stderr ?? ''));
     });
 
     it('re-synced by the real workflow: its keys under the prefix, one file per module of the stack, each module restarted', async function () {
