@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { configSyncSchema } from '../../src/lib/config';
-import { driftReport, fileDigests, keyPlan, MANIFEST, signatureProblem, signatureStatus, validateConfigCommit } from '../../src/lib/config-source';
+import { declaredFiles, driftReport, fileDigests, keyPlan, MANIFEST, signatureProblem, signatureStatus, staleFiles, validateConfigCommit } from '../../src/lib/config-source';
 
 /** A commit as a map of paths; the manifest is given as an object (or raw text). */
 function commit(manifest: unknown, files: Record<string, string> = {}): (p: string) => string | undefined {
@@ -170,6 +170,21 @@ describe('key plan', () => {
     const after = { ...live, ...set };
     for (const k of del) delete after[k];
     assert.deepEqual(after, desired);
+  });
+});
+
+describe('files a commit dropped', () => {
+  const config = (validateConfigCommit(commit(good, goodFiles)) as { config: Parameters<typeof staleFiles>[1] }).config;
+
+  it("a commit's files are recorded with the modules that use them", () => {
+    assert.deepEqual(declaredFiles(config), { 'api/settings.json': ['api', 'web'], 'web/nginx.conf': [] });
+  });
+
+  it('only files Titan applied that the commit no longer declares are stale, with their modules', () => {
+    const applied = { 'api/settings.json': ['api'], 'old/gone.conf': ['old', 'api'], 'a/first.conf': [] };
+    assert.deepEqual(staleFiles(applied, config), { 'a/first.conf': [], 'old/gone.conf': ['old', 'api'] });
+    assert.deepEqual(staleFiles({}, config), {}, 'nothing applied, nothing to delete');
+    assert.deepEqual(staleFiles(declaredFiles(config), config), {}, 'the same commit again deletes nothing');
   });
 });
 
