@@ -91,7 +91,8 @@ export function createRedisRestoreActivities(deps: Pick<Deps, 'redisTarget' | 'd
         throw ApplicationFailure.nonRetryable(`redis.${req.target}.runAs.process.pidFile is ${t.runAs.pidFile}, but ${t.runAs.configFile} (daemonize yes) has Redis write ${configured.pidFile ?? 'no pidfile'}`, ErrorType.ConfigInvalid);
       }
       const liveDir = live?.config.dir;
-      const dir = t.runAs.kind === 'process' ? liveDir ?? configured.dir : undefined; // a container's dir is inside the container
+      // A container's dir is inside the container; a service's is on this host, as Redis reports it.
+      const dir = t.runAs.kind === 'process' ? liveDir ?? configured.dir : t.runAs.kind === 'commands' ? liveDir : undefined;
       if (dir !== undefined && existsSync(t.dataDir) && realpathSync(dir) !== realpathSync(t.dataDir)) {
         throw ApplicationFailure.nonRetryable(`redis.${req.target}.dataDir is ${t.dataDir}, but Redis keeps its files in ${dir}`, ErrorType.ConfigInvalid);
       }
