@@ -83,7 +83,7 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number)
   return check();
 }
 
-/** How long a daemonizing Redis may take to write its pid file, or a service to report it running. */
+/** How long a daemonizing Redis may take to write its pid file, or a service manager to start or stop it. */
 const START_WAIT_MS = 30_000;
 
 export function redisControl(target: RedisTarget, docker: () => Docker): RedisControl {
@@ -225,7 +225,7 @@ function commandsControl(target: RedisTarget, run: Extract<RunAs, { kind: 'comma
     throw new Error(`Redis ${target.name}: the ${what} command "${command}" failed: ${why}`);
   });
   // Without a check command, "running" is "answers at its URL" (LOADING and NOAUTH are answers).
-  const answers = () => withRedis(target.endpoint, (r) => r.ping()).then(() => true, (err: Error) => !/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|closed/i.test(err.message));
+  const answers = () => withRedis(target.endpoint, (r) => r.ping()).then(() => true, (err: Error) => !/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|closed/i.test(err.message));
   const isRunning = () => (run.check ? sh('check', run.check) : answers());
   return {
     isRunning,

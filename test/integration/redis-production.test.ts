@@ -104,6 +104,20 @@ describe('Redis as production runs it (real stack)', function () {
       assert.deepEqual((await ctx.prod.client().config('GET', 'save')) as string[], ['save', '3600 1'], 'the restarted Redis runs with its own configuration again');
     });
 
+    it('without a check command, "running" is "answers at its URL": the restore still stops, starts and verifies it', async () => {
+      const { runAs, ...rest } = ctx.env.loaded.env.redis.main!;
+      const { check: _, ...commands } = (runAs as { commands: { stop: string; start: string; check?: string } }).commands;
+      const env = writeTestEnvironment({ instances: { main: { ...rest, runAs: { commands } } } });
+      const w = await startWorker(env);
+      try {
+        const runIdBefore = await ctx.prod.runId();
+        await backupDisasterRestore({ prod: ctx.prod, env });
+        assert.notEqual(await ctx.prod.runId(), runIdBefore, 'Redis was stopped and started');
+      } finally {
+        await w.stop();
+      }
+    });
+
     it('a Redis that refuses CONFIG SET is not stopped: the stop command could save', async () => {
       const guarded = await startManagedRedis({ daemonize: true, save: '3600 1', extra: ['rename-command CONFIG ""'] });
       try {
