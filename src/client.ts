@@ -54,9 +54,10 @@ function buildProgram(): Command {
     .description('take a Redis backup now, wait for it, print its id')
     .addOption(redisOpt())
     .addOption(new Option('--class <class>', 'retention class').choices(['hourly', 'daily']).default('daily'))
+    .option('--from <replica>', 'stream the snapshot from this replica of --redis, so the primary never forks')
     .option('--no-wait', 'print the workflow id and return')
-    .action(action(program, (g, o: { redis: string; class: 'hourly' | 'daily'; wait: boolean }) =>
-      withTemporal((client) => backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, json: g.json, wait: o.wait }))));
+    .action(action(program, (g, o: { redis: string; class: 'hourly' | 'daily'; from?: string; wait: boolean }) =>
+      withTemporal((client) => backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, from: o.from, json: g.json, wait: o.wait }))));
 
   const backups = program.command('backups').description('inspect stored backups');
   backups.command('list')

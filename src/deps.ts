@@ -88,7 +88,12 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   const endpoint = (name: string) => {
     const r = redis(name);
     const u = new URL(r.url);
-    return { url: r.url, address: `${u.hostname}:${u.port || 6379}`, password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined };
+    return {
+      url: r.url,
+      address: `${u.hostname}:${u.port || 6379}`,
+      password: r.passwordEnv ? secret(r.passwordEnv, `redis.${name}.passwordEnv`) : undefined,
+      tls: r.tls && { caFile: loaded.resolvePath(r.tls.caFile), certFile: r.tls.certFile && loaded.resolvePath(r.tls.certFile), keyFile: r.tls.keyFile && loaded.resolvePath(r.tls.keyFile) },
+    };
   };
   let docker: Docker | undefined;
   let repo: ConfigRepo | undefined;
@@ -132,7 +137,9 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
         persistence: r.persistence,
         runAs: 'process' in runAs
           ? { kind: 'process', pidFile: loaded.resolvePath(runAs.process.pidFile), configFile: loaded.resolvePath(runAs.process.configFile), binary: runAs.process.binary }
-          : { kind: 'container', container: runAs.container, uid: Number(runAs.owner.split(':')[0]), gid: Number(runAs.owner.split(':')[1]) },
+          : 'commands' in runAs
+            ? { kind: 'commands', ...runAs.commands }
+            : { kind: 'container', container: runAs.container, uid: Number(runAs.owner.split(':')[0]), gid: Number(runAs.owner.split(':')[1]) },
       };
     },
     docker: getDocker,

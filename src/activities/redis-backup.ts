@@ -8,6 +8,7 @@ import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClas
 import type { LocationName } from '../lib/config';
 import { RdbError, type RdbVerifierOptions } from '../lib/rdb';
 import { ErrorType } from '../lib/errors';
+import { replicaProblem } from '../lib/replication';
 import type { BackupStore } from '../infra/backup-store';
 import type { Deps } from '../deps';
 import { KeySampler } from '../infra/key-sampler';
@@ -15,7 +16,10 @@ import { openRdbSync } from '../infra/redis-sync';
 import { uploadVerified } from '../infra/verified-upload';
 
 export interface SnapshotRequest {
+  /** The instance backed up (backups are stored and restored under its name). */
   redis: string;
+  /** A replica of `redis` to stream the snapshot from, so `redis` never forks. */
+  from?: string;
   backupId: string;
   retentionClass: RetentionClass;
 }
@@ -64,10 +68,18 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       if (done) return done;
       await store.abortUploads(keys.object);
 
-      const endpoint = deps.redis(req.redis);
+      const endpoint = deps.redis(req.from ?? req.redis);
+      const primary = req.from === undefined ? undefined : { redis: req.redis, address: deps.redis(req.redis).address };
       const ctx = Context.current();
       const startedAt = new Date();
-      const sync = await openRdbSync(endpoint, { onKeepAlive: () => ctx.heartbeat({ phase: 'redis preparing snapshot', bytes: 0 }) });
+      const sync = await openRdbSync(endpoint, {
+        onKeepAlive: () => ctx.heartbeat({ phase: 'redis preparing snapshot', bytes: 0 }),
+        // Refused before SYNC, so a Redis that is not a live replica of the primary never forks for us.
+        beforeSync: (info) => {
+          const problem = primary && replicaProblem(info.replication, req.from!, { name: primary.redis, address: primary.address });
+          if (problem) throw problem.retryable ? new Error(problem.message) : ApplicationFailure.nonRetryable(problem.message, ErrorType.ConfigInvalid);
+        },
+      });
       const stop = () => sync.close();
       ctx.cancellationSignal.addEventListener('abort', stop);
       const sampler = new KeySampler();
@@ -82,7 +94,8 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
         const manifest: BackupManifest = {
           format: MANIFEST_FORMAT,
           id: req.backupId,
-          source: { redis: req.redis, address: endpoint.address },
+          source: { redis: req.from ?? req.redis, address: endpoint.address },
+          ...(primary && { primary }),
           redisVersion: /^redis_version:(.+)$/m.exec(sync.info.server)?.[1]?.trim() ?? up.rdb.aux['redis-ver'] ?? 'unknown',
           rdbVersion: up.rdb.rdbVersion,
           bytes: up.bytes,

@@ -14,12 +14,12 @@ import { ErrorType } from '../lib/errors';
 import { type DataDirPlan, cleanUpAfterRestore, placeSnapshot, restorePrevious, stagingDir } from '../infra/data-dir';
 import type { Deps } from '../deps';
 import { heartbeatWhile } from './heartbeat';
-import { type RedisFiles, redisControl, withRedis } from '../infra/redis-control';
+import { type RedisFiles, type RunAs, redisControl, withRedis } from '../infra/redis-control';
 import { type DownloadProgress, readStagedRecord, stageBackup, stagedFiles } from '../infra/restore-staging';
 
 export interface RestoreTargetInfo {
   target: string;
-  kind: 'process' | 'container';
+  kind: RunAs['kind'];
   address: string;
   running: boolean;
   redisVersion?: string;
@@ -43,6 +43,14 @@ export interface VerificationReport {
   probe: boolean;
   problems: string[];
   notes: string[];
+}
+
+function notRunning(run: RunAs): string {
+  switch (run.kind) {
+    case 'process': return `the pid file ${run.pidFile} names no running redis-server`;
+    case 'container': return `container ${run.container} is not running`;
+    case 'commands': return `"${run.check}" says it is not running`;
+  }
 }
 
 const DEFAULT_FILES: RedisFiles = { dbfilename: 'dump.rdb', appendonly: false, appenddirname: 'appendonlydir', appendfilename: 'appendonly.aof' };
@@ -70,7 +78,7 @@ export function createRedisRestoreActivities(deps: Pick<Deps, 'redisTarget' | 'd
       }).catch((err) => (isAuthError(err) ? refuseAuth(req.target, err) : undefined));
       const running = await ctl.isRunning();
       if (live && !running) {
-        throw ApplicationFailure.nonRetryable(`Redis answers at ${t.endpoint.address}, but ${t.runAs.kind === 'process' ? `the pid file ${t.runAs.pidFile} names no running redis-server` : `container ${t.runAs.container} is not running`}: a restore could not stop it`, ErrorType.ConfigInvalid);
+        throw ApplicationFailure.nonRetryable(`Redis answers at ${t.endpoint.address}, but ${notRunning(t.runAs)}: a restore could not stop it`, ErrorType.ConfigInvalid);
       }
       // Stopping the pid file's process must stop the Redis the URL reaches, not another one.
       const pid = ctl.processId?.();
@@ -78,8 +86,13 @@ export function createRedisRestoreActivities(deps: Pick<Deps, 'redisTarget' | 'd
         throw ApplicationFailure.nonRetryable(`Redis at ${t.endpoint.address} is process ${live.processId}, but the pid file names ${pid}: check redis.${req.target}.url and runAs`, ErrorType.ConfigInvalid);
       }
       const configured = ctl.configuredFiles();
+      // A daemon writes the pid file its config names; waiting for another one would end in a rollback.
+      if (t.runAs.kind === 'process' && configured.daemonize && configured.pidFile !== t.runAs.pidFile) {
+        throw ApplicationFailure.nonRetryable(`redis.${req.target}.runAs.process.pidFile is ${t.runAs.pidFile}, but ${t.runAs.configFile} (daemonize yes) has Redis write ${configured.pidFile ?? 'no pidfile'}`, ErrorType.ConfigInvalid);
+      }
       const liveDir = live?.config.dir;
-      const dir = t.runAs.kind === 'process' ? liveDir ?? configured.dir : undefined; // a container's dir is inside the container
+      // A container's dir is inside the container; a service's is on this host, as Redis reports it.
+      const dir = t.runAs.kind === 'process' ? liveDir ?? configured.dir : t.runAs.kind === 'commands' ? liveDir : undefined;
       if (dir !== undefined && existsSync(t.dataDir) && realpathSync(dir) !== realpathSync(t.dataDir)) {
         throw ApplicationFailure.nonRetryable(`redis.${req.target}.dataDir is ${t.dataDir}, but Redis keeps its files in ${dir}`, ErrorType.ConfigInvalid);
       }

@@ -8,13 +8,14 @@ import { type LoadedEnvironment, requireRedisInstance } from '../load-environmen
 import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
 import { runWorkflow, startWorkflow, type WorkflowStart } from './start-workflow';
 
-export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; json: boolean; wait: boolean }) {
+export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; from?: string; json: boolean; wait: boolean }) {
   requireRedisInstance(loaded, opts.redis);
+  if (opts.from !== undefined) requireRedisInstance(loaded, opts.from);
   const start: WorkflowStart<'redisBackup'> = {
     workflow: 'redisBackup',
     workflowId: WorkflowId.manualBackup(loaded.env, opts.redis, new Date()),
-    args: [{ redis: opts.redis, retentionClass: opts.retentionClass }],
-    summary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis}`,
+    args: [{ redis: opts.redis, retentionClass: opts.retentionClass, ...(opts.from && { from: opts.from }) }],
+    summary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis}${opts.from ? ` from its replica ${opts.from}` : ''}`,
     kind: Kind.backup,
   };
   if (!opts.wait) {

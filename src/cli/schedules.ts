@@ -26,9 +26,9 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
     return {
       scheduleId: id,
       spec: { cronExpressions: [s.cron] },
-      action: action(Kind.backup, 'redisBackup', id, [{ redis: s.redis, retentionClass: s.retentionClass }], `${s.retentionClass} backup of Redis ${s.redis} (${env.environment})`),
+      action: action(Kind.backup, 'redisBackup', id, [{ redis: s.redis, retentionClass: s.retentionClass, ...(s.from && { from: s.from }) }], `${s.retentionClass} backup of Redis ${s.redis}${s.from ? ` from ${s.from}` : ''} (${env.environment})`),
       policies,
-      state: { note: `${s.retentionClass} backup of Redis ${s.redis}: cron "${s.cron}" UTC` },
+      state: { note: `${s.retentionClass} backup of Redis ${s.redis}${s.from ? ` from replica ${s.from}` : ''}: cron "${s.cron}" UTC` },
     };
   });
   // SKIP overlap: one shipper per module at a time; resumeLogs pauses it while it backfills.

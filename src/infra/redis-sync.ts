@@ -3,6 +3,7 @@
 // snapshot, then either `$<len>\r\n<payload>` (disk-based) or `$EOF:<40-byte mark>\r\n<payload><mark>`
 // (diskless). No access to Redis's disk is needed, and the payload is yielded as it arrives.
 import { ApplicationFailure } from '@temporalio/common';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ErrorType } from '../lib/errors';
@@ -10,11 +11,45 @@ import { ErrorType } from '../lib/errors';
 export interface RedisEndpoint {
   url: string;
   password?: string;
+  /** For rediss:// URLs: files, read when connecting (the worker's side only, never workflow arguments). */
+  tls?: RedisTls;
+}
+
+export interface RedisTls {
+  /** The CA that signed Redis's certificate (instead of the system's CAs). */
+  caFile: string;
+  /** A client certificate and its key, for a Redis with tls-auth-clients. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/**
+ * The TLS options of every connection to a rediss:// endpoint, ioredis and the replication socket
+ * alike; undefined for redis://. No servername for an IP address (SNI takes host names only).
+ */
+export function redisTlsOptions(endpoint: RedisEndpoint): tls.ConnectionOptions | undefined {
+  const url = new URL(endpoint.url);
+  if (url.protocol !== 'rediss:') return undefined;
+  const read = (file: string | undefined, what: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`Redis ${url.host}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`, ErrorType.ConfigInvalid);
+    }
+  };
+  const t = endpoint.tls;
+  return {
+    ca: read(t?.caFile, 'CA file'),
+    cert: read(t?.certFile, 'certificate file'),
+    key: read(t?.keyFile, 'key file'),
+    servername: net.isIP(url.hostname) ? undefined : url.hostname,
+  };
 }
 
 export interface RdbSync {
-  /** Fields of INFO server and INFO keyspace taken on the same connection just before SYNC. */
-  info: { server: string; keyspace: string };
+  /** INFO server, keyspace and replication, taken on the same connection just before SYNC. */
+  info: { server: string; keyspace: string; replication: string };
   /** Payload length when Redis announced it (`$<len>`), undefined for the EOF-marked framing. */
   declaredBytes?: number;
   /** The RDB payload, chunk by chunk. Throws if the connection ends before the payload does. */
@@ -24,13 +59,15 @@ export interface RdbSync {
 
 const EOF_MARK_LEN = 40;
 
-export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?: () => void; idleTimeoutMs?: number } = {}): Promise<RdbSync> {
+/** `beforeSync` may throw to refuse this Redis before it is asked for a snapshot (and forks). */
+export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?: () => void; idleTimeoutMs?: number; beforeSync?: (info: RdbSync['info']) => void } = {}): Promise<RdbSync> {
   const url = new URL(endpoint.url);
   const host = url.hostname;
   const port = Number(url.port || 6379);
-  const secure = url.protocol === 'rediss:';
+  const secureOptions = redisTlsOptions(endpoint);
+  const secure = secureOptions !== undefined;
   const idleMs = opts.idleTimeoutMs ?? 60_000;
-  const socket = secure ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+  const socket = secure ? tls.connect({ ...secureOptions, host, port }) : net.connect({ host, port });
   socket.setTimeout(idleMs, () => socket.destroy(new Error(`Redis ${host}:${port} sent nothing for ${idleMs / 1000}s`)));
   await new Promise<void>((resolve, reject) => {
     socket.once(secure ? 'secureConnect' : 'connect', resolve);
@@ -44,6 +81,8 @@ export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?:
     }
     const server = await reader.command(['INFO', 'server']);
     const keyspace = await reader.command(['INFO', 'keyspace']);
+    const replication = await reader.command(['INFO', 'replication']);
+    opts.beforeSync?.({ server, keyspace, replication });
     await reader.command(['REPLCONF', 'capa', 'eof']);
     // Redis < 7 lacks rdb-only; it would then stream commands after the RDB, which we never read.
     await reader.command(['REPLCONF', 'rdb-only', '1']).catch((err: Error) => {
@@ -62,7 +101,7 @@ export async function openRdbSync(endpoint: RedisEndpoint, opts: { onKeepAlive?:
     const declaredBytes = eofMark ? undefined : Number(header.slice(1));
     if (declaredBytes !== undefined && !Number.isSafeInteger(declaredBytes)) throw new Error(`Redis sent a malformed payload length: ${header}`);
     const payload = eofMark ? reader.untilMark(eofMark) : reader.exactly(declaredBytes!);
-    return { info: { server, keyspace }, declaredBytes, payload, close: () => socket.destroy() };
+    return { info: { server, keyspace, replication }, declaredBytes, payload, close: () => socket.destroy() };
   } catch (err) {
     socket.destroy();
     throw err;

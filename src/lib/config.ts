@@ -7,11 +7,21 @@ import { cron, duration, durationMs, envName, name } from './validation';
 /** Metrics and other worker endpoints stay on the loopback interface unless a proxy publishes them. */
 export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}$/, 'must be a loopback address such as 127.0.0.1:9464');
 
+/** A shell command of the environment file (run by /bin/sh, with only PATH in its environment). */
+const shellCommand = z.string().trim().min(1, 'must be a command');
+
 const redisInstance = z.strictObject({
   url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL without a password' })
     .refine((u) => new URL(u).password === '', 'must not contain a password: use passwordEnv'),
   passwordEnv: envName.optional(),
-  /** How Redis is stopped and started on restore: a container by name, or a process run by the stack. */
+  /** For a rediss:// URL: the CA that signed Redis's certificate, and a client certificate if Redis asks for one (paths). */
+  tls: z.strictObject({ caFile: z.string().min(1), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() })
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), 'certFile and keyFile go together')
+    .optional(),
+  /**
+   * How Redis is stopped and started on restore: a container by name, a process Titan starts from
+   * its config file (daemonizing or not), or a service manager's commands.
+   */
   runAs: z.union([
     z.strictObject({
       container: z.string().min(1),
@@ -21,7 +31,11 @@ const redisInstance = z.strictObject({
     z.strictObject({
       process: z.strictObject({ pidFile: z.string().min(1), configFile: z.string().min(1), binary: z.string().min(1).default('redis-server') }),
     }),
-  ]),
+    z.strictObject({
+      /** e.g. systemctl stop/start redis-server; `check` exits 0 while Redis runs (default: Redis answers at url). */
+      commands: z.strictObject({ stop: shellCommand, start: shellCommand, check: shellCommand.optional() }),
+    }),
+  ], { error: 'must be one of { container: … }, { process: { pidFile, configFile } } or { commands: { stop, start, check? } }' }),
   dataDir: z.string().min(1),
   persistence: z.enum(['rdb', 'aof']).default('rdb'),
 });
@@ -40,7 +54,10 @@ const s3Location = z.strictObject({
 const schedule = z.strictObject({
   cron,
   retentionClass: z.enum(['hourly', 'daily']),
+  /** The instance backed up: its backups, restored into it. */
   redis: name,
+  /** A replica of `redis` the snapshot is streamed from, so the primary never forks. */
+  from: name.optional(),
 });
 
 const modules = z.strictObject({

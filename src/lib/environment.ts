@@ -22,11 +22,14 @@ export function parseEnvironment(text: string, source: string): Environment {
     const other = dirs.get(dir);
     if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
     dirs.set(dir, n);
+    if (r.tls && new URL(r.url).protocol !== 'rediss:') throw new ConfigError(`${source}: redis.${n}.tls: needs a rediss:// URL (${r.url} is plain redis://)`);
   }
   if (env.logging && !env.modules) throw new ConfigError(`${source}: logging: needs a modules section (the log sources are the modules' containers)`);
   if (env.configSync && !env.redis[env.configSync.redis]) throw new ConfigError(`${source}: configSync.redis: no Redis instance named "${env.configSync.redis}"`);
   for (const [id, s] of Object.entries(env.backups.schedules)) {
     if (!env.redis[s.redis]) throw new ConfigError(`${source}: backups.schedules.${id}.redis: no Redis instance named "${s.redis}"`);
+    if (s.from !== undefined && !env.redis[s.from]) throw new ConfigError(`${source}: backups.schedules.${id}.from: no Redis instance named "${s.from}"`);
+    if (s.from === s.redis) throw new ConfigError(`${source}: backups.schedules.${id}.from: must name a replica of ${s.redis}, not ${s.redis} itself`);
   }
   const recovery = recoveryProblem(env) ?? drillProblem(env);
   if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);

@@ -13,6 +13,7 @@ export const ErrorType = {
   RestoreRequestInvalid: 'RestoreRequestInvalid',
   NoValidBackup: 'NoValidBackup',
   RedisStartFailed: 'RedisStartFailed',
+  RedisStopFailed: 'RedisStopFailed',
   RestoreVerificationFailed: 'RestoreVerificationFailed',
   NoSpaceForRestore: 'NoSpaceForRestore',
   ModuleUnknown: 'ModuleUnknown',

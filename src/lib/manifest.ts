@@ -22,7 +22,10 @@ export type KeySample = z.infer<typeof keySampleSchema>;
 export const manifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
   id: z.string().min(1),
+  /** The instance the snapshot was streamed from. */
   source: z.strictObject({ redis: z.string(), address: z.string() }),
+  /** When the source is a replica: the primary it replicated, whose backup this is (restores target it). */
+  primary: z.strictObject({ redis: z.string(), address: z.string() }).optional(),
   redisVersion: z.string(),
   rdbVersion: z.number().int(),
   bytes: z.number().int().min(0),

@@ -20,7 +20,10 @@ export function parseYamlDocument(text: string, source: string, opts: { merge?: 
 export function firstIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[] = []): { field: string; message: string } {
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_union') {
-    const branch = issue.errors.find((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
+    // The branch the input meant: of the right type, and (for objects) with no key it does not know.
+    const unknownKey = (errs: z.core.$ZodIssue[]) => errs.some((e) => e.code === 'unrecognized_keys' && e.path.length === 0);
+    const typed = issue.errors.filter((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
+    const branch = typed.find((errs) => !unknownKey(errs)) ?? (typed.length > 1 && typed.every(unknownKey) ? undefined : typed[0]);
     if (branch) return firstIssue(branch[0]!, path);
   }
   const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';

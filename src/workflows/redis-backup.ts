@@ -10,6 +10,8 @@ import { longStep, quickStep } from './steps';
 export interface RedisBackupInput {
   redis: string;
   retentionClass: RetentionClass;
+  /** A replica of `redis` to take the snapshot from (backups.schedules.<id>.from). */
+  from?: string;
 }
 
 export interface RedisBackupResult {
@@ -30,8 +32,10 @@ export async function redisBackup(input: RedisBackupInput): Promise<RedisBackupR
   setCurrentDetails(`Checking the backup locations for **${backupId}**`);
   const locations = await quickStep('check that every backup location is reachable').checkBackupLocations();
 
-  setCurrentDetails(`Streaming a snapshot of Redis **${input.redis}** into the primary location`);
-  const manifest = await longStep(`snapshot Redis ${input.redis} into the primary location`).snapshotToPrimary({ redis: input.redis, backupId, retentionClass: input.retentionClass });
+  const via = input.from ? ` from its replica ${input.from}` : '';
+  setCurrentDetails(`Streaming a snapshot of Redis **${input.redis}**${via} into the primary location`);
+  const manifest = await longStep(`snapshot Redis ${input.redis}${via} into the primary location`)
+    .snapshotToPrimary({ redis: input.redis, backupId, retentionClass: input.retentionClass, ...(input.from && { from: input.from }) });
 
   if (locations.includes('offsite')) {
     setCurrentDetails(`Copying **${backupId}** (${manifest.bytes} bytes) off-site and verifying the copy`);

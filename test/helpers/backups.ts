@@ -15,11 +15,12 @@ export function stores(env: TestEnv): BackupStore[] {
   return buildDeps(env.loaded).allStores;
 }
 
-export async function runBackup(client: Client, env: TestEnv, retentionClass: 'hourly' | 'daily' = 'daily'): Promise<RedisBackupResult> {
+/** A backup of `main`; `from` streams it from that replica of main, as backups.schedules.<id>.from does. */
+export async function runBackup(client: Client, env: TestEnv, retentionClass: 'hourly' | 'daily' = 'daily', from?: string): Promise<RedisBackupResult> {
   return client.workflow.execute('redisBackup', {
     taskQueue: env.taskQueue,
     workflowId: uniqueName(`${env.environment}-backup`),
-    args: [{ redis: 'main', retentionClass }],
+    args: [{ redis: 'main', retentionClass, ...(from && { from }) }],
   });
 }
 

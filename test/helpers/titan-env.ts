@@ -18,7 +18,7 @@ export interface TestEnvOptions {
   offsite?: boolean;
   partSizeMiB?: number;
   retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
-  schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string }>;
+  schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string; from?: string }>;
   docker?: { socketPath: string };
   modules?: Record<string, unknown>;
   configSync?: Record<string, unknown>;

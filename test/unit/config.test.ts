@@ -29,12 +29,29 @@ describe('environment file', () => {
     ['a bad shipping interval', (d) => (d.logging.shipEvery = 'often'), /^titan\.yaml: logging\.shipEvery: must be a duration/],
     ['an inlined log-store credential', (d) => (d.logging.store.victorialogs.authorizationEnv = 'Basic dGl0YW46eA=='), /^titan\.yaml: logging\.store\.victorialogs\.authorizationEnv: must be an environment variable name/],
     ['logging without modules', (d) => delete d.modules, /^titan\.yaml: logging: needs a modules section/],
+    ['a runAs of no known form', (d) => (d.redis.main.runAs = { service: 'redis-server' }), /^titan\.yaml: redis\.main\.runAs: must be one of \{ container: … \}, \{ process: .* or \{ commands: \{ stop, start, check\? \} \}$/],
+    ['service-manager commands without a start command', (d) => (d.redis.main.runAs = { commands: { stop: 'systemctl stop redis-server' } }), /^titan\.yaml: redis\.main\.runAs\.commands\.start: /],
+    ['an empty stop command', (d) => (d.redis.main.runAs = { commands: { stop: ' ', start: 'systemctl start redis-server' } }), /^titan\.yaml: redis\.main\.runAs\.commands\.stop: must be a command$/],
+    ['TLS files for a plain redis:// URL', (d) => (d.redis.main.tls = { caFile: 'ca.crt' }), /^titan\.yaml: redis\.main\.tls: needs a rediss:\/\/ URL/],
+    ['a client certificate without its key', (d) => Object.assign(d.redis.main, { url: 'rediss://127.0.0.1:6390', tls: { caFile: 'ca.crt', certFile: 'client.crt' } }), /^titan\.yaml: redis\.main\.tls: certFile and keyFile go together$/],
+    ['a backup from an unknown replica', (d) => (d.backups.schedules.hourly.from = 'replica'), /^titan\.yaml: backups\.schedules\.hourly\.from: no Redis instance named "replica"$/],
+    ['a backup from the instance itself', (d) => (d.backups.schedules.hourly.from = d.backups.schedules.hourly.redis), /^titan\.yaml: backups\.schedules\.hourly\.from: must name a replica of main, not main itself$/],
   ];
   for (const [what, change, expected] of cases) {
     it(`rejects ${what} with one line naming the field`, () => {
       assert.match(configErrorOf(variant(change)), expected);
     });
   }
+
+  it('accepts the three runAs forms, TLS files for rediss:// and a backup from a replica', () => {
+    const env = parseEnvironment(variant((d) => {
+      d.redis.replica = { ...d.redis.main, url: 'rediss://127.0.0.1:6395', dataDir: 'replica-data', tls: { caFile: 'ca.crt', certFile: 'c.crt', keyFile: 'c.key' }, runAs: { commands: { stop: 'systemctl stop redis-replica', start: 'systemctl start redis-replica' } } };
+      d.backups.schedules.hourly.from = 'replica';
+    }), 'titan.yaml');
+    assert.deepEqual(env.redis.replica!.runAs, { commands: { stop: 'systemctl stop redis-replica', start: 'systemctl start redis-replica' } });
+    assert.equal(env.backups.schedules.hourly!.from, 'replica');
+    assert.ok('process' in env.redis.main!.runAs || 'container' in env.redis.main!.runAs);
+  });
 
   it('rejects YAML that does not parse, naming the line', () => {
     assert.match(configErrorOf('environment: local\nredis: [\n  main: {'), /^titan\.yaml: line \d+ not valid YAML: /);
