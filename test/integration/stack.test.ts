@@ -3,7 +3,7 @@
 // re-syncs, so its recovery runs every stage of the plan.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -79,6 +79,18 @@ describe('the local stack', () => {
     assert.match(out, /already running/);
     assert.match(out, /image +up to date/);
     assert.deepEqual(pids(stackCtl('status')), before);
+  });
+
+  it("each SeaweedFS instance keeps its gRPC sockets in its own /tmp, so another stack on the host cannot take them over", function () {
+    if (process.getuid?.() !== 0) this.skip(); // the stack makes the private /tmp only as root
+    const status = pids(stackCtl('status'));
+    for (const [svc, volumeGrpc] of [['s3-primary', 18081], ['s3-offsite', 18082]] as const) {
+      const pid = status[svc]!;
+      assert.notEqual(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), `${svc} runs in its own mount namespace`);
+      const socket = `seaweedfs-volume-grpc-${volumeGrpc}.sock`;
+      assert.ok(existsSync(path.join(repoRoot, '.titan', 'data', svc, 'tmp', socket)), `${svc}'s volume socket is under its data directory`);
+      assert.ok(!existsSync(path.join(os.tmpdir(), socket)), `no ${socket} in the host's /tmp`);
+    }
   });
 
   it('the registry refuses no login and a wrong password, and accepts the generated login', async () => {
