@@ -23,12 +23,20 @@ interface Verdict { valid: boolean; counts: Counts; why: string }
 const REDIS_VERSION = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))![1]!;
 const MAX_VERSION = maxRdbVersion(REDIS_VERSION)!;
 
+/** Titan's verdict; the file is fed whole, byte by byte and in 7-byte chunks, which must agree. */
 function titanVerdict(rdb: Buffer): Verdict {
+  const [whole, bytes, sevens] = [rdb.length, 1, 7].map((n) => verifyInChunks(rdb, n));
+  assert.deepEqual(bytes, whole, 'fed byte by byte');
+  assert.deepEqual(sevens, whole, 'fed in 7-byte chunks');
+  return whole!;
+}
+
+function verifyInChunks(rdb: Buffer, size: number): Verdict {
   const v = new RdbVerifier({ maxVersion: MAX_VERSION });
   try {
-    v.push(rdb);
+    for (let i = 0; i < rdb.length; i += size) v.push(rdb.subarray(i, i + size));
     const s = v.end();
-    return { valid: true, counts: Object.fromEntries(Object.entries(s.keyCounts ?? {}).map(([db, c]) => [db, c])), why: '' };
+    return { valid: true, counts: { ...s.keyCounts }, why: '' };
   } catch (err) {
     return { valid: false, counts: {}, why: (err as Error).message };
   }
