@@ -19,24 +19,38 @@ const u16 = (b: Uint8Array, i: number) => b[i] | (b[i + 1] << 8);
 /** An entry as Redis compares hash fields and zset members: integers by their decimal text. */
 const bytesKey = (b: Uint8Array, from: number, to: number): string => {
   let s = '';
+  if (to - from <= 64) {
+    // Field names are short; a plain loop is far cheaper than subarray + spread.
+    for (let i = from; i < to; i++) s += String.fromCharCode(b[i]);
+    return s;
+  }
   for (let i = from; i < to; i += 4096) s += String.fromCharCode(...b.subarray(i, Math.min(to, i + 4096)));
   return s;
 };
 
 /** Duplicate check of field names: every entry (sets) or every even one (hash/zset pairs). */
 class Distinct {
-  private readonly seen = new Set<string>();
+  // Most compact collections are small: a short array beats hashing every name into a Set.
+  private readonly few: string[] = [];
+  private seen: Set<string> | null = null;
   private n = 0;
   constructor(
     private readonly what: string,
     private readonly every: 1 | 2,
   ) {}
-  add(key: () => string): void {
-    if (this.n++ % this.every === 0) {
-      const k = key();
-      if (this.seen.has(k)) fail(this.what, 'duplicate field');
-      this.seen.add(k);
+  /** Counts one entry; true when it is a name to pass to add(). */
+  isName(): boolean {
+    return this.n++ % this.every === 0;
+  }
+  add(k: string): void {
+    if (this.seen === null) {
+      if (this.few.includes(k)) fail(this.what, 'duplicate field');
+      this.few.push(k);
+      if (this.few.length > 16) this.seen = new Set(this.few);
+      return;
     }
+    if (this.seen.has(k)) fail(this.what, 'duplicate field');
+    this.seen.add(k);
   }
   end(): void {
     if (this.n % this.every !== 0) fail(this.what, `odd number of entries (${this.n}) in a field/value list`);
@@ -121,9 +135,9 @@ export function validateZiplist(zl: Uint8Array, what: string, pairs = false): nu
     if (p + raw > last) fail(what, `entry ${count} runs past the end`);
     if (p - prevRawLen < first) fail(what, `entry ${count} points before the first entry`);
     if (prevRawLen !== prevRaw) fail(what, `entry ${count} says the previous entry has ${prevRawLen} bytes, it has ${prevRaw}`);
-    if (dups) {
+    if (dups?.isName()) {
       const data = h + lenSize;
-      dups.add(() => (enc < 0xc0 ? bytesKey(zl, data, data + len) : zipIntText(zl, data, enc)));
+      dups.add(enc < 0xc0 ? bytesKey(zl, data, data + len) : zipIntText(zl, data, enc));
     }
     prevRaw = raw;
     prev = p;
@@ -219,8 +233,21 @@ export function validateListpack(lp: Uint8Array, what: string, fields: ListpackF
   let count = 0;
   let p = LP_HEADER;
   while (lp[p] !== LP_EOF) {
+    const b = lp[p];
+    if (b < 0xc0) {
+      // Fast path for the commonest entries, a small integer or a short string (< 64 bytes),
+      // with the plain one-byte back-length; anything else takes the full checks below.
+      const entry = b < 0x80 ? 1 : 1 + (b & 0x3f);
+      const next = p + entry + 1;
+      if (next <= last && lp[next - 1] === entry) {
+        if (dups?.isName()) dups.add(lpText(lp, p));
+        p = next;
+        count++;
+        continue;
+      }
+    }
     // lpValidateNext
-    const hdr = lpHeaderSize(lp[p]);
+    const hdr = lpHeaderSize(b);
     if (hdr === 0) fail(what, `entry ${count} has invalid encoding 0x${lp[p].toString(16)}`);
     if (p + hdr > last) fail(what, `entry ${count} header runs past the end`);
     const entry = lpEntrySize(lp, p);
@@ -230,10 +257,7 @@ export function validateListpack(lp: Uint8Array, what: string, fields: ListpackF
     const next = p + total;
     const stored = lpBacklen(lp, next - 1);
     if (stored < 0 || stored + backlen !== total) fail(what, `entry ${count} has a back-length of ${stored}, its size is ${entry}`);
-    if (dups) {
-      const at = p;
-      dups.add(() => lpText(lp, at));
-    }
+    if (dups?.isName()) dups.add(lpText(lp, p));
     p = next;
     count++;
   }
@@ -253,8 +277,13 @@ export function validateIntset(is: Uint8Array, what: string): number {
   const count = u32(is, 4);
   if (8 + count * enc !== is.length) fail(what, `header says ${count} integers of ${enc} bytes, the string has ${is.length} bytes`);
   if (count === 0) fail(what, 'empty intset');
-  const v = new DataView(is.buffer, is.byteOffset + 8, is.length - 8);
-  const at = (i: number): bigint | number => (enc === 2 ? v.getInt16(i * 2, true) : enc === 4 ? v.getInt32(i * 4, true) : v.getBigInt64(i * 8, true));
+  const v = enc === 8 ? new DataView(is.buffer, is.byteOffset + 8, is.length - 8) : null;
+  const at = (i: number): bigint | number => {
+    const q = 8 + i * enc;
+    if (enc === 2) return ((is[q] | (is[q + 1] << 8)) << 16) >> 16;
+    if (enc === 4) return is[q] | (is[q + 1] << 8) | (is[q + 2] << 16) | (is[q + 3] << 24);
+    return v!.getBigInt64(i * 8, true);
+  };
   let prev = at(0);
   for (let i = 1; i < count; i++) {
     const cur = at(i);
