@@ -7,7 +7,7 @@
 // collections that redis-server skips and loads past ("empty keys skipped").
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -290,6 +290,9 @@ describe(`RDB verdicts agree with redis-server ${REDIS_VERSION}`, function () {
   let cases: Case[] = [];
   before(async () => {
     cases = corpus(await realDumps());
+    // More files, e.g. the tests/assets/*.rdb of the redis repository (not kept here).
+    const extra = process.env.TITAN_RDB_CORPUS_DIR;
+    if (extra) for (const f of readdirSync(extra).filter((n) => n.endsWith('.rdb'))) cases.push({ name: f, rdb: readFileSync(path.join(extra, f)) });
   });
 
   it('sanitize-dump-payload yes: same verdict and same keys per db on every file', async () => {
