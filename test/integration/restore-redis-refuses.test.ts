@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { Crc64 } from '../../src/lib/crc64';
 import type { BackupManifest } from '../../src/lib/manifest';
-import { deriveBackup, runBackup, runRestore, sha256, stores } from '../helpers/backups';
+import { ErrorType } from '../../src/lib/errors';
+import { deriveBackup, failureOf, runBackup, runRestore, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
 import { listpack, rdbEntry, rdbLen, rdbStr, ziplist } from '../helpers/rdb-writer';
@@ -80,6 +81,19 @@ describe('redisRestore: a snapshot redis-server refuses', function () {
     // The ziplist Redis's integrity check refuses is caught by Titan before Redis is stopped for it.
     assert.match(why(ziplistId), /Hash ziplist integrity check failed: entry 1 says the previous entry has 3 bytes/);
     assert.equal(r.steps.filter((s) => s.step === 'roll back').length, 1, 'one rollback: after the module backup only');
+  });
+
+  it('--backup naming a snapshot Redis refuses → NoValidBackup with the reason, and Redis serves its previous data', async () => {
+    const [primary] = stores(env);
+    const moduleId = await deriveBackup(primary!, good, 4, withEntries(moduleValue()));
+    await prod.client().flushall();
+    await prod.client().set('previous', 'data');
+    await prod.client().save();
+    const f = await failureOf(runRestore(client, env, { redis: 'main', backupId: moduleId }));
+    assert.equal(f.type, ErrorType.NoValidBackup);
+    assert.match(f.message, /Redis main is running on its previous data/);
+    assert.match(f.message, new RegExp(`${moduleId} \\(primary\\): Redis main refused to load it`));
+    assert.equal(await prod.client().get('previous'), 'data');
   });
 
   it('empty collections in a snapshot are skipped by Redis and by the count check: the restore verifies', async () => {
