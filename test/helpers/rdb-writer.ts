@@ -27,6 +27,17 @@ export const rdbStr = (s: string | Buffer) => {
   return Buffer.concat([rdbLen(b.length), b]);
 };
 
+/** An LZF-compressed RDB string made only of literal runs (valid LZF, nothing actually shared). */
+export function rdbLzf(data: Buffer, claimedLength = data.length): Buffer {
+  const runs: Buffer[] = [];
+  for (let i = 0; i < data.length; i += 32) {
+    const run = data.subarray(i, i + 32);
+    runs.push(Buffer.from([run.length - 1]), run);
+  }
+  const compressed = Buffer.concat(runs);
+  return Buffer.concat([Buffer.from([0xc3]), rdbLen(compressed.length), rdbLen(claimedLength), compressed]);
+}
+
 /** One key: type byte, name, value bytes. */
 export const rdbEntry = (type: number, key: string, value: Buffer) => Buffer.concat([Buffer.from([type]), rdbStr(key), value]);
 

@@ -15,7 +15,7 @@ import { RdbVerifier } from '../../src/lib/rdb';
 import { maxRdbVersion } from '../../src/lib/restore-plan';
 import { freePort, startRedisServer } from '../helpers/redis-server';
 import { prng } from '../helpers/prng';
-import { type Element, intset, listpack, rdbEntry, rdbFile, rdbLen, rdbStr, ziplist, zipmap } from '../helpers/rdb-writer';
+import { type Element, intset, listpack, rdbEntry, rdbFile, rdbLen, rdbLzf, rdbStr, ziplist, zipmap } from '../helpers/rdb-writer';
 
 type Counts = Record<string, { keys: number; expires: number }>;
 interface Verdict { valid: boolean; counts: Counts; why: string }
@@ -229,6 +229,13 @@ function corpus(realDumps: Case[]): Case[] {
   one('zipmap: count unknown (254)', blob(9, 'h', poke(zm, 0, 254)));
   one('zipmap: value past the end', blob(9, 'h', poke(zm, 4, 40)));
   one('zipmap: no end marker', blob(9, 'h', poke(zm, -1, 0)));
+
+  // Compact encodings stored LZF-compressed: decompressed, then checked.
+  one('hash ziplist, LZF-compressed', rdbEntry(13, 'h', rdbLzf(zl)));
+  one('hash ziplist with a wrong back-link, LZF-compressed', rdbEntry(13, 'h', rdbLzf(poke(zl, 10 + 3, 9))));
+  one('hash listpack, LZF-compressed', rdbEntry(16, 'h', rdbLzf(lp)));
+  one('hash listpack, LZF claiming one byte more than it holds', rdbEntry(16, 'h', rdbLzf(lp, lp.length + 1)));
+  one('hash listpack, LZF claiming one byte less than it holds', rdbEntry(16, 'h', rdbLzf(lp, lp.length - 1)));
 
   one('zset (ascii): NaN score', linked(3, 'z', [rdbStr('a'), Buffer.from([253])]));
   one('zset (binary): NaN score', linked(5, 'z', [rdbStr('a'), binScore(Number.NaN)]));
