@@ -112,7 +112,7 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     }
 
     if (failure !== undefined || !verification) {
-      setCurrentDetails(`Verification failed; putting the previous data of Redis **${target}** back`);
+      setCurrentDetails(`${loadRefused ? `Redis refused to load **${backup.backupId}**` : 'Verification failed'}; putting the previous data of Redis **${target}** back`);
       await timed('roll back', async () => {
         await longStep(`stop Redis ${target} for rollback`).stopRedis({ target });
         await quickStep(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId: attemptId });
@@ -128,7 +128,7 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
         attemptId = `${restoreId}.${attempt + 1}`;
         continue;
       }
-      await cleanUp(false);
+      await cleanUp(false, attemptId);
       throw ApplicationFailure.nonRetryable(
         `restore of ${backup.backupId} into Redis ${target} failed verification: ${failure}. The previous data is back and Redis ${target} is running on it.`,
         ErrorType.RestoreVerificationFailed,
@@ -138,6 +138,6 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
 
     await cleanUp(true, attemptId);
     setCurrentDetails(`Restored **${backup.backupId}** into Redis **${target}** and verified it`);
-    return { target, backup: staged, rejected, unreachable: list.unreachable, steps, verification, rollbackDir, notes: info.notes };
+    return { target, backup, rejected, unreachable: list.unreachable, steps, verification, rollbackDir, notes: info.notes };
   }
 }
