@@ -223,6 +223,11 @@ export type ListpackFields = 'none' | 'pairs' | 'all';
  * number of entries.
  */
 export function validateListpack(lp: Uint8Array, what: string, fields: ListpackFields = 'none'): number {
+  return walkListpack(lp, what, fields, null);
+}
+
+/** Walks every entry; `offsets` (streams) collects where each starts and skips the count check. */
+function walkListpack(lp: Uint8Array, what: string, fields: ListpackFields, offsets: number[] | null): number {
   const size = lp.length;
   if (size < LP_HEADER + 1) fail(what, `${size} bytes is shorter than a listpack header`);
   if (u32(lp, 0) !== size) fail(what, `header says ${u32(lp, 0)} bytes, the string has ${size}`);
@@ -241,6 +246,7 @@ export function validateListpack(lp: Uint8Array, what: string, fields: ListpackF
       const next = p + entry + 1;
       if (next <= last && lp[next - 1] === entry) {
         if (dups?.isName()) dups.add(lpText(lp, p));
+        offsets?.push(p);
         p = next;
         count++;
         continue;
@@ -258,13 +264,77 @@ export function validateListpack(lp: Uint8Array, what: string, fields: ListpackF
     const stored = lpBacklen(lp, next - 1);
     if (stored < 0 || stored + backlen !== total) fail(what, `entry ${count} has a back-length of ${stored}, its size is ${entry}`);
     if (dups?.isName()) dups.add(lpText(lp, p));
+    offsets?.push(p);
     p = next;
     count++;
   }
   if (p !== last) fail(what, 'end marker before the end of the string');
-  if (numele !== 0xffff && numele !== count) fail(what, `header says ${numele} entries, found ${count}`);
+  if (offsets === null && numele !== 0xffff && numele !== count) fail(what, `header says ${numele} entries, found ${count}`);
   dups?.end();
   return count;
+}
+
+/** string2ll: a listpack entry as an int64, or null when it is not one. */
+function lpInteger(lp: Uint8Array, p: number): number | null {
+  const t = lpText(lp, p);
+  if (t.length >= 21 || !/^(0|-?[1-9][0-9]*)$/.test(t)) return null;
+  if (t.length >= 19) {
+    const v = BigInt(t);
+    if (v > 9223372036854775807n || v < -9223372036854775808n) return null;
+  }
+  return Number(t);
+}
+
+/**
+ * t_stream.c streamValidateListpackIntegrity(deep=1): the master entry (count, deleted, fields,
+ * field names, 0), then each entry (flags, id, fields unless it has the master's, values, and its
+ * own length), and nothing after. Like Redis, it does not check the header's entry count.
+ */
+export function validateStreamListpack(lp: Uint8Array, what: string): void {
+  const at: number[] = [];
+  walkListpack(lp, what, 'none', at);
+  const n = at.length; // index n is the end marker; Redis reads it as the integer 12345678900000255
+  if (n === 0) fail(what, 'empty listpack inside a stream');
+  let p = 0;
+  const step = () => {
+    if (p === n) fail(what, 'stream entries run past the end');
+    p++;
+  };
+  const int = (): number => {
+    if (p === n) return 12345678900000255;
+    const v = lpInteger(lp, at[p]);
+    return v === null ? fail(what, `stream listpack entry ${p} is not an integer`) : v;
+  };
+  let entries = int();
+  step();
+  const deleted = int();
+  step();
+  const masterFields = int();
+  step();
+  for (let j = 0; j < masterFields; j++) step();
+  if (int() !== 0) fail(what, 'master entry not terminated by 0');
+  step();
+  entries += deleted;
+  while (entries-- !== 0) {
+    const flags = int();
+    step();
+    int(); // entry id: ms and seq deltas
+    step();
+    int();
+    step();
+    let fields = masterFields;
+    let extra = 3;
+    if (!(flags & 2)) { // not STREAM_ITEM_FLAG_SAMEFIELDS: its own field names
+      fields = int();
+      step();
+      for (let j = 0; j < fields; j++) step();
+      extra += fields + 1;
+    }
+    for (let j = 0; j < fields; j++) step();
+    if (int() !== fields + extra) fail(what, `stream entry length ${int()} is not ${fields + extra}`);
+    step();
+  }
+  if (p !== n) fail(what, 'entries after the last stream entry');
 }
 
 // ---- intset -----------------------------------------------------------------

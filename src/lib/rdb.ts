@@ -13,7 +13,7 @@
 // Redis, counted: an empty collection is a key Redis skips, so it is not counted.
 
 import { Crc64 } from './crc64';
-import { EncodingError, validateIntset, validateListpack, validateZiplist, validateZipmap } from './rdb-encodings';
+import { EncodingError, validateIntset, validateListpack, validateStreamListpack, validateZiplist, validateZipmap } from './rdb-encodings';
 
 export type RdbErrorCode =
   | 'EMPTY'
@@ -1044,7 +1044,7 @@ export class RdbVerifier {
           if (b.length !== 16) throw new EncodingError(`stream node key is ${b.length} bytes, not a 16-byte stream id`);
           break;
         default: // BLOB_STREAM_LISTPACK
-          if (validateListpack(b, what) === 0) throw new EncodingError('empty listpack inside a stream');
+          validateStreamListpack(b, what);
       }
     } catch (e) {
       if (e instanceof EncodingError) this.corrupt(e.message, this.blobAt);

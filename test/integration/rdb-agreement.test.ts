@@ -100,6 +100,16 @@ const binScore = (d: number) => {
 };
 const asciiScore = (s: string) => Buffer.concat([Buffer.from([s.length]), Buffer.from(s)]);
 
+/** A type-15 stream of one listpack (master id 5-0) holding `lp`, with `length` entries. */
+const stream = (key: string, lp: Buffer, length = 1) => {
+  const id = Buffer.alloc(16);
+  id.writeBigUInt64BE(5n, 0);
+  return rdbEntry(15, key, Buffer.concat([rdbLen(1), rdbStr(id), rdbStr(lp), rdbLen(length), rdbLen(5), rdbLen(0), rdbLen(0)]));
+};
+// Master entry: count, deleted, 1 field "f", 0; then one entry with the master's fields:
+// flags 2 (same fields), id deltas 0 0, value, its length 4.
+const STREAM: Element[] = [1, 0, 1, 'f', 0, 2, 0, 0, 'v', 4];
+
 const HASH: Element[] = ['f1', 'v1', 'f2', 2, 'field-three', 'x'.repeat(70), 7, 'seven'];
 const ZSET: Element[] = ['a', '1.5', 'b', 2, 'c', '-3'];
 const LIST: Element[] = ['one', 2, 'three', -400, 'y'.repeat(100), 12];
@@ -124,6 +134,7 @@ function allEncodings(): Buffer[] {
     quicklist('list-quicklist', [ziplist(['a', 1]), ziplist(['b', 'c', 2])]),
     blob(16, 'hash-listpack', listpack(HASH)),
     blob(17, 'zset-listpack', listpack(ZSET)),
+    stream('stream', listpack(STREAM)),
     quicklist2('list-quicklist2', [[2, listpack(LIST)], [1, Buffer.from('P'.repeat(50))], [2, listpack(['z'])]]),
   ];
 }
@@ -237,6 +248,21 @@ function corpus(realDumps: Case[]): Case[] {
   one('hash listpack, LZF claiming one byte more than it holds', rdbEntry(16, 'h', rdbLzf(lp, lp.length + 1)));
   one('hash listpack, LZF claiming one byte less than it holds', rdbEntry(16, 'h', rdbLzf(lp, lp.length - 1)));
 
+  one('stream: listpack count in the header wrong (not checked by Redis)', stream('x', (() => {
+    const b = listpack(STREAM);
+    b.writeUInt16LE(3, 4);
+    return b;
+  })()));
+  one('stream: entry length wrong', stream('x', listpack([...STREAM.slice(0, -1), 5])));
+  one('stream: master entry not terminated by 0', stream('x', listpack([1, 0, 1, 'f', 1, 2, 0, 0, 'v', 4])));
+  one('stream: an entry after the last', stream('x', listpack([...STREAM, 'extra'])));
+  one('stream: count one too many', stream('x', listpack([2, ...STREAM.slice(1)])));
+  one('stream: count not an integer', stream('x', listpack(['one', ...STREAM.slice(1)])));
+  one('stream: count as a decimal string', stream('x', listpack(['1', ...STREAM.slice(1)])));
+  one('stream: own fields', stream('x', listpack([1, 0, 1, 'f', 0, 0, 0, 0, 1, 'g', 'v', 6])));
+  one('stream: own fields, wrong length', stream('x', listpack([1, 0, 1, 'f', 0, 0, 0, 0, 1, 'g', 'v', 4])));
+  one('stream: empty listpack', stream('x', listpack([])));
+
   one('zset (ascii): NaN score', linked(3, 'z', [rdbStr('a'), Buffer.from([253])]));
   one('zset (binary): NaN score', linked(5, 'z', [rdbStr('a'), binScore(Number.NaN)]));
 
@@ -249,6 +275,7 @@ function corpus(realDumps: Case[]): Case[] {
     ['quicklist2 node', (b) => quicklist2('q', [[2, b]]), listpack(LIST)],
     ['intset', (b) => blob(11, 's', b), intset([-3, 1, 200, 300])],
     ['zipmap', (b) => blob(9, 'h', b), zm],
+    ['stream listpack', (b) => stream('x', b), listpack(STREAM)],
   ];
   for (const [what, wrap, base] of bases) {
     for (let i = 0; i < 10; i++) {
