@@ -7,10 +7,13 @@
 // resumable interpreter. Every instruction is either a small "atom" (≤ 19 bytes: a
 // length, a string header, an opcode) that is parsed all-or-nothing, or a byte count to
 // skip. An atom split across chunks is re-parsed from a small stitch buffer, so nothing
-// larger than an atom is ever copied, except aux fields and, for onKey, the names and
-// short string values of picked keys.
+// larger than an atom is ever copied, except aux fields, for onKey the names and short
+// string values of picked keys, and compact encodings (ziplist, listpack, intset, zipmap),
+// which are checked whole as redis-server's loader checks them (rdb-encodings.ts) and, like
+// Redis, counted: an empty collection is a key Redis skips, so it is not counted.
 
 import { Crc64 } from './crc64';
+import { EncodingError, validateIntset, validateListpack, validateStreamListpack, validateZiplist, validateZipmap } from './rdb-encodings';
 
 export type RdbErrorCode =
   | 'EMPTY'
@@ -63,7 +66,10 @@ export interface RdbSummary {
   /** Stored checksum, or the computed one when the file has checksums disabled. */
   crc64: string;
   aux: Record<string, string>;
+  /** Keys Redis keeps when it loads the file (empty collections are not among them). */
   keyCounts?: Record<number, { keys: number; expires: number }>;
+  /** Empty collections in the file, which Redis skips when loading ("empty keys skipped"). */
+  emptyKeysSkipped?: number;
   resizeHints?: Record<number, { keys: number; expires: number }>;
   structure: 'parsed' | { skipped: string };
 }
@@ -110,11 +116,27 @@ const I_WHEN = 16; // module aux: when_opcode must be UINT (2)
 const I_KEYDONE = 17; // count the key; ends every key program
 const I_DONE = 18; // ends every opcode program
 const I_VAL = 19; // string value, captured when it fits maxValueBytes
+const I_BLOB = 20; // [I_BLOB, kind]: a compact encoding, captured whole and checked (see BLOB_*)
+const I_LENE = 21; // element count → loop register; 0 makes the key one Redis skips as empty
+const I_QLEN = 22; // quicklist node count → loop register; the nodes' elements decide emptiness
+const I_SCORE = 23; // 8-byte binary double (zset2 score); NaN is refused, as Redis does
+
+// Compact encodings, checked as Redis's loader checks them (rdb-encodings.ts).
+const BLOB_ZIPMAP = 0;
+const BLOB_LIST_ZIPLIST = 1;
+const BLOB_INTSET = 2;
+const BLOB_PAIRS_ZIPLIST = 3; // hash or zset ziplist
+const BLOB_QUICKLIST_ZIPLIST = 4; // one node of a quicklist (type 14)
+const BLOB_PAIRS_LISTPACK = 5; // hash or zset listpack
+const BLOB_QUICKLIST2_NODE = 6; // one node of a quicklist2 (type 18): plain string or listpack
+const BLOB_STREAM_ID = 7; // the master id keying a stream listpack
+const BLOB_STREAM_LISTPACK = 8;
+const BLOB_SET_LISTPACK = 9;
 
 const loop = (...body: number[]): number[] => [I_LOOP, body.length, ...body, I_END];
 
 const STREAM_V1 = [
-  I_LEN, ...loop(I_STR, I_STR), // listpacks: master id + listpack
+  I_LEN, ...loop(I_BLOB, BLOB_STREAM_ID, I_BLOB, BLOB_STREAM_LISTPACK), // listpacks: master id + listpack
   I_LEN, I_LEN, I_LEN, // length, last id
 ];
 const STREAM_V2_META = [I_LEN, I_LEN, I_LEN, I_LEN, I_LEN]; // first id, max deleted id, entries added
@@ -133,16 +155,24 @@ function streamProgram(v: 1 | 2 | 3): number[] {
 /** Value layouts by RDB type; undefined = unknown type. */
 const VALUE: (number[] | undefined)[] = [];
 VALUE[0] = [I_STR]; // string
-VALUE[1] = [I_LEN, ...loop(I_STR)]; // list (linked)
-VALUE[2] = [I_LEN, ...loop(I_STR)]; // set
-VALUE[3] = [I_LEN, ...loop(I_STR, I_DBL)]; // zset, ascii scores
-VALUE[4] = [I_LEN, ...loop(I_STR, I_STR)]; // hash
-VALUE[5] = [I_LEN, ...loop(I_STR, I_SKIP, 8)]; // zset2, binary scores
+VALUE[1] = [I_LENE, ...loop(I_STR)]; // list (linked)
+VALUE[2] = [I_LENE, ...loop(I_STR)]; // set
+VALUE[3] = [I_LENE, ...loop(I_STR, I_DBL)]; // zset, ascii scores
+VALUE[4] = [I_LENE, ...loop(I_STR, I_STR)]; // hash
+VALUE[5] = [I_LENE, ...loop(I_STR, I_SCORE)]; // zset2, binary scores
 VALUE[7] = [I_LEN, I_MOD]; // module2: module id + annotated opcodes
-for (const t of [9, 10, 11, 12, 13, 16, 17, 20, 23]) VALUE[t] = [I_STR]; // single blob
-VALUE[14] = [I_LEN, ...loop(I_STR)]; // quicklist of ziplists
+VALUE[9] = [I_BLOB, BLOB_ZIPMAP];
+VALUE[10] = [I_BLOB, BLOB_LIST_ZIPLIST];
+VALUE[11] = [I_BLOB, BLOB_INTSET];
+VALUE[12] = [I_BLOB, BLOB_PAIRS_ZIPLIST]; // zset
+VALUE[13] = [I_BLOB, BLOB_PAIRS_ZIPLIST]; // hash
+VALUE[16] = [I_BLOB, BLOB_PAIRS_LISTPACK]; // hash
+VALUE[17] = [I_BLOB, BLOB_PAIRS_LISTPACK]; // zset
+VALUE[20] = [I_BLOB, BLOB_SET_LISTPACK]; // set (Redis 7.2)
+VALUE[23] = [I_STR]; // hash listpack with field TTLs, 7.4 RC
+VALUE[14] = [I_QLEN, ...loop(I_BLOB, BLOB_QUICKLIST_ZIPLIST)]; // quicklist of ziplists
 VALUE[15] = streamProgram(1);
-VALUE[18] = [I_LEN, ...loop(I_QLC, I_STR)]; // quicklist2
+VALUE[18] = [I_QLEN, ...loop(I_QLC, I_BLOB, BLOB_QUICKLIST2_NODE)]; // quicklist2
 VALUE[19] = streamProgram(2);
 VALUE[21] = streamProgram(3);
 // Hashes with field TTLs (RDB 12): 24/25 start with the 8-byte minimum expire time;
@@ -175,6 +205,7 @@ const CAP_KEY = 1;
 const CAP_AUXK = 2;
 const CAP_AUXV = 3;
 const CAP_VAL = 4;
+const CAP_BLOB = 5;
 
 // Parser phases.
 const P_HEADER = 0;
@@ -222,6 +253,12 @@ export class RdbVerifier {
   private readonly carry = new Uint8Array(MAX_ATOM + STITCH);
   private carryLen = 0;
   private skippedReason = '';
+  private blobKind = 0;
+  private blobAt = 0;
+  private qlPlain = false; // the quicklist2 node being read is a plain string
+  /** Elements of the key being read, when Redis skips it at 0; -1 when it never does. */
+  private elems = -1;
+  private emptySkipped = 0;
 
   // String header results.
   private hKind = 0; // 0 raw, 1 int, 2 lzf
@@ -389,7 +426,10 @@ export class RdbVerifier {
       resizeHints: toRecord(this.hints),
       structure: parsed ? 'parsed' : { skipped: this.skippedReason },
     };
-    if (parsed) summary.keyCounts = toRecord(this.counts);
+    if (parsed) {
+      summary.keyCounts = toRecord(this.counts);
+      summary.emptyKeysSkipped = this.emptySkipped;
+    }
     return summary;
   }
 
@@ -565,13 +605,17 @@ export class RdbVerifier {
           ret = end;
           break;
         }
-        case I_LEN: {
+        case I_LEN:
+        case I_LENE:
+        case I_QLEN: {
           const p = this.readLen(buf, pos, end, base);
           if (p < 0) {
             ret = pos;
             break;
           }
           this.reg = this.lval;
+          if (prog[pc] === I_LENE) this.elems = this.lval;
+          else if (prog[pc] === I_QLEN) this.elems = 0;
           pc++;
           pos = p;
           continue;
@@ -618,6 +662,7 @@ export class RdbVerifier {
           }
           const n = buf[pos++];
           pc++;
+          if (n === 253) this.corrupt('sorted set score is NaN', base + pos - 1);
           if (n >= 253 || end - pos >= n) {
             if (n < 253) pos += n;
             continue;
@@ -633,6 +678,7 @@ export class RdbVerifier {
             break;
           }
           if (this.lval !== 1 && this.lval !== 2) this.corrupt(`unknown quicklist container ${this.lval}`, base + pos);
+          this.qlPlain = this.lval === 1;
           pc++;
           pos = p;
           continue;
@@ -655,6 +701,49 @@ export class RdbVerifier {
           }
           pos = r;
           continue;
+        }
+        case I_SCORE: {
+          if (end - pos < 8) {
+            ret = pos;
+            break;
+          }
+          // Little-endian IEEE 754: NaN has all exponent bits set and a non-zero mantissa.
+          const hi = buf[pos + 7] & 0x7f;
+          if (hi === 0x7f && (buf[pos + 6] & 0xf0) === 0xf0
+            && ((buf[pos + 6] & 0x0f) | buf[pos + 5] | buf[pos + 4] | buf[pos + 3] | buf[pos + 2] | buf[pos + 1] | buf[pos]) !== 0) {
+            this.corrupt('sorted set score is NaN', base + pos);
+          }
+          pos += 8;
+          pc++;
+          continue;
+        }
+        case I_BLOB: {
+          const p = this.strHeader(buf, pos, end, base);
+          if (p < 0) {
+            ret = pos;
+            break;
+          }
+          this.blobKind = prog[pc + 1];
+          this.blobAt = base + pos;
+          pc += 2;
+          const n = this.hLen;
+          if (end - p >= n) {
+            pos = p + n;
+            if (this.hKind === 0) {
+              // A plain view: cheaper than a Buffer's subarray, and nothing is copied.
+              this.checkBlob(new Uint8Array(buf.buffer, buf.byteOffset + p, n));
+            } else {
+              this.capBegin(CAP_BLOB);
+              this.capAppend(buf, p, pos);
+              this.capDone(base + pos);
+            }
+            continue;
+          }
+          this.capBegin(CAP_BLOB);
+          this.capAppend(buf, p, end);
+          this.skip = n - (end - p);
+          ret = end;
+          break;
         }
         case I_EXP4:
         case I_EXP8: {
@@ -881,6 +970,15 @@ export class RdbVerifier {
   }
 
   private keyDone(): void {
+    if (this.elems === 0) {
+      // rdb.c "empty keys skipped": Redis drops an empty collection and loads the rest.
+      this.elems = -1;
+      this.emptySkipped++;
+      this.expireAt = -1;
+      this.key = null;
+      return;
+    }
+    this.elems = -1;
     let c = this.dbCounts;
     if (c === null) {
       c = this.counts.get(this.db) ?? { keys: 0, expires: 0 };
@@ -913,6 +1011,45 @@ export class RdbVerifier {
     if (this.hKind === 1) return String(this.hInt).length <= max;
     // LZF holds both the compressed bytes and the output.
     return this.hLen <= max && (this.hKind === 0 || this.hUlen <= max);
+  }
+
+  /** Checks a compact encoding as Redis's loader does, and counts its elements. */
+  private checkBlob(b: Uint8Array): void {
+    const type = this.keyType;
+    const what = ENCODING_NAMES[type] ?? `type ${type}`;
+    try {
+      switch (this.blobKind) {
+        case BLOB_ZIPMAP:
+          validateZipmap(b, what);
+          break;
+        case BLOB_INTSET:
+          validateIntset(b, what);
+          break;
+        case BLOB_LIST_ZIPLIST:
+        case BLOB_PAIRS_ZIPLIST:
+          this.elems = validateZiplist(b, what, this.blobKind === BLOB_PAIRS_ZIPLIST);
+          break;
+        case BLOB_PAIRS_LISTPACK:
+        case BLOB_SET_LISTPACK:
+          this.elems = validateListpack(b, what, this.blobKind === BLOB_PAIRS_LISTPACK ? 'pairs' : 'all');
+          break;
+        case BLOB_QUICKLIST_ZIPLIST:
+        case BLOB_QUICKLIST2_NODE:
+          // An empty node string fails the load; an empty ziplist/listpack node is dropped.
+          if (b.length === 0) throw new EncodingError(`${what}: empty quicklist node`);
+          if (this.blobKind === BLOB_QUICKLIST_ZIPLIST) this.elems += validateZiplist(b, what);
+          else this.elems += this.qlPlain ? 1 : validateListpack(b, what);
+          break;
+        case BLOB_STREAM_ID:
+          if (b.length !== 16) throw new EncodingError(`stream node key is ${b.length} bytes, not a 16-byte stream id`);
+          break;
+        default: // BLOB_STREAM_LISTPACK
+          validateStreamListpack(b, what);
+      }
+    } catch (e) {
+      if (e instanceof EncodingError) this.corrupt(e.message, this.blobAt);
+      throw e;
+    }
   }
 
   // ---- captured strings -----------------------------------------------------
@@ -955,17 +1092,22 @@ export class RdbVerifier {
     if (this.capKind === 2) {
       bytes = lzfDecompress(this.capBuf.subarray(0, this.capLen), this.capUlen);
       if (bytes.length === 0 && this.capUlen !== 0) this.corrupt('invalid LZF data in a captured string', at);
+    } else if (this.cap === CAP_BLOB) {
+      bytes = this.capBuf.subarray(0, this.capLen); // checked here, never kept
     } else {
       bytes = this.capBuf.slice(0, this.capLen);
     }
     const target = this.cap;
     this.cap = CAP_NONE;
     this.capStore(target, bytes);
+    // A huge compact value should not pin its buffer for the rest of the stream.
+    if (this.capBuf.length > 1 << 20) this.capBuf = new Uint8Array(256);
   }
 
   private capStore(target: number, bytes: Uint8Array): void {
     if (target === CAP_KEY) this.key = bytes;
     else if (target === CAP_VAL) this.value = bytes;
+    else if (target === CAP_BLOB) this.checkBlob(bytes);
     else if (target === CAP_AUXK) this.auxKey = latin1(bytes);
     else this.aux[this.auxKey] = latin1(bytes);
   }
@@ -1008,6 +1150,13 @@ function latin1(b: Uint8Array): string {
   for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
   return s;
 }
+
+/** Redis's names for the encodings, as in its load errors. */
+const ENCODING_NAMES: Record<number, string> = {
+  9: 'Zipmap', 10: 'List ziplist', 11: 'Intset', 12: 'Zset ziplist', 13: 'Hash ziplist', 14: 'Ziplist (quicklist node)',
+  15: 'Stream listpack', 16: 'Hash listpack', 17: 'Zset listpack', 18: 'Listpack (quicklist node)', 19: 'Stream listpack',
+  20: 'Set listpack', 21: 'Stream listpack',
+};
 
 function toRecord(m: Map<number, Counts>): Record<number, Counts> {
   const r: Record<number, Counts> = {};

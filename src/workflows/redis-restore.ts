@@ -1,7 +1,9 @@
 // Recovery plan §1 (Redis), restore side: identify the latest valid backup → stop Redis →
 // replace the data directory → start Redis → verify. Every candidate is downloaded and fully
-// checked before Redis is touched; a failed verification puts the previous data back.
-import { ActivityFailure, ApplicationFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+// checked before Redis is touched; a failed verification puts the previous data back. A snapshot
+// Redis refuses to load (although Titan's verifier passed it) is rejected like any invalid copy:
+// the previous data goes back, and the next older valid backup is tried.
+import { ActivityFailure, ApplicationFailure, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CandidateList, VerificationReport } from '../activities/redis-restore';
 import type { Rejection, StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
@@ -43,7 +45,8 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
       steps.push({ step, ms: Date.now() - t0 });
     }
   };
-  const cleanUp = (succeeded: boolean) => quickStep('remove staged downloads').cleanUpRestore({ target, restoreId, succeeded });
+  // Names the rollback folder to keep (after a fallback, the last attempt's holds the previous data).
+  const cleanUp = (succeeded: boolean, attemptId = restoreId) => quickStep('remove staged downloads').cleanUpRestore({ target, restoreId: attemptId, succeeded });
 
   setCurrentDetails(`Inspecting Redis **${target}**`);
   const info = await timed('inspect target', () => quickStep(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
@@ -53,65 +56,88 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     .listRestoreCandidates({ redis: input.redis, backupId: input.backupId, before: input.before }));
   const rejected = [...list.rejected];
 
+  // Every stored copy, newest backup first; a backup Redis refused is not tried in another location.
+  const copies = list.candidates.flatMap((c) => c.locations.map((location) => ({ id: c.id, location })));
+  const refusedByRedis = new Set<string>();
+  let nextCopy = 0;
   // Redis is untouched until one copy has been downloaded and proven valid.
-  const staged = await timed('download and verify', async () => {
-    for (const c of list.candidates) {
-      for (const location of c.locations) {
-        setCurrentDetails(`Downloading and verifying **${c.id}** from the ${location} location (Redis **${target}** untouched so far)`);
-        try {
-          return await longStep(`download and verify ${c.id} from ${location}`)
-            .stageBackup({ redis: input.redis, backupId: c.id, location, target, maxRdbVersion: info.maxRdbVersion });
-        } catch (err) {
-          if (!(err instanceof ActivityFailure)) throw err;
-          rejected.push({ id: c.id, location, problem: failureReason(err) });
-        }
+  const stageNext = () => timed('download and verify', async () => {
+    while (nextCopy < copies.length) {
+      const { id, location } = copies[nextCopy++]!;
+      if (refusedByRedis.has(id)) continue;
+      setCurrentDetails(`Downloading and verifying **${id}** from the ${location} location (Redis **${target}** untouched so far)`);
+      try {
+        return await longStep(`download and verify ${id} from ${location}`)
+          .stageBackup({ redis: input.redis, backupId: id, location, target, maxRdbVersion: info.maxRdbVersion });
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        rejected.push({ id, location, problem: failureReason(err) });
       }
     }
     return undefined;
   });
-  if (!staged) {
-    await cleanUp(false);
-    const why = rejected.map((r) => `${r.id} (${r.location}): ${r.problem}`).join('; ') || 'no backups stored';
-    throw ApplicationFailure.nonRetryable(`no valid backup of Redis ${input.redis} to restore; Redis ${target} was not touched. ${why}`, ErrorType.NoValidBackup);
+  let staged = await stageNext();
+  // The first attempt keeps the run id as its name (rollback folder, markers), as before.
+  let attemptId = restoreId;
+  for (let attempt = 1; ; attempt++) {
+    if (!staged) {
+      await cleanUp(false);
+      const why = rejected.map((r) => `${r.id} (${r.location}): ${r.problem}`).join('; ') || 'no backups stored';
+      const state = attempt === 1 ? 'was not touched' : 'is running on its previous data';
+      throw ApplicationFailure.nonRetryable(`no valid backup of Redis ${input.redis} to restore; Redis ${target} ${state}. ${why}`, ErrorType.NoValidBackup);
+    }
+    const backup: StagedBackup = staged;
+    upsertSearchAttributes([{ key: SearchKey.backupId, value: backup.backupId }]);
+
+    setCurrentDetails(`Stopping Redis **${target}** (without saving) to restore **${backup.backupId}**`);
+    await timed('stop Redis', () => longStep(`stop Redis ${target} without saving`).stopRedis({ target }));
+    setCurrentDetails(`Replacing the data of Redis **${target}** with **${backup.backupId}**`);
+    const { rollbackDir } = await timed('replace data', () => quickStep(`replace the data of Redis ${target}`)
+      .replaceRedisData({ target, plan: info.plan, backupId: backup.backupId, restoreId: attemptId }));
+
+    let verification: VerificationReport | undefined;
+    let failure: string | undefined;
+    let loadRefused = false;
+    try {
+      setCurrentDetails(`Starting Redis **${target}** and waiting for it to load **${backup.backupId}**`);
+      await timed('start Redis', () => longStep(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
+      setCurrentDetails(`Verifying Redis **${target}** against **${backup.backupId}**`);
+      verification = await timed('verify', () => quickStep(`verify Redis ${target}: counts, sampled values, probe`)
+        .verifyRestoredRedis({ target, backupId: backup.backupId, restoreId }));
+      if (verification.problems.length > 0) failure = verification.problems.join('; ');
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      failure = failureReason(err);
+      loadRefused = err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.RedisStartFailed && verification === undefined;
+    }
+
+    if (failure !== undefined || !verification) {
+      setCurrentDetails(`${loadRefused ? `Redis refused to load **${backup.backupId}**` : 'Verification failed'}; putting the previous data of Redis **${target}** back`);
+      await timed('roll back', async () => {
+        await longStep(`stop Redis ${target} for rollback`).stopRedis({ target });
+        await quickStep(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId: attemptId });
+        await longStep(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
+      });
+      // Redis running again on its previous data shows the snapshot was the problem, not Redis:
+      // reject it like any invalid copy and go on to the next older valid backup.
+      if (loadRefused && patched('restore-falls-back-when-redis-refuses-the-snapshot')) {
+        rejected.push({ id: backup.backupId, location: backup.location, problem: `Redis ${target} refused to load it: ${failure}` });
+        refusedByRedis.add(backup.backupId);
+        setCurrentDetails(`Redis **${target}** refused to load **${backup.backupId}**; trying the next older valid backup`);
+        staged = await stageNext();
+        attemptId = `${restoreId}.${attempt + 1}`;
+        continue;
+      }
+      await cleanUp(false, attemptId);
+      throw ApplicationFailure.nonRetryable(
+        `restore of ${backup.backupId} into Redis ${target} failed verification: ${failure}. The previous data is back and Redis ${target} is running on it.`,
+        ErrorType.RestoreVerificationFailed,
+        { steps, rejected },
+      );
+    }
+
+    await cleanUp(true, attemptId);
+    setCurrentDetails(`Restored **${backup.backupId}** into Redis **${target}** and verified it`);
+    return { target, backup, rejected, unreachable: list.unreachable, steps, verification, rollbackDir, notes: info.notes };
   }
-  upsertSearchAttributes([{ key: SearchKey.backupId, value: staged.backupId }]);
-
-  setCurrentDetails(`Stopping Redis **${target}** (without saving) to restore **${staged.backupId}**`);
-  await timed('stop Redis', () => longStep(`stop Redis ${target} without saving`).stopRedis({ target }));
-  setCurrentDetails(`Replacing the data of Redis **${target}** with **${staged.backupId}**`);
-  const { rollbackDir } = await timed('replace data', () => quickStep(`replace the data of Redis ${target}`)
-    .replaceRedisData({ target, plan: info.plan, backupId: staged.backupId, restoreId }));
-
-  let verification: VerificationReport | undefined;
-  let failure: string | undefined;
-  try {
-    setCurrentDetails(`Starting Redis **${target}** and waiting for it to load **${staged.backupId}**`);
-    await timed('start Redis', () => longStep(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
-    setCurrentDetails(`Verifying Redis **${target}** against **${staged.backupId}**`);
-    verification = await timed('verify', () => quickStep(`verify Redis ${target}: counts, sampled values, probe`)
-      .verifyRestoredRedis({ target, backupId: staged.backupId, restoreId }));
-    if (verification.problems.length > 0) failure = verification.problems.join('; ');
-  } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    failure = failureReason(err);
-  }
-
-  if (failure !== undefined || !verification) {
-    setCurrentDetails(`Verification failed; putting the previous data of Redis **${target}** back`);
-    await timed('roll back', async () => {
-      await longStep(`stop Redis ${target} for rollback`).stopRedis({ target });
-      await quickStep(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId });
-      await longStep(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
-    });
-    await cleanUp(false);
-    throw ApplicationFailure.nonRetryable(
-      `restore of ${staged.backupId} into Redis ${target} failed verification: ${failure}. The previous data is back and Redis ${target} is running on it.`,
-      ErrorType.RestoreVerificationFailed,
-      { steps, rejected },
-    );
-  }
-
-  await cleanUp(true);
-  setCurrentDetails(`Restored **${staged.backupId}** into Redis **${target}** and verified it`);
-  return { target, backup: staged, rejected, unreachable: list.unreachable, steps, verification, rollbackDir, notes: info.notes };
 }

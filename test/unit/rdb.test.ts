@@ -7,6 +7,7 @@ import { crc64 } from '../../src/lib/crc64';
 import { RdbError, RdbErrorCode, RdbKey, RdbSummary, RdbVerifier, RdbVerifierOptions } from '../../src/lib/rdb';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { prng } from '../helpers/prng';
+import { intset, listpack, rdbEntry, rdbFile, rdbLen, rdbLzf, rdbStr, ziplist, zipmap } from '../helpers/rdb-writer';
 
 /** Runs a program and returns its exit code and combined output. */
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
@@ -791,4 +792,62 @@ describe('RdbVerifier on real redis-server dumps', function () {
       assert.equal(r.pushes, 1);
     });
   });
+});
+
+// Crafted files: what redis-server does with them is held to account in
+// test/integration/rdb-agreement.test.ts; these pin down the verifier's own outputs.
+describe('RdbVerifier: compact encodings and empty collections', () => {
+  const expireAt = Date.now() + 86_400_000;
+  const withExpire = (entry: Buffer) => {
+    const b = Buffer.alloc(9);
+    b[0] = 0xfc;
+    b.writeBigUInt64LE(BigInt(expireAt), 1);
+    return Buffer.concat([b, entry]);
+  };
+
+  it('empty collections are not counted, not given to onKey or onExpire, and are reported as skipped', () => {
+    const rdb = rdbFile(10, [
+      rdbEntry(0, 'kept', rdbStr('v')),
+      withExpire(rdbEntry(2, 'empty-set', rdbLen(0))),
+      rdbEntry(13, 'empty-hash-ziplist', rdbStr(ziplist([]))),
+      rdbEntry(17, 'empty-zset-listpack', rdbStr(listpack([]))),
+      rdbEntry(18, 'all-nodes-empty', Buffer.concat([rdbLen(2), rdbLen(2), rdbStr(listpack([])), rdbLen(2), rdbStr(listpack([]))])),
+      withExpire(rdbEntry(16, 'hash', rdbStr(listpack(['f', 'v'])))),
+    ]);
+    for (const feed of ['whole', 'bytes'] as Feed[]) {
+      const keys: string[] = [];
+      const expires: number[] = [];
+      const s = verify(rdb, feed, { onKey: (k) => keys.push(Buffer.from(k.key).toString()), onExpire: (_db, at) => expires.push(at) });
+      assert.deepEqual(s.keyCounts, { 0: { keys: 2, expires: 1 } });
+      assert.equal(s.emptyKeysSkipped, 4);
+      assert.deepEqual(keys, ['kept', 'hash']);
+      assert.deepEqual(expires, [expireAt]);
+    }
+  });
+
+  const refused: [string, Buffer, RegExp][] = [
+    ['a hash ziplist with a wrong back-link', rdbEntry(13, 'h', rdbStr((() => {
+      const zl = ziplist(['field', 'value']);
+      zl[17] = 3;
+      return zl;
+    })())), /Hash ziplist integrity check failed: entry 1 says the previous entry has 3 bytes, it has 7/],
+    ['a hash listpack with a duplicate field', rdbEntry(16, 'h', rdbStr(listpack(['f', 1, 'f', 2]))), /Hash listpack integrity check failed: duplicate field/],
+    ['a zset listpack with an odd number of entries', rdbEntry(17, 'z', rdbStr(listpack(['a', 1, 'b']))), /Zset listpack integrity check failed: odd number of entries/],
+    ['an intset out of order', rdbEntry(11, 's', rdbStr(intset([1, 3, 2]))), /Intset integrity check failed: integer 2 is not greater/],
+    ['an empty intset', rdbEntry(11, 's', rdbStr(intset([]))), /Intset integrity check failed: empty intset/],
+    ['a zipmap with a duplicate field', rdbEntry(9, 'h', rdbStr(zipmap([['f', 'v'], ['f', 'w']]))), /Zipmap integrity check failed: duplicate field/],
+    ['a quicklist2 node that is an empty string', rdbEntry(18, 'l', Buffer.concat([rdbLen(1), rdbLen(1), rdbStr('')])), /empty quicklist node/],
+    ['a NaN zset score', rdbEntry(3, 'z', Buffer.concat([rdbLen(1), rdbStr('a'), Buffer.from([253])])), /sorted set score is NaN/],
+    ['an LZF-compressed listpack whose data is shorter than claimed', rdbEntry(16, 'h', rdbLzf(listpack(['f', 'v']), 20)), /invalid LZF data/],
+  ];
+  for (const [name, entry, message] of refused) {
+    it(`${name} → CORRUPT naming the check, however it is chunked`, () => {
+      const rdb = rdbFile(10, [rdbEntry(0, 'k', rdbStr('v')), entry]);
+      for (const parts of [[rdb], chunks(rdb, 'bytes'), chunks(rdb, 5)]) {
+        const r = failure(parts);
+        assert.equal(r.err.code, 'CORRUPT');
+        assert.match(r.err.message, message);
+      }
+    });
+  }
 });
