@@ -22,7 +22,9 @@ export const DEFAULT_CONFIG = path.resolve(__dirname, '..', '..', 'titan.yaml');
 export function loadEnvironment(file = process.env.TITAN_CONFIG || DEFAULT_CONFIG): LoadedEnvironment {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new ConfigError(`${file}: environment file not found`);
-  const env = parseEnvironment(readFileSync(abs, 'utf8'), path.relative(process.cwd(), abs) || abs);
+  // Messages name the file as the user gave it (absolute stays absolute); the default, relative to here.
+  const shown = file === DEFAULT_CONFIG ? path.relative(process.cwd(), abs) || abs : file;
+  const env = parseEnvironment(readFileSync(abs, 'utf8'), shown);
   const resolvePath = (p: string) => path.resolve(path.dirname(abs), p);
   let fileSecrets: Record<string, string> | undefined;
   const secret = (envVar: string, field: string): string => {

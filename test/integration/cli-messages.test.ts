@@ -1,0 +1,143 @@
+// Errors that name the mistake, on the real stack: no worker, Temporal unreachable, no recovery or
+// one that already ended, retries in progress, misspelt keys and paths as the user gave them.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { parse, stringify } from 'yaml';
+import { WorkflowId } from '../../src/lib/names';
+import { titan } from '../helpers/cli';
+import { dockerSocket, repoRoot, temporalClient, temporalEnv } from '../helpers/stack';
+import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
+import { until } from '../helpers/wait';
+import { startWorker } from '../helpers/worker';
+
+/** A port nothing listens on (a location, a Redis or a Temporal that is down). */
+const CLOSED = '127.0.0.1:8399';
+
+const notFound = (p: Promise<unknown>) => p.then(() => false, (err: unknown) => err instanceof WorkflowNotFoundError);
+
+/** The titan CLI in the background, its stderr readable while it runs. */
+function titanInBackground(args: string[]) {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'client.js'), ...args], { env: { ...process.env, ...temporalEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '', code: undefined as number | null | undefined };
+  child.stdout.on('data', (d) => (out.stdout += d));
+  child.stderr.on('data', (d) => (out.stderr += d));
+  const exited = new Promise<void>((r) => child.on('close', (code) => { out.code = code; r(); }));
+  return { out, exited, kill: () => child.kill('SIGTERM') };
+}
+
+describe('CLI errors that name the mistake', function () {
+  let client: Client;
+  before(async () => (client = await temporalClient()));
+  after(async () => client?.connection.close());
+
+  describe('without a worker', () => {
+    let env: TestEnv;
+    before(() => (env = writeTestEnvironment({ redisUrl: `redis://${CLOSED}`, docker: { socketPath: dockerSocket } })));
+
+    it('a command that starts a workflow refuses within seconds, naming the task queue, and starts nothing', async () => {
+      const t0 = Date.now();
+      const run = await titan(['--config', env.file, 'restore', '--backup', 'nope', '--yes']);
+      const seconds = (Date.now() - t0) / 1000;
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.stderr, `titan: no worker is polling ${env.taskQueue}: start it with npm start (or the worker service); nothing was started (--wait-for-worker starts it anyway and waits)\n`);
+      assert.ok(seconds < 15, `answered in ${seconds}s`);
+      assert.ok(await notFound(client.workflow.getHandle(WorkflowId.restore(env.loaded.env, 'main')).describe()), 'no restore was started');
+      const backup = await titan(['--config', env.file, 'backup', '--no-wait']);
+      assert.equal(backup.code, 1);
+      assert.match(backup.stderr, new RegExp(`^titan: no worker is polling ${env.taskQueue}: `));
+    });
+
+    it('--wait-for-worker says so, starts anyway, and goes on when a worker comes', async () => {
+      const run = titanInBackground(['--config', env.file, '--wait-for-worker', 'restore', '--backup', 'nope', '--yes']);
+      try {
+        await until('the notice', async () => run.out.stderr.includes(`no worker is polling ${env.taskQueue}: start it with npm start (or the worker service); starting anyway and waiting for one (--wait-for-worker)`), 30_000)
+          .catch((err: Error) => assert.fail(`${err.message}; stderr: ${run.out.stderr}`));
+        assert.equal(run.out.code, undefined, 'still waiting');
+        const worker = await startWorker(env);
+        try {
+          await run.exited;
+        } finally {
+          await worker.stop();
+        }
+        // The worker ran it: its first activity found that Redis main's container does not exist.
+        assert.equal(run.out.code, 1, run.out.stderr);
+        assert.match(run.out.stderr, /^restore workflow \S+ started\ntitan: Redis main: no container named unused-in-backup-tests on the Docker engine\n$/m);
+      } finally {
+        run.kill();
+      }
+    });
+  });
+
+  it('Temporal unreachable: one line naming the address and what to check', async () => {
+    const env = writeTestEnvironment({ redisUrl: `redis://${CLOSED}` });
+    const run = await titan(['--config', env.file, 'backup'], { TEMPORAL_ADDRESS: CLOSED });
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, `titan: cannot reach Temporal at ${CLOSED} (is the stack up? npm run stack -- status)\n`);
+  });
+
+  describe('recoveries that do not exist or already ended', () => {
+    let env: TestEnv;
+    let worker: { stop(): Promise<void> };
+    before(async () => {
+      env = writeTestEnvironment({
+        redisUrl: `redis://${CLOSED}`,
+        docker: { socketPath: dockerSocket },
+        recovery: { stages: ['redis'], approvers: { default: ['alice'] } },
+      });
+      worker = await startWorker(env);
+    });
+    after(async () => worker?.stop());
+
+    it('titan status and titan sign-off with no recovery at all say so, and how to start one', async () => {
+      const expected = `titan: no recovery of environment ${env.environment} is running (start one with titan recover)\n`;
+      const status = await titan(['--config', env.file, 'status']);
+      assert.equal(status.code, 1);
+      assert.equal(status.stderr, expected);
+      const signOff = await titan(['--config', env.file, 'sign-off', '--stage', 'redis', '--approve', '--by', 'alice']);
+      assert.equal(signOff.code, 1);
+      assert.equal(signOff.stderr, expected);
+    });
+
+    it('a sign-off after the recovery ended is refused like the others, pointing at the report', async () => {
+      const id = WorkflowId.recovery(env.loaded.env);
+      // The redis stage fails (there is no backup), so the recovery waits; rejecting it ends it.
+      const recover = await titan(['--config', env.file, 'recover']);
+      assert.equal(recover.code, 0, recover.stderr);
+      assert.match(recover.stdout, /stage redis \(attempt 1\) waits for a sign-off from alice/);
+      const reject = await titan(['--config', env.file, 'sign-off', '--stage', 'redis', '--reject', '--by', 'alice']);
+      assert.equal(reject.code, 0, reject.stderr);
+      await until('the recovery to end', async () => (await client.workflow.getHandle(id).describe()).status.name !== 'RUNNING');
+      const late = await titan(['--config', env.file, 'sign-off', '--stage', 'redis', '--retry', '--by', 'alice']);
+      assert.equal(late.code, 1);
+      assert.equal(late.stderr, `titan: sign-off refused: recovery ${id} already failed (see titan report ${id})\n`);
+    });
+  });
+
+  describe('misspelt keys and paths as given', () => {
+    const badFile = () => {
+      const env = writeTestEnvironment({ redisUrl: `redis://${CLOSED}` });
+      const doc = parse(readFileSync(env.file, 'utf8'));
+      doc.redis.main.dataDri = doc.redis.main.dataDir;
+      delete doc.redis.main.dataDir;
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'titan-bad-')), 'titan.yaml');
+      writeFileSync(file, stringify(doc));
+      return file;
+    };
+
+    it('names the misspelt key as written with the intended one, under the path the user gave (absolute stays absolute)', async () => {
+      const file = badFile();
+      const expected = (shown: string) => `titan: ${shown}: redis.main: unknown key "dataDri" (did you mean "dataDir"?)\n`;
+      const absolute = await titan(['--config', file, 'backups', 'list']);
+      assert.equal(absolute.code, 1);
+      assert.equal(absolute.stderr, expected(file));
+      const fromEnv = await titan(['backups', 'list'], { TITAN_CONFIG: file });
+      assert.equal(fromEnv.stderr, expected(file));
+      const relative = path.relative(process.cwd(), file);
+      assert.equal((await titan(['--config', relative, 'backups', 'list'])).stderr, expected(relative));
+    });
+  });
+});
