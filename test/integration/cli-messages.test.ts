@@ -2,12 +2,13 @@
 // one that already ended, retries in progress, misspelt keys and paths as the user gave them.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import { WorkflowId } from '../../src/lib/names';
+import { loadEnvironment } from '../../src/load-environment';
 import { titan } from '../helpers/cli';
 import { dockerSocket, repoRoot, temporalClient, temporalEnv } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
@@ -18,6 +19,13 @@ import { startWorker } from '../helpers/worker';
 const CLOSED = '127.0.0.1:8399';
 
 const notFound = (p: Promise<unknown>) => p.then(() => false, (err: unknown) => err instanceof WorkflowNotFoundError);
+
+/** The workflow's current details as the Web UI shows them (the SDK's metadata Query, JSON-encoded protobuf). */
+async function currentDetails(client: Client, workflowId: string): Promise<string> {
+  const r = await client.workflowService.queryWorkflow({ namespace: client.options.namespace, execution: { workflowId }, query: { queryType: '__temporal_workflow_metadata' } });
+  const payload = r.queryResult?.payloads?.[0];
+  return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString('utf8')) as { currentDetails?: string }).currentDetails ?? '' : '';
+}
 
 /** The titan CLI in the background, its stderr readable while it runs. */
 function titanInBackground(args: string[]) {
@@ -114,6 +122,66 @@ describe('CLI errors that name the mistake', function () {
       const late = await titan(['--config', env.file, 'sign-off', '--stage', 'redis', '--retry', '--by', 'alice']);
       assert.equal(late.code, 1);
       assert.equal(late.stderr, `titan: sign-off refused: recovery ${id} already failed (see titan report ${id})\n`);
+    });
+  });
+
+  describe('retries are visible (the primary location down)', () => {
+    let env: TestEnv;
+    let worker: { stop(): Promise<void> };
+    const refused = 'connect ECONNREFUSED 127.0.0.1:8399';
+    before(async () => {
+      // A Redis that is down (its process not running) and a primary location nothing listens on.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'titan-retry-'));
+      mkdirSync(path.join(dir, 'data'));
+      writeFileSync(path.join(dir, 'redis.conf'), `dir ${dir}/data\n`);
+      const written = writeTestEnvironment({
+        instances: { main: { url: `redis://${CLOSED}`, runAs: { process: { pidFile: path.join(dir, 'redis.pid'), configFile: path.join(dir, 'redis.conf') } }, dataDir: path.join(dir, 'data') } },
+        offsite: false,
+        recovery: { stages: ['redis'], approvers: { default: ['alice'] } },
+      });
+      const doc = parse(readFileSync(written.file, 'utf8'));
+      doc.backups.locations.primary.s3.endpoint = `http://${CLOSED}`;
+      writeFileSync(written.file, stringify(doc));
+      env = { ...written, loaded: loadEnvironment(written.file) };
+      worker = await startWorker(env);
+    });
+    after(async () => worker?.stop());
+
+    it('titan backup: the progress line and the Web UI\'s current details show the attempt and the last failure', async () => {
+      const run = titanInBackground(['--config', env.file, 'backup']);
+      try {
+        const line = new RegExp(`checkBackupLocations — attempt (\\d+): primary location unreachable: ${refused}`);
+        await until('the retry on the progress line', async () => line.test(run.out.stderr), 60_000)
+          .catch((err: Error) => assert.fail(`${err.message}; stderr: ${run.out.stderr}`));
+        assert.ok(Number(line.exec(run.out.stderr)![1]) >= 2);
+        const workflowId = /^backup workflow (\S+) started$/m.exec(run.out.stderr)![1]!;
+        const details = await until('the retry in the current details', async () => {
+          const d = await currentDetails(client, workflowId);
+          return /attempt \d+: primary location unreachable/.test(d) ? d : undefined;
+        }, 30_000);
+        assert.match(details, new RegExp(`^Checking the backup locations for \\*\\*\\S+\\*\\*\\n\\n\\*\\*Retrying\\*\\* \`checkBackupLocations\`: attempt \\d+: primary location unreachable: ${refused}$`));
+        await client.workflow.getHandle(workflowId).terminate('test done');
+      } finally {
+        run.kill();
+      }
+    });
+
+    it('titan status shows the running stage\'s retrying activity, its attempt and last failure', async () => {
+      const recover = titanInBackground(['--config', env.file, 'recover']);
+      try {
+        const retrying = new RegExp(`^stage redis: listRestoreCandidates attempt \\d+: no backup location is reachable: primary: ${refused}$`, 'm');
+        const status = await until('the retry in titan status', async () => {
+          const s = await titan(['--config', env.file, 'status']);
+          return retrying.test(s.stdout) ? s : undefined;
+        }, 60_000);
+        assert.equal(status.code, 0);
+        const json = JSON.parse((await titan(['--config', env.file, '--json', 'status'])).stdout);
+        assert.equal(json.retrying[0].stage, 'redis');
+        assert.match(json.retrying[0].note, /^attempt \d+: no backup location is reachable/);
+      } finally {
+        recover.kill();
+        await client.workflow.getHandle(WorkflowId.recovery(env.loaded.env)).terminate('test done').catch(() => undefined);
+      }
     });
   });
 
