@@ -66,9 +66,12 @@ export function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+const hasUnknownKey = (i: z.core.$ZodIssue): boolean =>
+  i.code === 'unrecognized_keys' || (i.code === 'invalid_union' && i.errors.some((branch) => branch.some(hasUnknownKey)));
+
 /** The field and message of the first problem, unknown keys first; in a union, the branch whose type matched names the real problem. */
 function firstIssue(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): { field: string; message: string } {
-  const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
+  const issue = issues.find(hasUnknownKey) ?? issues[0]!;
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_union') {
     const branch = issue.errors.find((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));

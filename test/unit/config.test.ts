@@ -24,6 +24,7 @@ describe('environment file', () => {
     // Named as written, before the required key it replaces is reported missing.
     ['a misspelt required key', (d) => { d.redis.main.dataDri = d.redis.main.dataDir; delete d.redis.main.dataDir; }, /^titan\.yaml: redis\.main: unknown key "dataDri" \(did you mean "dataDir"\?\)$/],
     ['a misspelt key inside a runAs form', (d) => (d.redis.main.runAs = { containr: 'redis' }), /^titan\.yaml: redis\.main\.runAs: unknown key "containr" \(did you mean "container"\?\)$/],
+    ['a misspelt key in a union, before a missing key earlier in the file', (d) => { delete d.environment; d.redis.main.runAs = { containr: 'redis' }; }, /^titan\.yaml: redis\.main\.runAs: unknown key "containr" \(did you mean "container"\?\)$/],
     ['a misspelt approver stage', (d) => (d.recovery = { approvers: { modlues: ['alice'] } }), /^titan\.yaml: recovery\.approvers: unknown key "modlues" \(did you mean "modules"\?\)$/],
     ['a key like none of the known ones', (d) => (d.backups.locations.primary.s3.colour = 'blue'), /^titan\.yaml: backups\.locations\.primary\.s3: unknown key "colour"$/],
     ['a bad cron', (d) => (d.backups.schedules.hourly.cron = 'every hour'), /^titan\.yaml: backups\.schedules\.hourly\.cron: must be a 5-field cron/],
