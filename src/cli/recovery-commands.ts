@@ -47,13 +47,14 @@ export async function recoverCommand(client: Client, loaded: LoadedEnvironment, 
   const handle = await startRecovery(client, loaded, opts.incidentAt);
   const link = workflowLink(client, handle.workflowId);
   if (!opts.json) process.stderr.write(`recovery ${handle.workflowId} started: ${link}\n`);
-  const status = await followUntilSignOff(handle, opts.json);
+  const status = await followUntilSignOff(client, handle, opts.json);
   printResult(opts.json, { workflowId: handle.workflowId, ui: link, status }, () => describeWait(status, handle.workflowId, loaded));
 }
 
 /** Prints stage transitions (stderr) until the recovery waits for a sign-off or ends. */
-async function followUntilSignOff(handle: WorkflowHandle, json: boolean): Promise<RecoveryStatus> {
+async function followUntilSignOff(client: Client, handle: WorkflowHandle, json: boolean): Promise<RecoveryStatus> {
   const seen = new Map<StageName, string>();
+  let retries = '';
   const t0 = Date.now();
   let hinted = false;
   for (;;) {
@@ -66,6 +67,9 @@ async function followUntilSignOff(handle: WorkflowHandle, json: boolean): Promis
         seen.set(st.name, line);
       }
       if (s.waiting || s.outcome !== 'running') return s;
+      const now = (await stageRetries(client, s)).map(retryLine).join('\n');
+      if (now && now !== retries && !json) process.stderr.write(`${now}\n`);
+      retries = now;
     } else {
       // No status yet: not picked up by a worker, or it ended before it had one (e.g. no plan).
       const d = await handle.describe();
@@ -133,11 +137,13 @@ export async function statusCommand(client: Client, loaded: LoadedEnvironment, o
       };
     })),
     s.waiting ? `waiting since ${s.waiting.since} for ${s.waiting.approvers.join(' or ')} to sign off stage ${s.waiting.stage}: ${s.waiting.decisions.join(', ')}` : '',
-    ...retrying.map((r) => `stage ${r.stage}: ${r.activity} ${r.note}`),
+    ...retrying.map(retryLine),
     ...s.problems.map((p) => `problem: ${p}`),
     ...s.warnings.map((w) => `warning: ${w}`),
   ].filter(Boolean).join('\n'));
 }
+
+const retryLine = (r: { stage: StageName; activity: string; note: string }) => `stage ${r.stage}: ${r.activity} ${r.note}`;
 
 /** The running stages' activities that are retrying, from their child workflows' pending activities. */
 async function stageRetries(client: Client, s: RecoveryStatus): Promise<{ stage: StageName; activity: string; note: string }[]> {

@@ -166,7 +166,7 @@ describe('CLI errors that name the mistake', function () {
       }
     });
 
-    it('titan status shows the running stage\'s retrying activity, its attempt and last failure', async () => {
+    it('titan status and titan recover show the running stage\'s retrying activity, its attempt and last failure', async () => {
       const recover = titanInBackground(['--config', env.file, 'recover']);
       try {
         const retrying = new RegExp(`^stage redis: listRestoreCandidates attempt \\d+: no backup location is reachable: primary: ${refused}$`, 'm');
@@ -178,6 +178,9 @@ describe('CLI errors that name the mistake', function () {
         const json = JSON.parse((await titan(['--config', env.file, '--json', 'status'])).stdout);
         assert.equal(json.retrying[0].stage, 'redis');
         assert.match(json.retrying[0].note, /^attempt \d+: no backup location is reachable/);
+        // titan recover, following the recovery, prints the same line.
+        await until('the retry in titan recover', async () => retrying.test(recover.out.stderr), 30_000)
+          .catch((err: Error) => assert.fail(`${err.message}; stderr: ${recover.out.stderr}`));
       } finally {
         recover.kill();
         await client.workflow.getHandle(WorkflowId.recovery(env.loaded.env)).terminate('test done').catch(() => undefined);
