@@ -1,19 +1,21 @@
 // Errors that name the mistake, on the real stack: no worker, Temporal unreachable, no recovery or
 // one that already ended, retries in progress, misspelt keys and paths as the user gave them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
+import { workerPolls } from '../../src/cli/worker-check';
 import { WorkflowId } from '../../src/lib/names';
 import { loadEnvironment } from '../../src/load-environment';
 import { titan } from '../helpers/cli';
 import { dockerSocket, repoRoot, temporalClient, temporalEnv } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
-import { startWorker } from '../helpers/worker';
+import { spawnWorker, startWorker } from '../helpers/worker';
 
 /** A port nothing listens on (a location, a Redis or a Temporal that is down). */
 const CLOSED = '127.0.0.1:8399';
@@ -127,7 +129,7 @@ describe('CLI errors that name the mistake', function () {
 
   describe('retries are visible (the primary location down)', () => {
     let env: TestEnv;
-    let worker: { stop(): Promise<void> };
+    let worker: ChildProcess;
     const refused = 'connect ECONNREFUSED 127.0.0.1:8399';
     before(async () => {
       // A Redis that is down (its process not running) and a primary location nothing listens on.
@@ -143,9 +145,14 @@ describe('CLI errors that name the mistake', function () {
       doc.backups.locations.primary.s3.endpoint = `http://${CLOSED}`;
       writeFileSync(written.file, stringify(doc));
       env = { ...written, loaded: loadEnvironment(written.file) };
-      worker = await startWorker(env);
+      // The real worker entry point: its bundle carries the workflow interceptor module too.
+      worker = spawnWorker(env);
+      await until('the worker to poll', async () => workerPolls(client, env.taskQueue), 60_000);
     });
-    after(async () => worker?.stop());
+    after(async () => {
+      worker?.kill('SIGTERM');
+      if (worker && worker.exitCode === null) await once(worker, 'exit');
+    });
 
     it('titan backup: the progress line and the Web UI\'s current details show the attempt and the last failure', async () => {
       const run = titanInBackground(['--config', env.file, 'backup']);
