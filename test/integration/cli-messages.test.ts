@@ -54,7 +54,7 @@ describe('CLI errors that name the mistake', function () {
       const seconds = (Date.now() - t0) / 1000;
       assert.equal(run.code, 1, run.stderr);
       assert.equal(run.stderr, `titan: no worker is polling ${env.taskQueue}: start it with npm start (or the worker service); nothing was started (--wait-for-worker starts it anyway and waits)\n`);
-      assert.ok(seconds < 15, `answered in ${seconds}s`);
+      assert.ok(seconds < 20, `answered in ${seconds}s (5 s of checking, the rest node and a loaded machine)`);
       assert.ok(await notFound(client.workflow.getHandle(WorkflowId.restore(env.loaded.env, 'main')).describe()), 'no restore was started');
       const backup = await titan(['--config', env.file, 'backup', '--no-wait']);
       assert.equal(backup.code, 1);
