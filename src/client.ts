@@ -10,6 +10,7 @@ import { describeError, printResult } from './cli/output';
 import { logStatus, resumeLogsCommand } from './cli/log-commands';
 import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
 import { recoverCommand, reportCommand, signOffCommand, statusCommand } from './cli/recovery-commands';
+import { workerPolicy } from './cli/start-workflow';
 import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
 import { applySearchAttributes } from './cli/search-attributes';
@@ -18,12 +19,18 @@ import { loadEnvironment } from './load-environment';
 import { STAGES, type StageName } from './lib/config';
 import { DECISIONS, type Decision } from './lib/recovery-report';
 
-interface Globals { config?: string; json: boolean }
+interface Globals { config?: string; json: boolean; waitForWorker: boolean }
 
 /** Runs `fn` with a Temporal client, closing the connection afterwards. */
 async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const { connectionOptions, namespace } = temporalSettings();
-  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
+  } catch {
+    // The SDK says "Failed to connect before the deadline": name the address and what to check.
+    throw new Error(`cannot reach Temporal at ${connectionOptions.address} (is the stack up? npm run stack -- status)`);
+  }
   try {
     return await fn(new Client({ connection, namespace }));
   } finally {
@@ -35,6 +42,7 @@ async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 function action<A extends unknown[]>(program: Command, run: (g: Globals & { loaded: ReturnType<typeof loadEnvironment> }, ...args: A) => Promise<unknown>) {
   return async (...args: A) => {
     const g = program.opts<Globals>();
+    workerPolicy.waitForWorker = g.waitForWorker;
     await run({ ...g, loaded: loadEnvironment(g.config) }, ...args);
   };
 }
@@ -44,6 +52,7 @@ function buildProgram(): Command {
     .description('Titan Recovery: backups and recoveries of Titan, run as Temporal workflows')
     .option('-c, --config <file>', 'environment file (default: $TITAN_CONFIG or titan.yaml)')
     .option('--json', 'machine-readable output', false)
+    .option('--wait-for-worker', 'start workflows even when no worker polls the task queue, and wait for one (default: refuse within seconds)', false)
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

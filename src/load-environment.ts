@@ -11,6 +11,8 @@ export interface LoadedEnvironment {
   env: Environment;
   /** Absolute path of the environment file. */
   file: string;
+  /** The file as the user named it (--config, TITAN_CONFIG), for the CLI's messages. */
+  source: string;
   /** Resolves a path written in the file relative to the file's folder. */
   resolvePath(p: string): string;
   /** The value of a secret referenced by env var name; throws naming the variable when unset. */
@@ -22,7 +24,9 @@ export const DEFAULT_CONFIG = path.resolve(__dirname, '..', '..', 'titan.yaml');
 export function loadEnvironment(file = process.env.TITAN_CONFIG || DEFAULT_CONFIG): LoadedEnvironment {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new ConfigError(`${file}: environment file not found`);
-  const env = parseEnvironment(readFileSync(abs, 'utf8'), path.relative(process.cwd(), abs) || abs);
+  // Messages name the file as the user gave it (absolute stays absolute); the default, relative to here.
+  const source = file === DEFAULT_CONFIG ? path.relative(process.cwd(), abs) || abs : file;
+  const env = parseEnvironment(readFileSync(abs, 'utf8'), source);
   const resolvePath = (p: string) => path.resolve(path.dirname(abs), p);
   let fileSecrets: Record<string, string> | undefined;
   const secret = (envVar: string, field: string): string => {
@@ -36,7 +40,7 @@ export function loadEnvironment(file = process.env.TITAN_CONFIG || DEFAULT_CONFI
     if (!value) throw new SecretMissingError(`secret ${envVar} (${field}) is not set in the environment${env.secretsFile ? ` or ${env.secretsFile}` : ''}`);
     return value;
   };
-  return { env, file: abs, resolvePath, secret };
+  return { env, file: abs, source, resolvePath, secret };
 }
 
 export class SecretMissingError extends Error {
@@ -46,6 +50,6 @@ export class SecretMissingError extends Error {
 /** The named Redis instance, or an error listing the known ones. */
 export function requireRedisInstance(loaded: LoadedEnvironment, name: string) {
   const r = loaded.env.redis[name];
-  if (!r) throw new Error(`no Redis instance named "${name}" in ${loaded.file} (known: ${Object.keys(loaded.env.redis).join(', ')})`);
+  if (!r) throw new Error(`no Redis instance named "${name}" in ${loaded.source} (known: ${Object.keys(loaded.env.redis).join(', ')})`);
   return r;
 }

@@ -3,15 +3,21 @@
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities, createRecoveryStageActivities } from './activities';
 import { createDrillActivities, drillLoaded, drillSandbox } from './activities/drill';
+import { retrySignalInterceptor } from './activities/retry-signal';
 import { buildDeps, type Deps } from './deps';
 import type { LoadedEnvironment } from './load-environment';
 
-type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval'>;
+type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval' | 'interceptors'>;
+
+/** Bundled with the workflow code (bundleWorkflowCode's workflowInterceptorModules) by every worker. */
+export const workflowInterceptorModules = [require.resolve('./workflows/retry-details')];
 
 const withActivities = (activities: object): TitanWorkerOptions => ({
   activities,
   // Progress reaches the UI and `titan backup` within seconds, not at 80% of the heartbeat timeout.
   maxHeartbeatThrottleInterval: '2s',
+  // Retries reach the workflow's current details (Web UI); workflows/retry-details.ts shows them.
+  interceptors: { activity: [retrySignalInterceptor] },
 });
 
 export interface TitanWorkerSpec {

@@ -56,7 +56,10 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
   return {
     /** Fails fast, before any snapshot is taken, when a location's bucket is missing or refused. */
     async checkBackupLocations(): Promise<LocationName[]> {
-      await Promise.all(deps.allStores.map((s) => s.checkBucket()));
+      // A network error alone ("connect ECONNREFUSED …") does not say which location; retries show this message.
+      await Promise.all(deps.allStores.map((s) => s.checkBucket().catch((err: unknown) => {
+        throw err instanceof ApplicationFailure ? err : new Error(`${s.name} location unreachable: ${(err as Error).message}`);
+      })));
       return deps.allStores.map((s) => s.name);
     },
 

@@ -20,7 +20,7 @@ const POLL_MS = 1000;
 interface DrillEnd { outcome: string; rtoMs?: number; cleanedUp: string[]; cleanupProblem?: string; reportKey?: string }
 
 export async function drillCommand(client: Client, loaded: LoadedEnvironment, opts: { waitForSignOff: boolean; json: boolean }) {
-  if (!loaded.env.recovery?.drill) throw new Error(`${loaded.file} has no recovery.drill section: it names the sandbox targets a drill recovers into`);
+  if (!loaded.env.recovery?.drill) throw new Error(`${loaded.source} has no recovery.drill section: it names the sandbox targets a drill recovers into`);
   const handle = await startWorkflow(client, loaded, {
     workflow: 'recoveryDrill',
     workflowId: WorkflowId.drill(loaded.env),

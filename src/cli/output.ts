@@ -1,6 +1,7 @@
 // How the CLI talks to people and scripts: tables and human sizes on stdout, --json for scripts,
 // one clear line on stderr for errors, progress bars on stderr.
 import { ApplicationFailure, ServiceError, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { SingleBar } from 'cli-progress';
 
@@ -58,6 +59,18 @@ export function byteProgress(label: string) {
 /** What long activities put in their heartbeats (transfers: bytes; other steps: a phase only). */
 interface HeartbeatProgress { phase?: string; bytes?: number; totalBytes?: number }
 
+type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
+
+/**
+ * "attempt 4: <last failure>" while an activity retries, else undefined. The server keeps the
+ * attempt number and last failure of pending activities; workflow code never sees them.
+ */
+export function retryNote(pending: PendingActivity | undefined): string | undefined {
+  if (!pending || (pending.attempt ?? 1) <= 1) return undefined;
+  const failure = pending.lastFailure?.message?.split('\n')[0];
+  return `attempt ${pending.attempt}${failure ? `: ${failure}` : ''}`;
+}
+
 /** Waits for a workflow's result, drawing its running activity's heartbeats as a progress bar. */
 export async function followWithProgress<T>(handle: WorkflowHandle, json: boolean, label: string): Promise<T> {
   const bar = json ? undefined : byteProgress(label);
@@ -66,7 +79,8 @@ export async function followWithProgress<T>(handle: WorkflowHandle, json: boolea
     const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.[0];
     const payload = pending?.heartbeatDetails?.payloads?.[0];
     const p = payload ? defaultPayloadConverter.fromPayload<HeartbeatProgress>(payload) : {};
-    const phase = p.phase ?? pending?.activityType?.name ?? '';
+    const retrying = retryNote(pending);
+    const phase = [p.phase ?? pending?.activityType?.name ?? '', retrying].filter(Boolean).join(' — ');
     if (p.bytes !== undefined) last = p;
     if (pending) bar?.update(p.bytes ?? last.bytes, p.totalBytes ?? last.totalBytes, phase);
   }, 1000);

@@ -1,7 +1,7 @@
 // `titan recover|status|sign-off|report`: start the full-disaster recovery of the environment (one
 // at a time), follow it until it waits for a person, sign its stages off, read its report.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { buildDeps } from '../deps';
 import { readRecoveryReport } from '../infra/recovery-reports';
 import type { LoadedEnvironment } from '../load-environment';
@@ -10,7 +10,7 @@ import { Kind, WorkflowId } from '../lib/names';
 import { resolveRecoveryPlan } from '../lib/recovery-plan';
 import type { Decision, RecoveryStatus, SignOff } from '../lib/recovery-report';
 import { recoveryStatusQuery, signOffUpdate } from '../lib/messages';
-import { printResult, table } from './output';
+import { printResult, retryNote, table } from './output';
 import { startWorkflow } from './start-workflow';
 
 const POLL_MS = 1000;
@@ -47,13 +47,14 @@ export async function recoverCommand(client: Client, loaded: LoadedEnvironment, 
   const handle = await startRecovery(client, loaded, opts.incidentAt);
   const link = workflowLink(client, handle.workflowId);
   if (!opts.json) process.stderr.write(`recovery ${handle.workflowId} started: ${link}\n`);
-  const status = await followUntilSignOff(handle, opts.json);
+  const status = await followUntilSignOff(client, handle, opts.json);
   printResult(opts.json, { workflowId: handle.workflowId, ui: link, status }, () => describeWait(status, handle.workflowId, loaded));
 }
 
 /** Prints stage transitions (stderr) until the recovery waits for a sign-off or ends. */
-async function followUntilSignOff(handle: WorkflowHandle, json: boolean): Promise<RecoveryStatus> {
+async function followUntilSignOff(client: Client, handle: WorkflowHandle, json: boolean): Promise<RecoveryStatus> {
   const seen = new Map<StageName, string>();
+  let retries = '';
   const t0 = Date.now();
   let hinted = false;
   for (;;) {
@@ -66,6 +67,9 @@ async function followUntilSignOff(handle: WorkflowHandle, json: boolean): Promis
         seen.set(st.name, line);
       }
       if (s.waiting || s.outcome !== 'running') return s;
+      const now = (await stageRetries(client, s)).map(retryLine).join('\n');
+      if (now && now !== retries && !json) process.stderr.write(`${now}\n`);
+      retries = now;
     } else {
       // No status yet: not picked up by a worker, or it ended before it had one (e.g. no plan).
       const d = await handle.describe();
@@ -90,10 +94,35 @@ function describeWait(s: RecoveryStatus, workflowId: string, loaded: LoadedEnvir
   ].join('\n');
 }
 
+/**
+ * What to say instead of Temporal's "workflow not found" / "already completed": no recovery was
+ * started, or it ended (its report says how). Undefined when the error is something else.
+ */
+async function recoveryGone(client: Client, loaded: LoadedEnvironment, id: string, err: unknown, action: string): Promise<Error | undefined> {
+  if (!(err instanceof WorkflowNotFoundError)) return undefined;
+  const status = await client.workflow.getHandle(id).describe().then((d) => d.status.name, (e: unknown) => {
+    if (e instanceof WorkflowNotFoundError) return undefined;
+    throw e;
+  });
+  if (status === undefined) {
+    return new Error(id === recoveryWorkflowId(loaded)
+      ? `no recovery of environment ${loaded.env.environment} is running (start one with titan recover)`
+      : `no recovery ${id} in namespace ${client.options.namespace} (titan status without an id shows environment ${loaded.env.environment}'s)`);
+  }
+  if (status === 'RUNNING') return undefined;
+  return new Error(`${action}: recovery ${id} already ${status.toLowerCase().replace(/_/g, ' ')} (see titan report ${id})`);
+}
+
 export async function statusCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; json: boolean }) {
   const id = opts.id ?? recoveryWorkflowId(loaded);
-  const s = await client.workflow.getHandle(id).query(recoveryStatusQuery);
-  printResult(opts.json, s, () => [
+  let s: RecoveryStatus;
+  try {
+    s = await client.workflow.getHandle(id).query(recoveryStatusQuery);
+  } catch (err) {
+    throw (await recoveryGone(client, loaded, id, err, 'no status')) ?? err;
+  }
+  const retrying = await stageRetries(client, s);
+  printResult(opts.json, { ...s, retrying }, () => [
     `recovery ${s.workflowId} (${s.environment}): ${s.outcome}, started ${s.startedAt}${s.incidentAt ? `, incident ${s.incidentAt}` : ''}`,
     table(s.stages.map((st) => {
       const a = st.attempts[st.attempts.length - 1];
@@ -108,20 +137,40 @@ export async function statusCommand(client: Client, loaded: LoadedEnvironment, o
       };
     })),
     s.waiting ? `waiting since ${s.waiting.since} for ${s.waiting.approvers.join(' or ')} to sign off stage ${s.waiting.stage}: ${s.waiting.decisions.join(', ')}` : '',
+    ...retrying.map(retryLine),
     ...s.problems.map((p) => `problem: ${p}`),
     ...s.warnings.map((w) => `warning: ${w}`),
   ].filter(Boolean).join('\n'));
 }
 
+const retryLine = (r: { stage: StageName; activity: string; note: string }) => `stage ${r.stage}: ${r.activity} ${r.note}`;
+
+/** The running stages' activities that are retrying, from their child workflows' pending activities. */
+async function stageRetries(client: Client, s: RecoveryStatus): Promise<{ stage: StageName; activity: string; note: string }[]> {
+  const running = s.stages.flatMap((st) => {
+    const a = st.attempts[st.attempts.length - 1];
+    return st.state === 'running' && a ? [{ stage: st.name, child: a.childWorkflowId }] : [];
+  });
+  const found = await Promise.all(running.map(async ({ stage, child }) => {
+    const d = await client.workflow.getHandle(child).describe().catch(() => undefined);
+    return (d?.raw.pendingActivities ?? []).flatMap((p) => {
+      const note = retryNote(p);
+      return note ? [{ stage, activity: p.activityType?.name ?? 'activity', note }] : [];
+    });
+  }));
+  return found.flat();
+}
+
 export async function signOffCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; decision: Decision; json: boolean } & Omit<SignOff, 'decision'>) {
-  const handle = client.workflow.getHandle(opts.id ?? recoveryWorkflowId(loaded));
+  const id = opts.id ?? recoveryWorkflowId(loaded);
+  const handle = client.workflow.getHandle(id);
   const signOff: SignOff = { stage: opts.stage, decision: opts.decision, by: opts.by, ...(opts.comment ? { comment: opts.comment } : {}) };
   let signed;
   try {
     signed = await handle.executeUpdate(signOffUpdate, { args: [signOff] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new Error(`sign-off refused: ${err.cause?.message ?? err.message}`);
-    throw err;
+    throw (await recoveryGone(client, loaded, id, err, 'sign-off refused')) ?? err;
   }
   printResult(opts.json, signed, () => `stage ${signed.stage} (attempt ${signed.attempt}): ${signed.decision} by ${signed.by} recorded at ${signed.at}`);
 }

@@ -1,11 +1,13 @@
 // Starting Titan's workflows from the CLI, typed by the workflow function itself (its arguments and
 // result), tagged for the Web UI's filters; exclusive ones under a fixed id the server refuses to
-// start twice. `runWorkflow` then follows it with a progress bar and prints its result.
+// start twice, and only when a worker polls the task queue (or the operator asked to wait for one).
+// `runWorkflow` then follows it with a progress bar and prints its result.
 import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
 import { type Kind, SearchKey } from '../lib/names';
 import type { LoadedEnvironment } from '../load-environment';
 import type * as workflows from '../workflows';
 import { followWithProgress, printResult } from './output';
+import { requireWorker } from './worker-check';
 
 type Workflows = typeof workflows;
 export type WorkflowName = keyof Workflows;
@@ -23,8 +25,12 @@ export interface WorkflowStart<N extends WorkflowName> {
   exclusive?: string;
 }
 
+/** Set once from the global --wait-for-worker option: start even when no worker polls, and wait. */
+export const workerPolicy = { waitForWorker: false };
+
 export async function startWorkflow<N extends WorkflowName>(client: Client, loaded: LoadedEnvironment, s: WorkflowStart<N>): Promise<WorkflowHandle<Workflows[N]>> {
   const { env } = loaded;
+  await requireWorker(client, env.taskQueue, workerPolicy.waitForWorker);
   try {
     // The SDK's conditional options type cannot be resolved for a generic N; `args` is typed by WorkflowStart.
     return await client.workflow.start<Workflows[N]>(s.workflow, {

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { interpolate, type Lookup, parseDotenv, VariableError } from './compose-variables';
 import { sha256Hex } from './sha256';
-import { ConfigError, firstIssue, parseYamlDocument } from './validation';
+import { checkDocument, ConfigError, parseYamlDocument } from './validation';
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
@@ -354,12 +354,9 @@ export function parseCompose(text: string, opts: ComposeInputs): ComposeProject 
       throw err;
     }
   });
-  const result = composeFile.safeParse(interpolated);
-  if (!result.success) {
-    const { field, message } = firstIssue(result.error.issues[0]!);
-    fail(field, message);
-  }
-  const file = result.data!;
+  const result = checkDocument(composeFile, interpolated);
+  if (!result.ok) fail(result.field, result.message);
+  const file = result.data;
   if (file.name !== undefined && file.name !== project) {
     fail('name', `"${file.name}" differs from the project "${project}" the environment file names`);
   }

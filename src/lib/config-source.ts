@@ -3,7 +3,7 @@
 // what drifted). The environment file's configSync section is in config.ts.
 import { z } from 'zod';
 import { sha256Hex } from './sha256';
-import { ConfigError, duration, firstIssue, parseYamlDocument } from './validation';
+import { checkDocument, ConfigError, duration, parseYamlDocument } from './validation';
 
 /** The commit a re-sync applies, and why newer ones were skipped. */
 export interface ChosenConfig {
@@ -75,15 +75,12 @@ export function validateConfigCommit(readFile: (path: string) => string | undefi
   if (text === undefined) return { ok: false, problem: `${MANIFEST}: not in the commit` };
   let result;
   try {
-    result = manifestSchema.safeParse(parseYamlDocument(text, MANIFEST));
+    result = checkDocument(manifestSchema, parseYamlDocument(text, MANIFEST));
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, problem: err.message };
     throw err;
   }
-  if (!result.success) {
-    const { field, message } = firstIssue(result.error.issues[0]!);
-    return problem(field, message);
-  }
+  if (!result.ok) return problem(result.field, result.message);
   const config = result.data;
 
   // Every referenced path is read before any is judged, so an asynchronous reader can fetch them in one round.

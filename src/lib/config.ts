@@ -150,7 +150,8 @@ export const recoverySchema = z.strictObject({
     .optional(),
   /** Who may sign each stage off; `default` for the stages not named. */
   approvers: z.strictObject(Object.fromEntries(['default', ...STAGES].map((k) => [k, approverList.optional()])) as Record<'default' | StageName, z.ZodOptional<typeof approverList>>,
-    { error: (i) => (i.input === undefined ? 'required: who signs off each stage' : 'must map stages (or default) to lists of approvers') }),
+    // Unknown keys keep the shared "did you mean" message (validation.ts).
+    { error: (i) => (i.code === 'unrecognized_keys' ? undefined : i.input === undefined ? 'required: who signs off each stage' : 'must map stages (or default) to lists of approvers') }),
   signOff: z.strictObject({
     remindAfter: duration.default('30m'),
     /** Counted from the start of the wait, like remindAfter. */

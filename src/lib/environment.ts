@@ -4,16 +4,13 @@
 import { type Environment, environmentSchema } from './config';
 import { drillProblem } from './drill';
 import { recoveryProblem } from './recovery-plan';
-import { ConfigError, firstIssue, parseYamlDocument } from './validation';
+import { checkDocument, ConfigError, parseYamlDocument } from './validation';
 
 /** Parses and validates the environment file text; throws one ConfigError naming the first bad field. */
 export function parseEnvironment(text: string, source: string): Environment {
   const doc = parseYamlDocument(text, source);
-  const result = environmentSchema.safeParse(doc);
-  if (!result.success) {
-    const { field, message } = firstIssue(result.error.issues[0]!);
-    throw new ConfigError(`${source}: ${field}: ${message}`);
-  }
+  const result = checkDocument(environmentSchema, doc);
+  if (!result.ok) throw new ConfigError(`${source}: ${result.field}: ${result.message}`);
   const env = result.data;
   // A restore into one instance must never touch another's files (drills restore beside production).
   const dirs = new Map<string, string>();

@@ -16,3 +16,18 @@ export interface DrillStatus {
 }
 
 export const drillStatusQuery = defineQuery<DrillStatus>('drillStatus');
+
+/**
+ * Sent by the worker when an activity attempt failed and will be retried (`failure` set), and
+ * when it succeeded after retries (`failure` undefined): workflow code never sees attempts, so
+ * this is how its current details in the Web UI show them (workflows/retry-details.ts).
+ */
+export interface ActivityRetry {
+  activity: string;
+  /** The attempt running (or about to run) now. */
+  attempt: number;
+  /** Why the previous attempt failed. */
+  failure?: string;
+}
+
+export const activityRetrySignal = defineSignal<[ActivityRetry]>('activityRetry');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { parseDotenv, parseEnvironment } from '../../src/lib/environment';
+import { closestKey, editDistance } from '../../src/lib/validation';
 import { configErrorOf, example, variant } from '../helpers/example-environment';
 
 describe('environment file', () => {
@@ -19,13 +20,19 @@ describe('environment file', () => {
     ['an inlined password', (d) => (d.redis.main.url = 'redis://:hunter2@127.0.0.1:6390'), /^titan\.yaml: redis\.main\.url: must not contain a password/],
     ['a secret value instead of a variable name', (d) => (d.redis.main.passwordEnv = 's3cr3t-value'), /^titan\.yaml: redis\.main\.passwordEnv: must be an environment variable name/],
     ['daily retention under 30 days', (d) => (d.backups.retention.dailyDays = 7), /^titan\.yaml: backups\.retention\.dailyDays: must be at least 30/],
-    ['a misspelt key', (d) => (d.backups.schedule = {}), /^titan\.yaml: backups: .*\(schedule\)$/],
+    ['a misspelt key', (d) => (d.backups.schedule = {}), /^titan\.yaml: backups: unknown key "schedule" \(did you mean "schedules"\?\)$/],
+    // Named as written, before the required key it replaces is reported missing.
+    ['a misspelt required key', (d) => { d.redis.main.dataDri = d.redis.main.dataDir; delete d.redis.main.dataDir; }, /^titan\.yaml: redis\.main: unknown key "dataDri" \(did you mean "dataDir"\?\)$/],
+    ['a misspelt key inside a runAs form', (d) => (d.redis.main.runAs = { containr: 'redis' }), /^titan\.yaml: redis\.main\.runAs: unknown key "containr" \(did you mean "container"\?\)$/],
+    ['a misspelt key in a union, before a missing key earlier in the file', (d) => { delete d.environment; d.redis.main.runAs = { containr: 'redis' }; }, /^titan\.yaml: redis\.main\.runAs: unknown key "containr" \(did you mean "container"\?\)$/],
+    ['a misspelt approver stage', (d) => (d.recovery = { approvers: { modlues: ['alice'] } }), /^titan\.yaml: recovery\.approvers: unknown key "modlues" \(did you mean "modules"\?\)$/],
+    ['a key like none of the known ones', (d) => (d.backups.locations.primary.s3.colour = 'blue'), /^titan\.yaml: backups\.locations\.primary\.s3: unknown key "colour"$/],
     ['a bad cron', (d) => (d.backups.schedules.hourly.cron = 'every hour'), /^titan\.yaml: backups\.schedules\.hourly\.cron: must be a 5-field cron/],
     ['a schedule for an unknown Redis', (d) => (d.backups.schedules.daily.redis = 'cache'), /^titan\.yaml: backups\.schedules\.daily\.redis: no Redis instance named "cache"$/],
     ['a non-S3 endpoint', (d) => (d.backups.locations.offsite.s3.endpoint = 'ftp://x'), /^titan\.yaml: backups\.locations\.offsite\.s3\.endpoint: /],
     ['a bad catch-up window', (d) => (d.backups.catchupWindow = 'soon'), /^titan\.yaml: backups\.catchupWindow: must be a duration/],
     ['a log store URL that is not HTTP', (d) => (d.logging.store.victorialogs.url = 'tcp://127.0.0.1:9428'), /^titan\.yaml: logging\.store\.victorialogs\.url: /],
-    ['an unknown kind of log store (only VictoriaLogs is implemented)', (d) => (d.logging.store = { splunk: {} }), /^titan\.yaml: logging\.store\.victorialogs: /],
+    ['an unknown kind of log store (only VictoriaLogs is implemented)', (d) => (d.logging.store = { splunk: {} }), /^titan\.yaml: logging\.store: unknown key "splunk"$/],
     ['a bad shipping interval', (d) => (d.logging.shipEvery = 'often'), /^titan\.yaml: logging\.shipEvery: must be a duration/],
     ['an inlined log-store credential', (d) => (d.logging.store.victorialogs.authorizationEnv = 'Basic dGl0YW46eA=='), /^titan\.yaml: logging\.store\.victorialogs\.authorizationEnv: must be an environment variable name/],
     ['logging without modules', (d) => delete d.modules, /^titan\.yaml: logging: needs a modules section/],
@@ -59,5 +66,14 @@ describe('environment file', () => {
 
   it('reads the dotenv subset that node --env-file accepts', () => {
     assert.deepEqual(parseDotenv('# c\nA=1\nexport B = "two"\n\nC=x=y\n'), { A: '1', B: 'two', C: 'x=y' });
+  });
+
+  it('suggests the known key a misspelling most likely meant, and nothing for an unrelated one', () => {
+    assert.deepEqual([editDistance('dataDri', 'dataDir'), editDistance('', 'abc'), editDistance('kitten', 'sitting')], [1, 3, 3]);
+    assert.equal(closestKey('dataDri', ['url', 'runAs', 'dataDir', 'persistence']), 'dataDir');
+    assert.equal(closestKey('DataDir', ['dataDir', 'dataDirs']), 'dataDir');
+    assert.equal(closestKey('colour', ['endpoint', 'bucket', 'prefix']), undefined);
+    assert.equal(closestKey('x', ['y', 'z']), undefined, 'a one-letter key is too short to guess from');
+    assert.equal(closestKey('tset', ['test', 'interval']), 'test');
   });
 });

@@ -346,7 +346,7 @@ recovery: { approvers: { default: [alice] } }
   });
 
   it('refuses a second recovery of the same environment while one runs (the CLI id, conflict policy FAIL)', async () => {
-    const loaded = { env: parseEnvironment(environmentFile('drill'), 'drill.yaml'), file: 'drill.yaml', resolvePath: (p: string) => p, secret: () => assert.fail('no secret needed') } satisfies LoadedEnvironment;
+    const loaded = { env: parseEnvironment(environmentFile('drill'), 'drill.yaml'), file: 'drill.yaml', source: 'drill.yaml', resolvePath: (p: string) => p, secret: () => assert.fail('no secret needed') } satisfies LoadedEnvironment;
     const first = await startRecovery(env.client, loaded);
     assert.equal(first.workflowId, 'titan-drill-recovery');
     // Terminated mid-task, a run would keep the test server's clock from skipping for the next tests.
