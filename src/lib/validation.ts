@@ -74,10 +74,14 @@ function firstIssue(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] =
   const issue = issues.find(hasUnknownKey) ?? issues[0]!;
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_union') {
-    // The branch the input meant: of the right type, and (for objects) with no key it does not know.
-    const unknownKey = (errs: z.core.$ZodIssue[]) => errs.some((e) => e.code === 'unrecognized_keys' && e.path.length === 0);
+    // The branch the input meant: of the right type, and (for objects) with no key it does not know;
+    // else the one whose unknown key is a likely misspelling of its own key ("containr"); else, when
+    // several forms fit as badly, none: the union's own message lists the forms.
+    const unknownKey = (errs: z.core.$ZodIssue[], guessed = false) =>
+      errs.some((e) => e.code === 'unrecognized_keys' && e.path.length === 0 && (!guessed || e.message.includes('did you mean')));
     const typed = issue.errors.filter((errs) => errs[0] && !(errs[0].code === 'invalid_type' && errs[0].path.length === 0));
-    const branch = typed.find((errs) => !unknownKey(errs)) ?? (typed.length > 1 && typed.every(unknownKey) ? undefined : typed[0]);
+    const branch =
+      typed.find((errs) => !unknownKey(errs)) ?? typed.find((errs) => unknownKey(errs, true)) ?? (typed.length > 1 && typed.every((errs) => unknownKey(errs)) ? undefined : typed[0]);
     if (branch) return firstIssue(branch, path);
   }
   return { field: path.length ? path.join('.') : '(top level)', message: issue.message };

@@ -27,7 +27,7 @@ describe('recovery section of the environment file', () => {
     ['a bad reminder duration', { approvers, signOff: { remindAfter: 'soon' } }, /^titan\.yaml: recovery\.signOff\.remindAfter: must be a duration/],
     ['an escalation not after the reminder', { approvers, signOff: { remindAfter: '2h', escalateAfter: '30m' } }, /^titan\.yaml: recovery\.signOff\.escalateAfter: must be longer than remindAfter$/],
     ['an inlined webhook URL', { approvers, webhook: { urlEnv: 'https://hooks.example/T0K3N' } }, /^titan\.yaml: recovery\.webhook\.urlEnv: must be an environment variable name/],
-    ['a misspelt key', { approvers, approver: ['bob'] }, /^titan\.yaml: recovery: .*\(approver\)$/],
+    ['a misspelt key', { approvers, approver: ['bob'] }, /^titan\.yaml: recovery: unknown key "approver" \(did you mean "approvers"\?\)$/],
     ['several Redis instances, none main, and a redis stage', { stages: ['redis'], approvers }, /^titan\.yaml: recovery\.stages: stage redis cannot run: several Redis instances and none named main/,
       (d) => { d.redis = { a: { ...d.redis.main }, b: { ...d.redis.main, dataDir: '/elsewhere' } }; d.backups.schedules = {}; d.configSync.redis = 'a'; }],
   ];
