@@ -9,10 +9,10 @@ import type { BackupManifest } from '../../src/lib/manifest';
 import { ErrorType } from '../../src/lib/errors';
 import { deriveBackup, failureOf, readObject, runBackup, runRestore, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
-import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { stackCtl, temporalClient } from '../helpers/stack';
-import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
-import { startWorker } from '../helpers/worker';
+import type { ManagedRedis } from '../helpers/managed-redis';
+import { stackCtl } from '../helpers/stack';
+import type { TestEnv } from '../helpers/titan-env';
+import { type RestoreFixture, restoreFixture, stopRestoreFixture } from '../helpers/restore-fixture';
 
 /** The same RDB under a newer version number, with a correct checksum: only the version is wrong. */
 function asRdbVersion(body: Buffer, version: number): Buffer {
@@ -36,33 +36,23 @@ const MATRIX: [string, (body: Buffer, m: BackupManifest) => { body: Buffer; mani
 ];
 
 describe('redisRestore: choosing the backup', function () {
+  let fixture: RestoreFixture | undefined;
   let client: Client;
   let prod: ManagedRedis;
   let env: TestEnv;
-  let worker: { stop(): Promise<void> };
   let good: BackupManifest;
-  let goodData: Awaited<ReturnType<typeof datasetDigest>>;
+  let goodData: RestoreFixture['goodData'];
   const corrupt = new Map<string, string>(); // case → backup id
 
   before(async () => {
-    client = await temporalClient();
-    prod = await startManagedRedis();
-    process.env.TITAN_TEST_CHOICE_PASSWORD = prod.password;
-    env = writeTestEnvironment({ instances: { main: prod.instance('TITAN_TEST_CHOICE_PASSWORD') } });
-    worker = await startWorker(env);
-    const p = prod.client().pipeline();
-    for (let i = 0; i < 500; i++) p.set(`k:${i}`, `v${i}`);
-    await p.exec();
-    goodData = await datasetDigest(prod.client);
+    fixture = await restoreFixture('CHOICE', (p) => {
+      for (let i = 0; i < 500; i++) p.set(`k:${i}`, `v${i}`);
+    });
+    ({ client, prod, env, good, goodData } = fixture);
     const [primary] = stores(env);
-    good = (await primary!.readManifest('main', (await runBackup(client, env)).backupId))!;
     for (const [i, [name, change]] of MATRIX.entries()) corrupt.set(name, await deriveBackup(primary!, good, i + 1, change));
   });
-  after(async () => {
-    await worker?.stop();
-    await prod?.stop();
-    await client?.connection.close();
-  });
+  after(() => stopRestoreFixture(fixture));
 
   it('each corrupt backup chosen with --backup is refused with its reason, and Redis is never touched', async () => {
     await prod.client().set('current', 'state');

@@ -7,13 +7,12 @@ import type { Client } from '@temporalio/client';
 import { Crc64 } from '../../src/lib/crc64';
 import type { BackupManifest } from '../../src/lib/manifest';
 import { ErrorType } from '../../src/lib/errors';
-import { deriveBackup, failureOf, runBackup, runRestore, sha256, stores } from '../helpers/backups';
+import { deriveBackup, failureOf, runRestore, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
-import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
+import type { ManagedRedis } from '../helpers/managed-redis';
 import { listpack, rdbEntry, rdbLen, rdbStr, ziplist } from '../helpers/rdb-writer';
-import { temporalClient } from '../helpers/stack';
-import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
-import { startWorker } from '../helpers/worker';
+import type { TestEnv } from '../helpers/titan-env';
+import { type RestoreFixture, restoreFixture, stopRestoreFixture } from '../helpers/restore-fixture';
 
 /** The backup with `entries` added before its EOF opcode, re-sealed: checksum, size and sha256 all right. */
 const withEntries = (...entries: Buffer[]) => (body: Buffer, m: BackupManifest) => {
@@ -36,32 +35,21 @@ function badZiplist(): Buffer {
 const moduleValue = () => rdbEntry(7, 'module-key', Buffer.concat([rdbLen(12345), rdbLen(2), rdbLen(7), rdbLen(0)]));
 
 describe('redisRestore: a snapshot redis-server refuses', function () {
+  let fixture: RestoreFixture | undefined;
   let client: Client;
   let prod: ManagedRedis;
   let env: TestEnv;
-  let worker: { stop(): Promise<void> };
   let good: BackupManifest;
-  let goodData: Awaited<ReturnType<typeof datasetDigest>>;
+  let goodData: RestoreFixture['goodData'];
 
   before(async () => {
-    client = await temporalClient();
-    prod = await startManagedRedis();
-    process.env.TITAN_TEST_REFUSES_PASSWORD = prod.password;
-    env = writeTestEnvironment({ instances: { main: prod.instance('TITAN_TEST_REFUSES_PASSWORD') } });
-    worker = await startWorker(env);
-    const p = prod.client().pipeline();
-    for (let i = 0; i < 300; i++) p.set(`k:${i}`, `v${i}`);
-    p.hset('h', 'f', 'v');
-    await p.exec();
-    goodData = await datasetDigest(prod.client);
-    const [primary] = stores(env);
-    good = (await primary!.readManifest('main', (await runBackup(client, env)).backupId))!;
+    fixture = await restoreFixture('REFUSES', (p) => {
+      for (let i = 0; i < 300; i++) p.set(`k:${i}`, `v${i}`);
+      p.hset('h', 'f', 'v');
+    });
+    ({ client, prod, env, good, goodData } = fixture);
   });
-  after(async () => {
-    await worker?.stop();
-    await prod?.stop();
-    await client?.connection.close();
-  });
+  after(() => stopRestoreFixture(fixture));
 
   it('newest backup refused by Redis, the one before it by its ziplist check → the older good backup is restored, with both reasons', async () => {
     const [primary] = stores(env);
