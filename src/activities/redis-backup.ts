@@ -3,7 +3,7 @@
 // was not fully verified.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { decideRetention, type RetentionDecision } from '../lib/retention';
+import { decideRetention, type RetentionDecision, retainUntil } from '../lib/retention';
 import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
 import type { LocationName } from '../lib/config';
 import { RdbError, type RdbVerifierOptions } from '../lib/rdb';
@@ -27,6 +27,8 @@ export interface SnapshotRequest {
 export interface RetentionReport {
   location: LocationName;
   deleted: RetentionDecision[];
+  /** Expired by the policy but still under Object Lock (e.g. a retention shortened since): kept, with the date. */
+  locked: (RetentionDecision & { until: string })[];
   kept: number;
   abortedUploads: number;
 }
@@ -44,8 +46,9 @@ function progressHeartbeat(phase: string, totalBytes?: number) {
 
 export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' | 'allStores' | 'partSize' | 'queueSize' | 'retention' | 'metrics'>) {
   /** Streams a source into a location with the configured part size and progress heartbeats. */
-  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, totalBytes?: number, verifier?: RdbVerifierOptions) =>
+  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, lockUntil: Date, totalBytes?: number, verifier?: RdbVerifierOptions) =>
     uploadVerified(source, store, key, {
+      retainUntil: lockUntil,
       partSize: deps.partSize,
       queueSize: deps.queueSize,
       onBytes: progressHeartbeat(phase, totalBytes),
@@ -86,8 +89,10 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       const stop = () => sync.close();
       ctx.cancellationSignal.addEventListener('abort', stop);
       const sampler = new KeySampler();
+      // In a locked location the snapshot and its manifest cannot be deleted before the backup expires.
+      const lockUntil = retainUntil(startedAt, req.retentionClass, deps.retention);
       try {
-        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', sync.declaredBytes, sampler.hooks()).catch((err: unknown) => {
+        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', lockUntil, sync.declaredBytes, sampler.hooks()).catch((err: unknown) => {
           // A snapshot this Redis cannot produce readably (format, version) will not improve on retry.
           if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
             throw ApplicationFailure.nonRetryable(`snapshot of Redis ${req.redis} rejected: ${err.message}`, ErrorType.CorruptSnapshot);
@@ -112,7 +117,7 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
           workflowId: ctx.info.workflowExecution?.workflowId ?? 'none',
           samples: sampler.samples(),
         };
-        await store.putManifest(req.redis, manifest);
+        await store.putManifest(req.redis, manifest, lockUntil);
         return manifest;
       } finally {
         ctx.cancellationSignal.removeEventListener('abort', stop);
@@ -133,9 +138,10 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
 
       const source = await primary.getObject(primary.keys(req.redis, req.backupId).object);
       const invalid = (why: string) => ApplicationFailure.nonRetryable(`primary copy of ${req.backupId} is not valid: ${why}`, ErrorType.BackupInvalid);
+      const lockUntil = retainUntil(new Date(manifest.createdAt), manifest.retentionClass, deps.retention);
       let up;
       try {
-        up = await transfer(source, offsite, keys.object, 'copy to off-site', manifest.bytes);
+        up = await transfer(source, offsite, keys.object, 'copy to off-site', lockUntil, manifest.bytes);
       } catch (err) {
         // Stored bytes that fail the RDB checks will fail them again: do not retry.
         throw err instanceof RdbError ? invalid(err.message) : err;
@@ -147,7 +153,7 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
         throw invalid(`${up.bytes} bytes, sha256 ${up.sha256}; the manifest says ${manifest.bytes} bytes, sha256 ${manifest.sha256}`);
       }
       const copy = { ...manifest, etag: up.etag };
-      await offsite.putManifest(req.redis, copy);
+      await offsite.putManifest(req.redis, copy, lockUntil);
       return copy;
     },
 
@@ -165,15 +171,19 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
         deps.retention,
         now,
       );
+      const deleted: RetentionDecision[] = [];
+      const locked: RetentionReport['locked'] = [];
       for (const d of plan.delete) {
-        await store.deleteBackup(req.redis, d.id);
+        const { lockedUntil } = await store.deleteBackup(req.redis, d.id, now);
+        if (lockedUntil) locked.push({ ...d, until: lockedUntil.toISOString(), reason: `${d.reason}, but locked until ${lockedUntil.toISOString()}` });
+        else deleted.push(d);
         Context.current().heartbeat({ phase: 'retention', deleted: d.id });
       }
       const graceStart = new Date(now.getTime() - deps.retention.orphanGraceHours * 3_600_000);
       const aborted = await store.abortUploads(`${store.location.prefix}${req.redis}/`, graceStart);
       // The last step of every backup: the age metric then shows the backup just stored.
       if (req.location === 'primary') await deps.metrics.refreshBackupAge(req.redis);
-      return { location: req.location, deleted: plan.delete, kept: plan.keep.length, abortedUploads: aborted.length };
+      return { location: req.location, deleted, locked, kept: plan.keep.length + locked.length, abortedUploads: aborted.length };
     },
   };
 }

@@ -1,6 +1,7 @@
 // `titan backup`, `titan backups list`, `titan backups verify`.
 import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
+import type { ObjectLock } from '../infra/backup-store';
 import { type Verdict, verifyStoredBackup } from '../infra/backup-verify';
 import type { RetentionClass } from '../lib/manifest';
 import { Kind, WorkflowId } from '../lib/names';
@@ -27,15 +28,18 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
     describe: (r) => [
       `${r.backupId}  ${humanBytes(r.bytes)}  sha256 ${r.sha256.slice(0, 16)}…  in ${r.locations.join(', ')}`,
       ...r.retention.flatMap((x) => x.deleted.map((d) => `  retention (${x.location}): deleted ${d.id}: ${d.reason}`)),
+      ...r.retention.flatMap((x) => (x.locked ?? []).map((d) => `  retention (${x.location}): kept ${d.id}: ${d.reason}`)),
     ].join('\n'),
   });
 }
 
 export async function listBackups(loaded: LoadedEnvironment, opts: { redis: string; json: boolean }) {
-  const byId = new Map<string, { id: string; valid: boolean; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; problems: string[] }>();
+  const byId = new Map<string, { id: string; valid: boolean; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; locks: string[]; problems: string[] }>();
   for (const store of buildDeps(loaded).allStores) {
     for (const e of await store.list(opts.redis)) {
-      const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], problems: [] };
+      const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], locks: [], problems: [] };
+      if (e.lock) row.locks.push(`${store.name}: ${describeLock(e.lock)}`);
+      if (e.lockProblem) row.problems.push(`${store.name}: ${e.lockProblem}`);
       if (e.problem) {
         row.problems.push(`${store.name}: ${e.problem}`);
         row.createdAt ??= e.lastModified?.toISOString();
@@ -55,6 +59,7 @@ export async function listBackups(loaded: LoadedEnvironment, opts: { redis: stri
     age: r.createdAt ? humanAge(new Date(r.createdAt)) : '-',
     class: r.retentionClass ?? '-',
     locations: r.locations.join(',') || '-',
+    lock: r.locks.join('; ') || '-',
     problems: r.problems.join('; '),
   }))));
 }
@@ -66,6 +71,11 @@ export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: str
     verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b, total) => bar?.update(b, total, '')));
     bar?.stop();
   }
-  printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}`).join('\n'));
+  printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}${
+    v.lockProblem ? `; LOCK: ${v.lockProblem}` : v.lock ? `; ${describeLock(v.lock)}` : ''}`).join('\n'));
   return verdicts.every((v) => v.valid);
+}
+
+function describeLock(l: ObjectLock): string {
+  return `${l.mode} until ${l.until.toISOString()}`;
 }

@@ -2,8 +2,9 @@
 // cleanup. Shared by the backup activities and the CLI; S3 errors that retrying cannot fix are
 // turned into named non-retryable failures here, once.
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand,
+  HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListObjectVersionsCommand,
+  PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure } from '@temporalio/common';
@@ -16,6 +17,12 @@ import { ErrorType } from '../lib/errors';
 // Node 22 would otherwise break the CLI's one-line errors (see docs/known-limits.md).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** An S3 Object Lock retention: no one can delete or replace this object version before `until`. */
+export interface ObjectLock {
+  mode: string;
+  until: Date;
+}
+
 export interface StoredEntry {
   id: string;
   manifest?: BackupManifest;
@@ -23,6 +30,10 @@ export interface StoredEntry {
   problem?: string;
   objectBytes?: number;
   lastModified?: Date;
+  /** In a locked location: the lock on the snapshot and manifest (the earlier until of the two)… */
+  lock?: ObjectLock;
+  /** …or why the backup is not locked as the location requires. */
+  lockProblem?: string;
 }
 
 export class BackupStore {
@@ -56,6 +67,18 @@ export class BackupStore {
   /** Fails non-retryably when the bucket does not exist or the credentials are refused. */
   async checkBucket(): Promise<void> {
     await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), true);
+    if (!this.location.objectLock) return;
+    // Lock headers on a bucket without Object Lock are refused at the first PUT: say so before any snapshot.
+    const conf = await this.call(() => this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))).catch(() => undefined);
+    if (conf?.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') {
+      throw ApplicationFailure.nonRetryable(`${this.where()}: objectLock is configured but the bucket does not have Object Lock enabled (it can only be enabled when the bucket is created)`, ErrorType.ConfigInvalid);
+    }
+  }
+
+  /** The lock headers for an object retained until `until`; none when this location is not locked. */
+  private lockParams(until?: Date) {
+    const mode = this.location.objectLock?.mode;
+    return mode && until ? { ObjectLockMode: mode, ObjectLockRetainUntilDate: until } : {};
   }
 
   /** Aborts multipart uploads under a key prefix, optionally only those started before a time. */
@@ -70,20 +93,22 @@ export class BackupStore {
     return aborted;
   }
 
-  newUpload(key: string, body: Readable, partSize: number, queueSize: number): Upload {
+  /** `retainUntil` locks the object in a locked location (the headers go on CreateMultipartUpload). */
+  newUpload(key: string, body: Readable, partSize: number, queueSize: number, retainUntil?: Date): Upload {
     return new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/octet-stream', ...this.lockParams(retainUntil) },
       partSize,
       queueSize,
       leavePartsOnError: false,
     });
   }
 
-  async headObject(key: string): Promise<{ bytes: number; etag: string } | undefined> {
+  async headObject(key: string): Promise<{ bytes: number; etag: string; lock?: ObjectLock } | undefined> {
     try {
       const h = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
-      return { bytes: h.ContentLength ?? 0, etag: (h.ETag ?? '').replace(/"/g, '') };
+      const lock = h.ObjectLockMode && h.ObjectLockRetainUntilDate ? { mode: h.ObjectLockMode, until: h.ObjectLockRetainUntilDate } : undefined;
+      return { bytes: h.ContentLength ?? 0, etag: (h.ETag ?? '').replace(/"/g, ''), ...(lock && { lock }) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -101,8 +126,28 @@ export class BackupStore {
     return res.Body as Readable;
   }
 
-  async putManifest(redis: string, m: BackupManifest): Promise<void> {
-    await this.putText(this.keys(redis, m.id).manifest, JSON.stringify(m, null, 2), 'application/json');
+  async putManifest(redis: string, m: BackupManifest, retainUntil?: Date): Promise<void> {
+    const key = this.keys(redis, m.id).manifest;
+    await this.call(() => this.client.send(new PutObjectCommand({
+      Bucket: this.bucket, Key: key, Body: JSON.stringify(m, null, 2), ContentType: 'application/json', ...this.lockParams(retainUntil),
+    })));
+  }
+
+  /**
+   * In a locked location: the current snapshot and manifest versions' lock, or why they lack the
+   * one the location requires (never locked, another mode, or replaced by an unlocked version).
+   */
+  async lockStatus(redis: string, id: string): Promise<Pick<StoredEntry, 'lock' | 'lockProblem'>> {
+    const mode = this.location.objectLock?.mode;
+    if (!mode) return {};
+    const k = this.keys(redis, id);
+    const [object, manifest] = await Promise.all([this.headObject(k.object), this.headObject(k.manifest)]);
+    const missing = [object && !object.lock && 'snapshot', manifest && !manifest.lock && 'manifest'].filter(Boolean);
+    if (missing.length) return { lockProblem: `${missing.join(' and ')} not locked (the location requires ${mode})` };
+    const locks = [object?.lock, manifest?.lock].filter((l): l is ObjectLock => !!l);
+    if (locks.length === 0) return {};
+    const lock = locks.reduce((a, b) => (b.until < a.until ? b : a));
+    return { lock, ...(locks.some((l) => l.mode !== mode) && { lockProblem: `locked ${locks.map((l) => l.mode).join('/')}, the location requires ${mode}` }) };
   }
 
   /** The manifest of a backup, undefined when absent; throws when present but unreadable. */
@@ -143,6 +188,7 @@ export class BackupStore {
         : e.objectBytes === undefined ? 'snapshot object missing'
         : e.objectBytes !== e.manifest.bytes ? 'object size differs from manifest' : undefined;
     }
+    if (this.location.objectLock) await Promise.all([...entries.values()].map(async (e) => Object.assign(e, await this.lockStatus(redis, e.id))));
     return [...entries.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
@@ -178,11 +224,59 @@ export class BackupStore {
     return out.sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0));
   }
 
-  /** Deletes the manifest first, so a crash half-way leaves an orphan object, never a false valid backup. */
-  async deleteBackup(redis: string, id: string): Promise<void> {
+  /**
+   * Deletes the manifest first, so a crash half-way leaves an orphan object, never a false valid
+   * backup. In a locked location every version goes (a plain delete would only add a marker to
+   * the versioned bucket), and nothing is deleted while any version is still locked: `lockedUntil`
+   * then says until when.
+   */
+  async deleteBackup(redis: string, id: string, now = new Date()): Promise<{ lockedUntil?: Date }> {
     const k = this.keys(redis, id);
-    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.manifest })));
-    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.object })));
+    if (!this.location.objectLock) {
+      await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.manifest })));
+      await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k.object })));
+      return {};
+    }
+    const versions = (await this.versions(k.dir)).sort((a, b) => Number(b.key === k.manifest) - Number(a.key === k.manifest));
+    const until = (await Promise.all(versions.map((v) => (v.deleteMarker ? undefined : this.retainUntilOf(v.key, v.versionId))))).filter((d): d is Date => !!d && d > now);
+    if (until.length) return { lockedUntil: until.reduce((a, b) => (b > a ? b : a)) };
+    for (const v of versions) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: v.key, VersionId: v.versionId }));
+      } catch (err) {
+        // Our clock may run ahead of the store's: its refusal of a version still locked is not a failure.
+        const lockedUntil = err instanceof S3ServiceException && err.$metadata.httpStatusCode === 403 ? await this.retainUntilOf(v.key, v.versionId) : undefined;
+        if (lockedUntil) return { lockedUntil };
+        throw this.explain(err, false);
+      }
+    }
+    return {};
+  }
+
+  /** Every version and delete marker under a key prefix. */
+  async versions(prefix: string): Promise<{ key: string; versionId: string; deleteMarker: boolean }[]> {
+    const out: { key: string; versionId: string; deleteMarker: boolean }[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await this.call(() => this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker })));
+      for (const v of page.Versions ?? []) out.push({ key: v.Key!, versionId: v.VersionId!, deleteMarker: false });
+      for (const m of page.DeleteMarkers ?? []) out.push({ key: m.Key!, versionId: m.VersionId!, deleteMarker: true });
+      [keyMarker, versionIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextVersionIdMarker] : [undefined, undefined];
+    } while (keyMarker);
+    return out;
+  }
+
+  /** A version's retain-until date; undefined when it has no retention. */
+  private async retainUntilOf(key: string, versionId: string): Promise<Date | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectRetentionCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+      return r.Retention?.RetainUntilDate;
+    } catch (err) {
+      // No retention on this version (SeaweedFS answers 404 ObjectLockConfigurationNotFoundError), or a delete marker.
+      if (err instanceof S3ServiceException && [404, 405].includes(err.$metadata.httpStatusCode ?? 0)) return undefined;
+      throw this.explain(err, false);
+    }
   }
 
   /** Runs one S3 call, naming the location and bucket in failures retrying cannot fix. */
@@ -194,9 +288,13 @@ export class BackupStore {
     }
   }
 
+  private where() {
+    return `${this.name} backup location ${this.location.endpoint}/${this.bucket}`;
+  }
+
   private explain(err: unknown, headBucket: boolean): unknown {
     if (!(err instanceof S3ServiceException)) return err;
-    const where = `${this.name} backup location ${this.location.endpoint}/${this.bucket}`;
+    const where = this.where();
     // HEAD responses carry no error code, so a 404 on HeadBucket is the only sign of a missing bucket.
     if (err.name === 'NoSuchBucket' || (headBucket && err.$metadata.httpStatusCode === 404)) {
       return ApplicationFailure.nonRetryable(`${where}: bucket does not exist`, ErrorType.BucketMissing);

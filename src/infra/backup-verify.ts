@@ -2,7 +2,7 @@
 // structure and CRC64. This is what "valid backup" means for listing, restore and drills.
 import { createHash } from 'node:crypto';
 import { RdbVerifier } from '../lib/rdb';
-import type { BackupStore } from './backup-store';
+import type { BackupStore, ObjectLock } from './backup-store';
 
 export interface Verdict {
   id: string;
@@ -10,6 +10,9 @@ export interface Verdict {
   valid: boolean;
   problems: string[];
   bytes: number;
+  /** In a locked location: the backup's lock, or why it lacks the one required (valid says nothing about it). */
+  lock?: ObjectLock;
+  lockProblem?: string;
 }
 
 export async function verifyStoredBackup(store: BackupStore, redis: string, id: string, onBytes?: (bytes: number, total: number) => void): Promise<Verdict> {
@@ -30,6 +33,7 @@ export async function verifyStoredBackup(store: BackupStore, redis: string, id: 
     verdict.problems.push('snapshot object missing');
     return verdict;
   }
+  Object.assign(verdict, await store.lockStatus(redis, id));
   const sha = createHash('sha256');
   const rdb = new RdbVerifier();
   try {

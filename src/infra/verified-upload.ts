@@ -21,6 +21,8 @@ export interface UploadOptions {
   /** Called as bytes pass; the caller throttles and heartbeats. */
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** In a locked location: the object's retain-until date. */
+  retainUntil?: Date;
   /** Hooks into the RDB check, e.g. to sample keys as they pass. */
   verifier?: RdbVerifierOptions;
 }
@@ -29,7 +31,7 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
   const verifier = new RdbVerifier(opts.verifier);
   const digest = new StreamDigest(opts.partSize);
   const body = new PassThrough({ highWaterMark: 1 << 20 });
-  const upload = store.newUpload(key, body, opts.partSize, opts.queueSize);
+  const upload = store.newUpload(key, body, opts.partSize, opts.queueSize, opts.retainUntil);
   const uploaded = upload.done();
   // An upload failure destroys the body, which stops the loop below (and a pending wait for
   // 'drain'); the failure itself is reported through `uploaded`.

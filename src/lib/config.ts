@@ -48,6 +48,12 @@ const s3Location = z.strictObject({
     prefix: z.string().regex(/^([^/].*\/)?$/, 'must be empty or end with "/" and not start with "/"').default(''),
     accessKeyIdEnv: envName,
     secretAccessKeyEnv: envName,
+    /**
+     * S3 Object Lock: each snapshot and manifest is written with a retain-until date (creation +
+     * its class's retention), so no one holding these keys can delete or replace it before then.
+     * The bucket must have been created with Object Lock enabled.
+     */
+    objectLock: z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE'], { error: 'must be COMPLIANCE or GOVERNANCE' }) }).optional(),
   }),
 });
 

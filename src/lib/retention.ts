@@ -24,6 +24,12 @@ export interface RetentionDecision {
 
 const HOUR = 3_600_000;
 
+/** When a backup of this class expires: the retain-until date of its Object Lock. */
+export function retainUntil(createdAt: Date, retentionClass: RetentionClass, p: Pick<RetentionPolicy, 'hourlyHours' | 'dailyDays'>): Date {
+  const hours = retentionClass === 'hourly' ? p.hourlyHours : p.dailyDays * 24;
+  return new Date(createdAt.getTime() + hours * HOUR);
+}
+
 export function decideRetention(backups: StoredBackup[], policy: RetentionPolicy, now: Date): { delete: RetentionDecision[]; keep: string[] } {
   const valid = backups.filter((b) => b.retentionClass);
   const newestValid = valid.reduce<StoredBackup | undefined>((a, b) => (!a || b.createdAt > a.createdAt ? b : a), undefined);
