@@ -49,9 +49,10 @@ NAMESPACES=(default titan-test)
 
 # SeaweedFS instances: every sub-server gets an explicit HTTP and gRPC port (none is left to
 # SeaweedFS's "HTTP port + 10000" default or to its search for a free port).
-#           s3   +grpc  master +grpc volume +grpc filer +grpc admin +grpc  bucket        key-id / secret variables
-S3_PRIMARY=(8333 18333 9333 19333 8081 18081 8888 18888 23646 33646 titan-backups TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY)
-S3_OFFSITE=(8334 18334 9334 19334 8082 18082 8889 18889 23647 33647 titan-offsite TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY)
+# The off-site bucket has S3 Object Lock (titan.yaml locks that location in COMPLIANCE mode).
+#           s3   +grpc  master +grpc volume +grpc filer +grpc admin +grpc  bucket        key-id / secret variables                                   object lock
+S3_PRIMARY=(8333 18333 9333 19333 8081 18081 8888 18888 23646 33646 titan-backups TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY no)
+S3_OFFSITE=(8334 18334 9334 19334 8082 18082 8889 18889 23647 33647 titan-offsite TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY yes)
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }

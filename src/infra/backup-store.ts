@@ -71,7 +71,7 @@ export class BackupStore {
     // Lock headers on a bucket without Object Lock are refused at the first PUT: say so before any snapshot.
     const conf = await this.call(() => this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))).catch(() => undefined);
     if (conf?.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') {
-      throw ApplicationFailure.nonRetryable(`${this.where()}: objectLock is configured but the bucket does not have Object Lock enabled (it can only be enabled when the bucket is created)`, ErrorType.ConfigInvalid);
+      throw ApplicationFailure.nonRetryable(`${this.where()}: objectLock is configured but the bucket does not have Object Lock enabled (enable bucket versioning, then Object Lock, or remove objectLock)`, ErrorType.ConfigInvalid);
     }
   }
 

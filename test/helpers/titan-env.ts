@@ -16,6 +16,8 @@ export interface TestEnvOptions {
   redisPasswordEnv?: string;
   primaryBucket?: string;
   offsite?: boolean;
+  /** Object Lock on the off-site location (the stack's off-site bucket has Object Lock enabled). */
+  offsiteLock?: 'COMPLIANCE' | 'GOVERNANCE';
   partSizeMiB?: number;
   retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
   schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string; from?: string }>;
@@ -44,6 +46,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
   const s3 = (endpoint: string, bucket: string, keyEnv: string, secretEnv: string) => ({
     s3: { endpoint, bucket, prefix, accessKeyIdEnv: keyEnv, secretAccessKeyEnv: secretEnv },
   });
+  const withLock = (l: ReturnType<typeof s3>, mode?: string) => (mode ? { s3: { ...l.s3, objectLock: { mode } } } : l);
   const doc = {
     environment,
     secretsFile,
@@ -65,7 +68,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
       partSizeMiB: o.partSizeMiB ?? 5,
       locations: {
         primary: s3('http://127.0.0.1:8333', o.primaryBucket ?? 'titan-backups', 'TITAN_S3_ACCESS_KEY_ID', 'TITAN_S3_SECRET_ACCESS_KEY'),
-        ...(o.offsite === false ? {} : { offsite: s3('http://127.0.0.1:8334', 'titan-offsite', 'TITAN_OFFSITE_S3_ACCESS_KEY_ID', 'TITAN_OFFSITE_S3_SECRET_ACCESS_KEY') }),
+        ...(o.offsite === false ? {} : { offsite: withLock(s3('http://127.0.0.1:8334', 'titan-offsite', 'TITAN_OFFSITE_S3_ACCESS_KEY_ID', 'TITAN_OFFSITE_S3_SECRET_ACCESS_KEY'), o.offsiteLock) }),
       },
       retention: o.retention ?? {},
       schedules: o.schedules ?? {},

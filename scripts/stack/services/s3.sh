@@ -11,7 +11,7 @@ s3_conf() { # s3_conf SERVICE -> sets the S3_* variables for that instance
   esac
   S3_PORT=${c[0]} S3_GRPC=${c[1]} MASTER_PORT=${c[2]} MASTER_GRPC=${c[3]}
   VOLUME_PORT=${c[4]} VOLUME_GRPC=${c[5]} FILER_PORT=${c[6]} FILER_GRPC=${c[7]}
-  ADMIN_PORT=${c[8]} ADMIN_GRPC=${c[9]} S3_BUCKET=${c[10]} S3_KEY_VAR=${c[11]} S3_SECRET_VAR=${c[12]}
+  ADMIN_PORT=${c[8]} ADMIN_GRPC=${c[9]} S3_BUCKET=${c[10]} S3_KEY_VAR=${c[11]} S3_SECRET_VAR=${c[12]} S3_LOCK=${c[13]}
 }
 
 spawn_s3() {
@@ -67,29 +67,52 @@ JSON
     "${sock[@]}"
 }
 
-# s3_request SERVICE METHOD PATH: prints the HTTP status of a signed request (000 if none)
+# s3_request SERVICE METHOD PATH [CURL-ARGS…]: prints the HTTP status of a signed request (000 if none)
 s3_request() {
   local svc=$1 method=$2 path=$3 key secret
+  shift 3
   s3_conf "$svc"
   key=${!S3_KEY_VAR} secret=${!S3_SECRET_VAR}
   # credentials go through stdin (-K -), never the command line
   printf 'user = "%s:%s"\n' "$key" "$secret" |
-    curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -K - \
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -K - "$@" \
       --aws-sigv4 "aws:amz:us-east-1:s3" -X "$method" "http://$IP:$S3_PORT$path" 2>/dev/null || true
+}
+
+# s3_put_xml SERVICE PATH XML: a signed PUT of an XML body (curl signs a body only given its
+# x-amz-content-sha256, and a bare "?x" subresource only written "?x=")
+s3_put_xml() {
+  local body='<?xml version="1.0" encoding="UTF-8"?>'$3
+  s3_request "$1" PUT "$2" -H 'Content-Type: application/xml' \
+    -H "x-amz-content-sha256: $(printf %s "$body" | sha256sum | cut -d' ' -f1)" --data-binary "$body"
+}
+
+# A bucket of an earlier stack, created without Object Lock: S3 (and SeaweedFS) can enable it on
+# an existing bucket once versioning is on. Objects already there stay unlocked (`titan backups
+# list` says so) until retention removes them.
+s3_enable_lock() {
+  local svc=$1
+  [ "$(s3_request "$svc" GET "/$S3_BUCKET?object-lock=")" = 200 ] && return 0
+  [ "$(s3_put_xml "$svc" "/$S3_BUCKET?versioning=" '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>')" = 200 ] || return 1
+  [ "$(s3_put_xml "$svc" "/$S3_BUCKET?object-lock=" '<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>')" = 200 ] || return 1
+  say "enabled Object Lock on the existing bucket $S3_BUCKET of $svc (objects already there stay unlocked)"
 }
 
 ready_s3() {
   local svc=$1 code
   s3_conf "$svc"
   code=$(s3_request "$svc" HEAD "/$S3_BUCKET")
+  local lock=()
+  [ "$S3_LOCK" = yes ] && lock=(-H 'x-amz-bucket-object-lock-enabled: true')
   case $code in
-    200) return 0 ;;
+    200) ;;
     404)
-      code=$(s3_request "$svc" PUT "/$S3_BUCKET")
+      code=$(s3_request "$svc" PUT "/$S3_BUCKET" "${lock[@]}")
       [ "$code" = 200 ] || return 1
-      say "created bucket $S3_BUCKET on $svc"
-      [ "$(s3_request "$svc" HEAD "/$S3_BUCKET")" = 200 ]
+      say "created bucket $S3_BUCKET on $svc${lock[*]:+ with Object Lock}"
+      [ "$(s3_request "$svc" HEAD "/$S3_BUCKET")" = 200 ] || return 1
       ;;
     *) return 1 ;;
   esac
+  [ "$S3_LOCK" != yes ] || s3_enable_lock "$svc"
 }
