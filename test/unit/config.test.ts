@@ -12,6 +12,7 @@ describe('environment file', () => {
     assert.equal(env.backups.locations.primary.s3.region, 'us-east-1');
     assert.deepEqual(Object.keys(env.backups.schedules), ['hourly', 'daily']);
     assert.equal(env.backups.retention.orphanGraceHours, 6);
+    assert.deepEqual([env.backups.locations.primary.s3.objectLock, env.backups.locations.offsite!.s3.objectLock], [undefined, { mode: 'COMPLIANCE' }]);
     assert.deepEqual([env.logging!.minRetentionDays, env.logging!.shipEvery], [30, '1m']);
   });
 
@@ -29,6 +30,7 @@ describe('environment file', () => {
     ['a key like none of the known ones', (d) => (d.backups.locations.primary.s3.colour = 'blue'), /^titan\.yaml: backups\.locations\.primary\.s3: unknown key "colour"$/],
     ['a bad cron', (d) => (d.backups.schedules.hourly.cron = 'every hour'), /^titan\.yaml: backups\.schedules\.hourly\.cron: must be a 5-field cron/],
     ['a schedule for an unknown Redis', (d) => (d.backups.schedules.daily.redis = 'cache'), /^titan\.yaml: backups\.schedules\.daily\.redis: no Redis instance named "cache"$/],
+    ['an Object Lock mode S3 does not have', (d) => (d.backups.locations.offsite.s3.objectLock = { mode: 'STRICT' }), /^titan\.yaml: backups\.locations\.offsite\.s3\.objectLock\.mode: must be COMPLIANCE or GOVERNANCE$/],
     ['a non-S3 endpoint', (d) => (d.backups.locations.offsite.s3.endpoint = 'ftp://x'), /^titan\.yaml: backups\.locations\.offsite\.s3\.endpoint: /],
     ['a bad catch-up window', (d) => (d.backups.catchupWindow = 'soon'), /^titan\.yaml: backups\.catchupWindow: must be a duration/],
     ['a log store URL that is not HTTP', (d) => (d.logging.store.victorialogs.url = 'tcp://127.0.0.1:9428'), /^titan\.yaml: logging\.store\.victorialogs\.url: /],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decideRetention, type StoredBackup } from '../../src/lib/retention';
+import { decideRetention, retainUntil, type StoredBackup } from '../../src/lib/retention';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
@@ -32,5 +32,14 @@ describe('tiered retention', () => {
     ], policy, now);
     assert.deepEqual(r.keep, ['newest']);
     assert.deepEqual(r.delete.map((d) => d.id).sort(), ['newer-orphan', 'old']);
+  });
+
+  it('locks a backup exactly as long as its class is kept', () => {
+    assert.equal(retainUntil(now, 'hourly', policy).toISOString(), '2026-11-27T12:00:00.000Z');
+    assert.equal(retainUntil(now, 'daily', policy).toISOString(), '2026-12-30T12:00:00.000Z');
+    // Retention deletes a backup only once past that date, never before.
+    const at = (d: Date) => decideRetention([{ id: 'old', createdAt: now, retentionClass: 'hourly' }, { id: 'new', createdAt: new Date(d.getTime() + 1), retentionClass: 'hourly' }], policy, d).delete.map((x) => x.id);
+    const until = retainUntil(now, 'hourly', policy);
+    assert.deepEqual([at(until), at(new Date(until.getTime() + 1000))], [[], ['old']]);
   });
 });
