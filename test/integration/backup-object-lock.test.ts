@@ -104,5 +104,11 @@ describe('backup: S3 Object Lock on the off-site location', function () {
     assert.deepEqual({ deleted: late.deleted.map((d) => d.id), locked: late.locked }, { deleted: [first.backupId], locked: [] });
     assert.deepEqual(await offsite!.versions(keys.dir), []);
     assert.deepEqual((await offsite!.list('main')).map((e) => e.id), [second.backupId]);
+
+    // Leave nothing locked behind: once the second backup's lock ends, it goes too.
+    const secondUntil = (await offsite!.headObject(offsite!.keys('main', second.backupId).object))!.lock!.until;
+    await sleep(Math.max(0, secondUntil.getTime() + 1500 - Date.now()));
+    assert.deepEqual(await offsite!.deleteBackup('main', second.backupId), {});
+    assert.deepEqual(await offsite!.versions(env.prefix), []);
   });
 });
