@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createRedisBackupActivities, type RetentionReport } from '../../src/activities/redis-backup';
 import { buildDeps } from '../../src/deps';
+import { BackupStore } from '../../src/infra/backup-store';
 import { verifyStoredBackup } from '../../src/infra/backup-verify';
 import { retainUntil } from '../../src/lib/retention';
 import { runBackup, sha256, stores } from '../helpers/backups';
@@ -110,5 +111,20 @@ describe('backup: S3 Object Lock on the off-site location', function () {
     await sleep(Math.max(0, secondUntil.getTime() + 1500 - Date.now()));
     assert.deepEqual(await offsite!.deleteBackup('main', second.backupId), {});
     assert.deepEqual(await offsite!.versions(env.prefix), []);
+  });
+
+  it('the stack\'s off-site bucket has Object Lock; a location locked on a bucket without it is refused before anything is written', async () => {
+    const [primary, offsite] = stores(env);
+    await offsite!.checkBucket();
+    const l = primary!.location;
+    const lockedPrimary = new BackupStore('primary', { ...l, objectLock: { mode: 'COMPLIANCE' } }, {
+      accessKeyId: env.loaded.secret(l.accessKeyIdEnv, 'accessKeyIdEnv'),
+      secretAccessKey: env.loaded.secret(l.secretAccessKeyEnv, 'secretAccessKeyEnv'),
+    });
+    await assert.rejects(lockedPrimary.checkBucket(), (err: Error & { type?: string }) => {
+      assert.equal(err.type, 'ConfigInvalid');
+      assert.match(err.message, /^primary backup location http:\/\/127\.0\.0\.1:8333\/titan-backups: objectLock is configured but the bucket does not have Object Lock enabled/);
+      return true;
+    });
   });
 });
