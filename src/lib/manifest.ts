@@ -6,7 +6,7 @@ export const MANIFEST_FORMAT = 'titan-backup/1';
 /** Client-side encryption of the snapshot object (src/infra/segment-crypto.ts). */
 export const ENCRYPTION_FORMAT = 'stream-aes-256-gcm/1';
 /** Plaintext bytes per encrypted segment. */
-export const SEGMENT_BYTES = 64 * 1024;
+export const SEGMENT_BYTES = 1024 * 1024;
 
 const dbCounts = z.record(z.string().regex(/^\d+$/), z.strictObject({ keys: z.number().int().min(0), expires: z.number().int().min(0) }));
 
