@@ -5,7 +5,9 @@
 // Each size runs BENCH_ROUNDS rounds (default 3), alternating which side goes first; medians are
 // compared. Prints both times, the ratio titan/manual (target ≤ 0.75), the worker's peak RSS
 // growth (target ≤ 150 MiB, the same ±10% at every size), and the CPU seconds each side cost the
-// S3 server, so the two cores' budget is visible. Sizes: BENCH_SIZES_GIB (default "1,4").
+// S3 server, so the two cores' budget is visible. A third side, titan with backups.encryption,
+// gives the cost of encryption as the ratio encrypted/plaintext (target ≤ 1.05). Sizes:
+// BENCH_SIZES_GIB (default "1,4").
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { type RedisServer, startRedisServer } from '../test/helpers/redis-server
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
+import { aws, benchEncryption, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -94,9 +96,12 @@ async function benchSize(gib: number, rounds: number) {
     process.env.TITAN_TEST_REDIS_PASSWORD = redis.password;
     await redis.client().call('DEBUG', 'POPULATE', String(Math.round((gib * GiB) / (VALUE_BYTES + 40))), 'bench', String(VALUE_BYTES));
     const env = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD', offsite: false, partSizeMiB: 8 });
+    const envEnc = writeTestEnvironment({ redisUrl: redis.url, redisPasswordEnv: 'TITAN_TEST_REDIS_PASSWORD', offsite: false, partSizeMiB: 8, encryption: benchEncryption() });
     const [primary] = stores(env);
+    const [primaryEnc] = stores(envEnc);
     const manual: Sample[] = [];
     const titan: Sample[] = [];
+    const encrypted: Sample[] = [];
     const growth: number[] = [];
     let rdbBytes = 0;
     for (let round = 0; round < rounds; round++) {
@@ -112,15 +117,21 @@ async function benchSize(gib: number, rounds: number) {
           titan.push(r);
           growth.push(r.rssGrowth);
         },
+        async () => {
+          const r = await titanBackup(envEnc, primaryEnc!);
+          if (rdbBytes && r.bytes !== rdbBytes) throw new Error(`titan (encrypted) stored ${r.bytes} bytes, the runbook ${rdbBytes}`);
+          encrypted.push(r);
+        },
       ];
-      for (const side of round % 2 ? sides.reverse() : sides) await side();
+      // Each side goes first in turn.
+      for (let i = 0; i < sides.length; i++) await sides[(round + i) % sides.length]!();
     }
     return {
       gib, rdbBytes,
-      manual: median(manual.map((s) => s.seconds)), titan: median(titan.map((s) => s.seconds)),
+      manual: median(manual.map((s) => s.seconds)), titan: median(titan.map((s) => s.seconds)), encrypted: median(encrypted.map((s) => s.seconds)),
       manualS3Cpu: median(manual.map((s) => s.s3Cpu)), titanS3Cpu: median(titan.map((s) => s.s3Cpu)),
       rssGrowth: Math.max(...growth),
-      all: { manual: manual.map((s) => +s.seconds.toFixed(2)), titan: titan.map((s) => +s.seconds.toFixed(2)) },
+      all: { manual: manual.map((s) => +s.seconds.toFixed(2)), titan: titan.map((s) => +s.seconds.toFixed(2)), encrypted: encrypted.map((s) => +s.seconds.toFixed(2)) },
     };
   } finally {
     await redis.stop();
@@ -139,6 +150,8 @@ async function main() {
     results.push(r);
     console.log(`${String(gib).padStart(3)} GiB  ${String(r.rdbBytes).padEnd(12)}  ${r.manual.toFixed(2).padStart(10)}  ${r.titan.toFixed(2).padStart(9)}  ${(r.titan / r.manual).toFixed(2).padStart(5)}  ${(r.rssGrowth / MiB).toFixed(1).padStart(17)} MiB  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
   }
+  console.log('encryption: dataset  titan plaintext (s)  titan encrypted (s)  ratio (target ≤ 1.05)  all encrypted runs');
+  for (const r of results) console.log(`            ${String(r.gib).padStart(3)} GiB  ${r.titan.toFixed(2).padStart(19)}  ${r.encrypted.toFixed(2).padStart(19)}  ${(r.encrypted / r.titan).toFixed(3).padStart(21)}  ${r.all.encrypted.join(' ')}`);
   const growth = results.map((r) => r.rssGrowth);
   console.log(`peak RSS growth spread across sizes: ${(((Math.max(...growth) - Math.min(...growth)) / Math.min(...growth)) * 100).toFixed(1)}% (target ±10%)`);
 }

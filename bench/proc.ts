@@ -1,5 +1,6 @@
 // What both benchmarks read about processes and the stack: resident memory, CPU time, the
 // primary S3 server's pid and the AWS CLI the manual runbooks use.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../test/helpers/stack';
@@ -18,4 +19,10 @@ export function rssBytes(pid: number): number {
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** backups.encryption for the encrypted variant of a benchmark, with a fresh key in the environment. */
+export function benchEncryption(): { current: string; keys: Record<string, { keyEnv: string }> } {
+  process.env.TITAN_BENCH_BACKUP_KEY = randomBytes(32).toString('base64');
+  return { current: 'bench', keys: { bench: { keyEnv: 'TITAN_BENCH_BACKUP_KEY' } } };
 }

@@ -8,7 +8,9 @@
 //           sampling the worker's resident memory every 50 ms.
 // BENCH_ROUNDS rounds (default 3) alternate which side goes first; medians are compared. Prints
 // both times, the ratio titan/manual (target ≤ 1.10), each side's step times, the worker's peak
-// RSS growth and CPU seconds. Sizes: BENCH_SIZES_GIB (default "1").
+// RSS growth and CPU seconds. A third side restores the same data from an encrypted backup
+// (backups.encryption, its own prefix): the ratio encrypted/plaintext is the cost of decryption
+// (target ≤ 1.05). Sizes: BENCH_SIZES_GIB (default "1").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { type ManagedRedis, startManagedRedis } from '../test/helpers/managed-re
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
+import { aws, benchEncryption, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -187,24 +189,30 @@ async function benchSize(gib: number, rounds: number) {
   const redis = await startManagedRedis({ extra: ['rdbcompression no'] });
   const work = mkdtempSync(path.join(os.tmpdir(), 'titan-bench-restore-'));
   let env: TestEnv | undefined;
+  let envEnc: TestEnv | undefined;
   try {
     process.env[PASSWORD_ENV] = redis.password;
     env = writeTestEnvironment({ instances: { main: redis.instance(PASSWORD_ENV) }, offsite: false, partSizeMiB: 8 });
+    envEnc = writeTestEnvironment({ instances: { main: redis.instance(PASSWORD_ENV) }, offsite: false, partSizeMiB: 8, encryption: benchEncryption() });
     const [primary] = stores(env);
     const c = redis.client();
     await c.call('DEBUG', 'POPULATE', String(keys), 'bench', String(VALUE_BYTES));
     assertCount('populate', await c.dbsize(), keys);
     c.disconnect();
 
-    const setupWorker = spawnWorker(env, {}, 'pipe');
-    await ready(setupWorker);
-    const client = await temporalClient();
+    const takeBackup = async (e: TestEnv) => {
+      const setupWorker = spawnWorker(e, {}, 'pipe');
+      await ready(setupWorker);
+      const client = await temporalClient();
+      return runBackup(client, e).finally(async () => {
+        setupWorker.kill('SIGTERM');
+        await once(setupWorker, 'exit');
+        await client.connection.close();
+      });
+    };
     const t0 = Date.now();
-    const backup = await runBackup(client, env!).finally(async () => {
-      setupWorker.kill('SIGTERM');
-      await once(setupWorker, 'exit');
-      await client.connection.close();
-    });
+    const backup = await takeBackup(env);
+    const backupEnc = await takeBackup(envEnc);
     const backupId = backup.backupId;
     if (backup.bytes < gib * GiB) throw new Error(`the RDB is ${backup.bytes} bytes, less than ${gib} GiB`);
     const objectKey = primary!.keys('main', backupId).object;
@@ -212,6 +220,7 @@ async function benchSize(gib: number, rounds: number) {
 
     const manual: ManualRun[] = [];
     const titan: TitanRun[] = [];
+    const encrypted: TitanRun[] = [];
     for (let round = 0; round < rounds; round++) {
       const sides = [
         async () => {
@@ -222,30 +231,41 @@ async function benchSize(gib: number, rounds: number) {
           await disaster(redis);
           titan.push(await titanRestore(redis, env!, backupId, keys));
         },
+        async () => {
+          await disaster(redis);
+          encrypted.push(await titanRestore(redis, envEnc!, backupEnc.backupId, keys));
+        },
       ];
-      const order = round % 2 ? ['titan', 'manual'] : ['manual', 'titan'];
-      for (const side of round % 2 ? sides.reverse() : sides) await side();
+      const names = ['manual', 'titan', 'titan encrypted'];
+      const order = names.map((_, i) => names[(round + i) % names.length]!);
+      for (let i = 0; i < sides.length; i++) await sides[(round + i) % sides.length]!();
       const m = manual[round]!;
       const t = titan[round]!;
-      console.log(`  round ${round + 1} (${order.join(' first, then ')}): manual ${m.seconds.toFixed(2)} s, titan ${t.seconds.toFixed(2)} s, ratio ${(t.seconds / m.seconds).toFixed(2)}; `
+      const e = encrypted[round]!;
+      console.log(`  round ${round + 1} (${order.join(', ')}): manual ${m.seconds.toFixed(2)} s, titan ${t.seconds.toFixed(2)} s, ratio ${(t.seconds / m.seconds).toFixed(2)}; `
+        + `encrypted ${e.seconds.toFixed(2)} s, ratio to plaintext ${(e.seconds / t.seconds).toFixed(3)} (worker CPU ${e.workerCpu.toFixed(1)} s); `
         + `worker RSS +${(t.rssGrowth / MiB).toFixed(1)} MiB, worker CPU ${t.workerCpu.toFixed(1)} s; samples checked ${t.verification.samplesChecked}`);
       console.log(`    manual steps (s): ${Object.entries(m.steps).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(2)}`).join(', ')}`);
       console.log(`    titan steps (s):  ${Object.entries(t.steps).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(2)}`).join(', ')}`);
     }
     return {
       gib, bytes: backup.bytes, keys,
-      manual: median(manual.map((r) => r.seconds)), titan: median(titan.map((r) => r.seconds)),
+      manual: median(manual.map((r) => r.seconds)), titan: median(titan.map((r) => r.seconds)), encrypted: median(encrypted.map((r) => r.seconds)),
+      encryptedSteps: stepMedians(encrypted), encryptedWorkerCpu: median(encrypted.map((r) => r.workerCpu)),
       manualSteps: stepMedians(manual), titanSteps: stepMedians(titan),
       manualS3Cpu: median(manual.map((r) => r.s3Cpu)), titanS3Cpu: median(titan.map((r) => r.s3Cpu)),
       workerCpu: median(titan.map((r) => r.workerCpu)),
       rssGrowth: Math.max(...titan.map((r) => r.rssGrowth)),
-      all: { manual: manual.map((r) => r.seconds.toFixed(2)), titan: titan.map((r) => r.seconds.toFixed(2)) },
+      all: { manual: manual.map((r) => r.seconds.toFixed(2)), titan: titan.map((r) => r.seconds.toFixed(2)), encrypted: encrypted.map((r) => r.seconds.toFixed(2)) },
     };
   } finally {
-    if (env) await removeStored(env).catch((err) => console.error(`could not remove ${env!.prefix} from S3: ${err}`));
+    for (const e of [env, envEnc]) {
+      if (!e) continue;
+      await removeStored(e).catch((err) => console.error(`could not remove ${e.prefix} from S3: ${err}`));
+      rmSync(path.dirname(e.file), { recursive: true, force: true });
+    }
     await redis.stop();
     rmSync(work, { recursive: true, force: true });
-    if (env) rmSync(path.dirname(env.file), { recursive: true, force: true });
   }
 }
 
@@ -262,6 +282,8 @@ async function main() {
       + `${(r.rssGrowth / MiB).toFixed(1).padStart(18)} MiB  ${r.workerCpu.toFixed(1).padStart(12)}  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
     console.log(`  manual step medians (s): ${r.manualSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
     console.log(`  titan step medians (s):  ${r.titanSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
+    console.log(`  encryption: titan plaintext ${r.titan.toFixed(2)} s, titan encrypted ${r.encrypted.toFixed(2)} s, ratio ${(r.encrypted / r.titan).toFixed(3)} (target ≤ 1.05); worker CPU ${r.workerCpu.toFixed(1)} / ${r.encryptedWorkerCpu.toFixed(1)} s; all encrypted runs ${r.all.encrypted.join(' ')}`);
+    console.log(`  encrypted step medians (s): ${r.encryptedSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
   }
   console.log(`whole bench: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import Docker from 'dockerode';
+import { Keyring } from './infra/backup-keys';
 import { BackupStore } from './infra/backup-store';
 import { ConfigRepo } from './infra/config-repo';
 import type { ConfigSyncContext } from './infra/config-state';
@@ -72,13 +73,14 @@ export interface RecoveryContext {
 export function buildDeps(loaded: LoadedEnvironment): Deps {
   const { env, secret } = loaded;
   const locations = env.backups.locations;
+  const keyring = new Keyring(env.backups.encryption, secret);
   const makeStore = (name: LocationName) => {
     const loc = locations[name]!.s3;
     const field = `backups.locations.${name}.s3`;
     return new BackupStore(name, loc, {
       accessKeyId: secret(loc.accessKeyIdEnv, `${field}.accessKeyIdEnv`),
       secretAccessKey: secret(loc.secretAccessKeyEnv, `${field}.secretAccessKeyEnv`),
-    });
+    }, keyring);
   };
   const redis = (name: string) => {
     const r = env.redis[name];

@@ -10,6 +10,8 @@ ensure_secrets() {
   for name in "${SECRET_NAMES[@]}"; do
     grep -q "^$name=" "$SECRETS" || printf '%s=%s\n' "$name" "$(random_hex 16)" >>"$SECRETS"
   done
+  # the backup encryption key of titan.yaml (backups.encryption): 32 random bytes, base64
+  grep -q '^TITAN_BACKUP_KEY_K2026=' "$SECRETS" || printf 'TITAN_BACKUP_KEY_K2026=%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >>"$SECRETS"
   # beside its password, so a client finds the whole login in one place
   grep -q '^TITAN_REGISTRY_USER=' "$SECRETS" || printf 'TITAN_REGISTRY_USER=%s\n' "$REGISTRY_USER" >>"$SECRETS"
   [ "$added" = 1 ] && say "generated ${SECRETS#"$ROOT"/} (mode 600)"

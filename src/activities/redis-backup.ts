@@ -4,7 +4,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { decideRetention, type RetentionDecision, retainUntil } from '../lib/retention';
-import { type BackupManifest, MANIFEST_FORMAT, parseKeyspace, type RetentionClass } from '../lib/manifest';
+import { type BackupManifest, ENCRYPTION_FORMAT, MANIFEST_FORMAT, parseKeyspace, type RetentionClass, storedBytes } from '../lib/manifest';
 import type { LocationName } from '../lib/config';
 import { RdbError, type RdbVerifierOptions } from '../lib/rdb';
 import { ErrorType } from '../lib/errors';
@@ -13,7 +13,8 @@ import type { BackupStore } from '../infra/backup-store';
 import type { Deps } from '../deps';
 import { KeySampler } from '../infra/key-sampler';
 import { openRdbSync } from '../infra/redis-sync';
-import { uploadVerified } from '../infra/verified-upload';
+import { SegmentError } from '../infra/segment-crypto';
+import { type UploadOptions, uploadVerified } from '../infra/verified-upload';
 
 export interface SnapshotRequest {
   /** The instance backed up (backups are stored and restored under its name). */
@@ -46,7 +47,7 @@ function progressHeartbeat(phase: string, totalBytes?: number) {
 
 export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' | 'allStores' | 'partSize' | 'queueSize' | 'retention' | 'metrics'>) {
   /** Streams a source into a location with the configured part size and progress heartbeats. */
-  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, lockUntil: Date, totalBytes?: number, verifier?: RdbVerifierOptions) =>
+  const transfer = (source: AsyncIterable<Buffer>, store: BackupStore, key: string, phase: string, lockUntil: Date, totalBytes?: number, verifier?: RdbVerifierOptions, crypt?: UploadOptions['crypt']) =>
     uploadVerified(source, store, key, {
       retainUntil: lockUntil,
       partSize: deps.partSize,
@@ -54,6 +55,7 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       onBytes: progressHeartbeat(phase, totalBytes),
       signal: Context.current().cancellationSignal,
       verifier,
+      crypt,
     });
 
   return {
@@ -91,8 +93,11 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       const sampler = new KeySampler();
       // In a locked location the snapshot and its manifest cannot be deleted before the backup expires.
       const lockUntil = retainUntil(startedAt, req.retentionClass, deps.retention);
+      // Encrypted before it leaves the worker; the key is resolved here and never leaves it.
+      const keyId = store.keyring.current;
+      const crypt = keyId === undefined ? undefined : { mode: 'encrypt' as const, key: store.keyring.key(keyId), backupId: req.backupId };
       try {
-        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', lockUntil, sync.declaredBytes, sampler.hooks()).catch((err: unknown) => {
+        const up = await transfer(sync.payload, store, keys.object, 'snapshot to primary', lockUntil, sync.declaredBytes, sampler.hooks(), crypt).catch((err: unknown) => {
           // A snapshot this Redis cannot produce readably (format, version) will not improve on retry.
           if (err instanceof RdbError && ['BAD_MAGIC', 'UNSUPPORTED_VERSION', 'EMPTY'].includes(err.code)) {
             throw ApplicationFailure.nonRetryable(`snapshot of Redis ${req.redis} rejected: ${err.message}`, ErrorType.CorruptSnapshot);
@@ -116,6 +121,7 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
           etag: up.etag,
           workflowId: ctx.info.workflowExecution?.workflowId ?? 'none',
           samples: sampler.samples(),
+          ...(keyId !== undefined && { encryption: { format: ENCRYPTION_FORMAT, keyId, storedBytes: up.storedBytes } }),
         };
         await store.putManifest(req.redis, manifest, lockUntil);
         return manifest;
@@ -139,16 +145,19 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       const source = await primary.getObject(primary.keys(req.redis, req.backupId).object);
       const invalid = (why: string) => ApplicationFailure.nonRetryable(`primary copy of ${req.backupId} is not valid: ${why}`, ErrorType.BackupInvalid);
       const lockUntil = retainUntil(new Date(manifest.createdAt), manifest.retentionClass, deps.retention);
+      // The ciphertext is copied as is, and proven by decrypting it and checking the plaintext.
+      const enc = manifest.encryption;
+      const crypt = enc && { mode: 'decrypt' as const, key: primary.keyring.key(enc.keyId), backupId: req.backupId };
       let up;
       try {
-        up = await transfer(source, offsite, keys.object, 'copy to off-site', lockUntil, manifest.bytes);
+        up = await transfer(source, offsite, keys.object, 'copy to off-site', lockUntil, manifest.bytes, undefined, crypt);
       } catch (err) {
-        // Stored bytes that fail the RDB checks will fail them again: do not retry.
-        throw err instanceof RdbError ? invalid(err.message) : err;
+        // Stored bytes that fail the RDB or GCM checks will fail them again: do not retry.
+        throw err instanceof RdbError || err instanceof SegmentError ? invalid(err.message) : err;
       } finally {
         source.destroy();
       }
-      if (up.bytes !== manifest.bytes || up.sha256 !== manifest.sha256) {
+      if (up.bytes !== manifest.bytes || up.sha256 !== manifest.sha256 || up.storedBytes !== storedBytes(manifest)) {
         await offsite.deleteBackup(req.redis, req.backupId);
         throw invalid(`${up.bytes} bytes, sha256 ${up.sha256}; the manifest says ${manifest.bytes} bytes, sha256 ${manifest.sha256}`);
       }

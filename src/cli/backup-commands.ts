@@ -34,10 +34,13 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
 }
 
 export async function listBackups(loaded: LoadedEnvironment, opts: { redis: string; json: boolean }) {
-  const byId = new Map<string, { id: string; valid: boolean; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; locks: string[]; problems: string[] }>();
+  type Row = { id: string; valid: boolean; unreadable?: boolean; keyId?: string; bytes?: number; createdAt?: string; retentionClass?: string; locations: string[]; locks: string[]; problems: string[] };
+  const byId = new Map<string, Row>();
   for (const store of buildDeps(loaded).allStores) {
     for (const e of await store.list(opts.redis)) {
-      const row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], locks: [], problems: [] };
+      const row: Row = byId.get(e.id) ?? { id: e.id, valid: false, locations: [], locks: [], problems: [] };
+      row.keyId ??= e.manifest?.encryption?.keyId;
+      if (e.unreadable) row.unreadable = true;
       if (e.lock) row.locks.push(`${store.name}: ${describeLock(e.lock)}`);
       if (e.lockProblem) row.problems.push(`${store.name}: ${e.lockProblem}`);
       if (e.problem) {
@@ -54,10 +57,11 @@ export async function listBackups(loaded: LoadedEnvironment, opts: { redis: stri
   const rows = [...byId.values()].sort((a, b) => b.id.localeCompare(a.id));
   printResult(opts.json, rows, () => rows.length === 0 ? `no backups of Redis ${opts.redis}` : table(rows.map((r) => ({
     id: r.id,
-    valid: r.valid ? 'yes' : 'NO',
+    valid: r.valid ? 'yes' : r.unreadable ? 'unreadable' : 'NO',
     size: r.bytes === undefined ? '-' : humanBytes(r.bytes),
     age: r.createdAt ? humanAge(new Date(r.createdAt)) : '-',
     class: r.retentionClass ?? '-',
+    key: r.keyId ?? 'none',
     locations: r.locations.join(',') || '-',
     lock: r.locks.join('; ') || '-',
     problems: r.problems.join('; '),
@@ -71,8 +75,9 @@ export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: str
     verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b, total) => bar?.update(b, total, '')));
     bar?.stop();
   }
-  printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}${
-    v.lockProblem ? `; LOCK: ${v.lockProblem}` : v.lock ? `; ${describeLock(v.lock)}` : ''}`).join('\n'));
+  const key = (v: Verdict) => (v.keyId ? ` (key ${v.keyId})` : '');
+  const lock = (v: Verdict) => (v.lockProblem ? `; LOCK: ${v.lockProblem}` : v.lock ? `; ${describeLock(v.lock)}` : '');
+  printResult(opts.json, verdicts, () => verdicts.map((v) => `${v.location}: ${v.valid ? 'valid' : v.unreadable ? 'UNREADABLE' : 'INVALID'}${key(v)}${v.valid ? '' : `: ${v.problems.join('; ')}`}${lock(v)}`).join('\n'));
   return verdicts.every((v) => v.valid);
 }
 

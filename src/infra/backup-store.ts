@@ -10,8 +10,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
 import type { LocationName, S3Location } from '../lib/config';
-import { backupKeys, type BackupManifest, manifestSchema } from '../lib/manifest';
+import { backupKeys, type BackupManifest, manifestSchema, storedBytes } from '../lib/manifest';
 import { ErrorType } from '../lib/errors';
+import { Keyring } from './backup-keys';
 
 // The pinned SDK supports Node 20 (this machine's); its notice about future releases needing
 // Node 22 would otherwise break the CLI's one-line errors (see docs/known-limits.md).
@@ -34,6 +35,8 @@ export interface StoredEntry {
   lock?: ObjectLock;
   /** …or why the backup is not locked as the location requires. */
   lockProblem?: string;
+  /** The problem is a missing encryption key: the backup may be intact but cannot be read here. */
+  unreadable?: boolean;
 }
 
 export class BackupStore {
@@ -42,6 +45,8 @@ export class BackupStore {
     readonly name: LocationName,
     readonly location: S3Location,
     credentials: { accessKeyId: string; secretAccessKey: string },
+    /** The snapshot keys by id; without backups.encryption, backups are stored in plaintext. */
+    readonly keyring: Keyring = new Keyring(undefined, () => ''),
   ) {
     this.client = new S3Client({
       endpoint: location.endpoint,
@@ -186,7 +191,9 @@ export class BackupStore {
     for (const e of entries.values()) {
       e.problem ??= !e.manifest ? 'no manifest'
         : e.objectBytes === undefined ? 'snapshot object missing'
-        : e.objectBytes !== e.manifest.bytes ? 'object size differs from manifest' : undefined;
+        : e.objectBytes !== storedBytes(e.manifest) ? 'object size differs from manifest' : undefined;
+      const keyProblem = !e.problem && e.manifest?.encryption && this.keyring.problem(e.manifest.encryption.keyId);
+      if (keyProblem) Object.assign(e, { problem: keyProblem, unreadable: true });
     }
     if (this.location.objectLock) await Promise.all([...entries.values()].map(async (e) => Object.assign(e, await this.lockStatus(redis, e.id))));
     return [...entries.values()].sort((a, b) => a.id.localeCompare(b.id));

@@ -2,18 +2,21 @@
 // the later rename is atomic) and proves it valid on the way: size, SHA-256, RDB structure and
 // CRC64, and an RDB version the target Redis can read. A download cut short resumes with a ranged
 // GET from the last durable offset; the bytes already on disk are re-read to rebuild the hashes.
+// An encrypted backup is decrypted as it arrives (every GCM tag checked, the plaintext written):
+// its download resumes at the last durable segment boundary.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LocationName } from '../lib/config';
-import type { KeySample } from '../lib/manifest';
+import { type KeySample, SEGMENT_BYTES, storedBytes } from '../lib/manifest';
 import { RdbError, RdbVerifier } from '../lib/rdb';
 import { type ExpiryHistogram, newExpiryHistogram, recordExpiry, type StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
 import { type BackupStore, ManifestError } from './backup-store';
 import { stagingDir } from './data-dir';
+import { SegmentDecryptor, SegmentError, storedOffsetOfSegment } from './segment-crypto';
 
 /** What the workflow learns about a staged backup (small: no samples, no histogram). */
 /** Kept beside the staged file for the verification step (which may run on another worker). */
@@ -27,9 +30,11 @@ export interface DownloadProgress {
   phase: string;
   location: LocationName;
   etag: string;
-  /** Bytes written and flushed to disk. */
+  /** Bytes written and flushed to disk (plaintext). */
   bytes: number;
   totalBytes: number;
+  /** Of an encrypted object: its header's nonce prefix (public), to resume decrypting mid-object. */
+  noncePrefix?: string;
 }
 
 export const stagedFiles = (dataDir: string, backupId: string) => {
@@ -65,13 +70,20 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
   if (opts.maxRdbVersion !== undefined && manifest.rdbVersion > opts.maxRdbVersion) {
     throw invalid(`RDB version ${manifest.rdbVersion} is newer than the target Redis reads (${opts.maxRdbVersion})`);
   }
-  const key = store.keys(redis, backupId).object;
-  const head = await store.headObject(key);
+  const objectKey = store.keys(redis, backupId).object;
+  const head = await store.headObject(objectKey);
   if (!head) throw invalid('snapshot object missing');
-  if (head.bytes !== manifest.bytes) throw invalid(`object is ${head.bytes} bytes, the manifest says ${manifest.bytes}`);
+  if (head.bytes !== storedBytes(manifest)) throw invalid(`object is ${head.bytes} bytes, the manifest says ${storedBytes(manifest)}`);
+  const enc = manifest.encryption;
+  const key = enc && store.keyring.key(enc.keyId);
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   const partial = files.partial(store.name);
-  const resume = opts.resume?.location === store.name && opts.resume.etag === head.etag && existsSync(partial) ? Math.min(opts.resume.bytes, statSync(partial).size) : 0;
+  const prior = opts.resume;
+  let resume = prior?.location === store.name && prior.etag === head.etag && existsSync(partial) ? Math.min(prior.bytes, statSync(partial).size) : 0;
+  // Ciphertext is read back from a segment boundary, with the nonce prefix the earlier attempt saw.
+  if (enc) resume = prior?.noncePrefix ? resume - (resume % SEGMENT_BYTES) : 0;
+  const decrypt = key && new SegmentDecryptor(key, backupId, resume > 0 ? { prefix: Buffer.from(prior!.noncePrefix!, 'hex'), segment: resume / SEGMENT_BYTES } : undefined);
+  const from = decrypt ? (resume > 0 ? storedOffsetOfSegment(resume / SEGMENT_BYTES) : 0) : resume;
   const free = statfsSync(files.dir);
   const need = manifest.bytes - resume;
   if (free.bavail * free.bsize < need) {
@@ -92,15 +104,17 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
     await out.truncate(resume);
     // Bytes from the interrupted attempt: re-read to rebuild the hashes and the verifier state.
     if (resume > 0) for await (const chunk of createReadStream(partial, { end: resume - 1 })) feed(chunk as Buffer);
-    const progress = (): DownloadProgress => ({ phase: `download from ${store.name}`, location: store.name, etag: head.etag, bytes, totalBytes: manifest.bytes });
+    const progress = (): DownloadProgress => ({ phase: `download from ${store.name}`, location: store.name, etag: head.etag, bytes, totalBytes: manifest.bytes, noncePrefix: decrypt?.noncePrefix });
     let last = Date.now();
-    const body = await store.getObject(key, { from: resume, ifMatch: resume > 0 ? head.etag : undefined });
+    const body = await store.getObject(objectKey, { from, ifMatch: resume > 0 ? head.etag : undefined });
     const stop = () => body.destroy(new Error('cancelled'));
     opts.signal.addEventListener('abort', stop);
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        feed(chunk);
-        await file.add(chunk);
+        for (const plain of decrypt ? decrypt.push(chunk) : [chunk]) {
+          feed(plain);
+          await file.add(plain);
+        }
         if (Date.now() - last >= 1000) {
           bytes = await file.sync(); // a heartbeat only ever claims bytes that are on disk
           opts.onProgress(progress());
@@ -110,10 +124,14 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
     } finally {
       opts.signal.removeEventListener('abort', stop);
     }
+    for (const plain of decrypt?.end() ?? []) {
+      feed(plain);
+      await file.add(plain);
+    }
     bytes = await file.sync();
     opts.onProgress(progress());
   } catch (err) {
-    if (err instanceof RdbError) {
+    if (err instanceof RdbError || err instanceof SegmentError) {
       rmSync(partial, { force: true });
       throw invalid(err.message);
     }

@@ -1,6 +1,7 @@
 // Digests computed while bytes stream past: the SHA-256 recorded in the manifest, and the ETag S3
 // should report for a multipart upload of the same bytes with the same part size (MD5 of the parts'
-// MD5s, "-N"), which proves the stored object is the one we sent without reading it back.
+// MD5s, "-N"), which proves the stored object is the one we sent without reading it back. When the
+// object is encrypted the two differ: the SHA-256 covers the plaintext, the ETag the ciphertext.
 import { createHash, type Hash } from 'node:crypto';
 
 export class StreamDigest {
@@ -8,12 +9,24 @@ export class StreamDigest {
   private readonly partMd5s: Buffer[] = [];
   private part: Hash = createHash('md5');
   private partFill = 0;
+  /** Bytes stored (ETag side) and hashed (SHA-256 side). */
   bytes = 0;
+  plainBytes = 0;
 
   constructor(private readonly partSize: number) {}
 
+  /** Bytes that are both the content and what is stored (plaintext backups). */
   update(chunk: Buffer): void {
+    this.hashPlain(chunk);
+    this.addStored(chunk);
+  }
+
+  hashPlain(chunk: Buffer): void {
     this.sha.update(chunk);
+    this.plainBytes += chunk.length;
+  }
+
+  addStored(chunk: Buffer): void {
     this.bytes += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {

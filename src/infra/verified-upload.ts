@@ -1,15 +1,21 @@
 // The streaming core of every backup transfer: bytes from a source (a Redis SYNC, or another
 // location's object) are checked as RDB, hashed, and uploaded multipart in one pass. Memory is
 // bounded by queueSize parts, never by the snapshot. The stored object is then proven equal to
-// what was sent by its size and multipart ETag.
+// what was sent by its size and multipart ETag. With a key, the snapshot is encrypted on the way
+// (encrypt), or arrives encrypted and is stored as is while it is decrypted to check (decrypt):
+// either way the RDB checks and SHA-256 see the plaintext, the ETag the stored ciphertext.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { type RdbSummary, RdbVerifier, type RdbVerifierOptions } from '../lib/rdb';
 import type { BackupStore } from './backup-store';
+import { SegmentDecryptor, SegmentEncryptor } from './segment-crypto';
 import { StreamDigest } from './stream-digest';
 
 export interface UploadResult {
+  /** Plaintext bytes (the RDB). */
   bytes: number;
+  /** Bytes of the stored object (the ciphertext's when encrypted). */
+  storedBytes: number;
   sha256: string;
   etag: string;
   rdb: RdbSummary;
@@ -25,6 +31,19 @@ export interface UploadOptions {
   retainUntil?: Date;
   /** Hooks into the RDB check, e.g. to sample keys as they pass. */
   verifier?: RdbVerifierOptions;
+  /** Encrypt plaintext on the way, or check an already encrypted source by decrypting it. */
+  crypt?: { mode: 'encrypt' | 'decrypt'; key: Buffer; backupId: string };
+}
+
+/** Splits each source chunk into what is checked (plaintext) and what is stored. */
+function cryptStep(crypt: UploadOptions['crypt']): { step(chunk: Buffer): { plain: Buffer[]; stored: Buffer[] }; end(): { plain: Buffer[]; stored: Buffer[] } } {
+  if (!crypt) return { step: (c) => ({ plain: [c], stored: [c] }), end: () => ({ plain: [], stored: [] }) };
+  if (crypt.mode === 'encrypt') {
+    const enc = new SegmentEncryptor(crypt.key, crypt.backupId);
+    return { step: (c) => ({ plain: [c], stored: enc.push(c) }), end: () => ({ plain: [], stored: enc.end() }) };
+  }
+  const dec = new SegmentDecryptor(crypt.key, crypt.backupId);
+  return { step: (c) => ({ plain: dec.push(c), stored: [c] }), end: () => ({ plain: dec.end(), stored: [] }) };
 }
 
 export async function uploadVerified(source: AsyncIterable<Buffer>, store: BackupStore, key: string, opts: UploadOptions): Promise<UploadResult> {
@@ -32,6 +51,18 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
   const digest = new StreamDigest(opts.partSize);
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const upload = store.newUpload(key, body, opts.partSize, opts.queueSize, opts.retainUntil);
+  const crypt = cryptStep(opts.crypt);
+  const pass = async ({ plain, stored }: { plain: Buffer[]; stored: Buffer[] }) => {
+    for (const p of plain) {
+      verifier.push(p);
+      digest.hashPlain(p);
+    }
+    for (const c of stored) {
+      digest.addStored(c);
+      if (body.destroyed) throw body.errored ?? new Error('upload stopped');
+      if (!body.write(c)) await once(body, 'drain');
+    }
+  };
   const uploaded = upload.done();
   // An upload failure destroys the body, which stops the loop below (and a pending wait for
   // 'drain'); the failure itself is reported through `uploaded`.
@@ -42,12 +73,10 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
   try {
     for await (const chunk of source) {
       opts.signal?.throwIfAborted();
-      verifier.push(chunk);
-      digest.update(chunk);
-      opts.onBytes?.(digest.bytes);
-      if (body.destroyed) throw body.errored ?? new Error('upload stopped');
-      if (!body.write(chunk)) await once(body, 'drain');
+      await pass(crypt.step(chunk));
+      opts.onBytes?.(digest.plainBytes);
     }
+    await pass(crypt.end());
     const rdb = verifier.end();
     body.end();
     await uploaded;
@@ -57,7 +86,7 @@ export async function uploadVerified(source: AsyncIterable<Buffer>, store: Backu
     if (!stored || stored.bytes !== digest.bytes || !etags.includes(stored.etag)) {
       throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${stored?.etag || 'none'} (expected ${etags.join(' or ')})`);
     }
-    return { bytes: digest.bytes, sha256, etag: stored.etag, rdb };
+    return { bytes: digest.plainBytes, storedBytes: digest.bytes, sha256, etag: stored.etag, rdb };
   } catch (err) {
     body.destroy();
     await upload.abort().catch(() => undefined);

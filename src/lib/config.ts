@@ -57,6 +57,17 @@ const s3Location = z.strictObject({
   }),
 });
 
+/**
+ * Client-side encryption of snapshots: new backups use `current`; restores and verification pick
+ * a key by the id their manifest records, so old keys stay listed while any backup uses them.
+ */
+const keyId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be a key id (letters, digits, _ . -)');
+const encryption = z.strictObject({
+  current: keyId,
+  /** Each key: 32 random bytes, base64, in the named environment variable (or the secrets file). */
+  keys: z.record(keyId, z.strictObject({ keyEnv: envName })),
+}).refine((e) => e.current in e.keys, { message: 'must name one of keys', path: ['current'], when: (p) => p.issues.length === 0 });
+
 const schedule = z.strictObject({
   cron,
   retentionClass: z.enum(['hourly', 'daily']),
@@ -217,6 +228,7 @@ export const environmentSchema = z.strictObject({
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     queueSize: z.number().int().min(1).max(32).default(8),
     locations: z.strictObject({ primary: s3Location, offsite: s3Location.optional() }),
+    encryption: encryption.optional(),
     retention: z.strictObject({
       hourlyHours: z.number().positive().default(48),
       dailyDays: z.number().min(30, 'must be at least 30: the recovery plan keeps daily snapshots ≥ 30 days').default(35),
@@ -232,4 +244,5 @@ export type RedisInstance = Environment['redis'][string];
 export type S3Location = z.infer<typeof s3Location>['s3'];
 export type ModulesConfig = z.infer<typeof modules>;
 export type LoggingConfig = z.infer<typeof logging>;
+export type EncryptionConfig = z.infer<typeof encryption>;
 export type LocationName = 'primary' | 'offsite';

@@ -10,6 +10,8 @@ export const ErrorType = {
   CorruptSnapshot: 'CorruptSnapshot',
   BackupNotFound: 'BackupNotFound',
   BackupInvalid: 'BackupInvalid',
+  /** The backup's encryption key is not configured here: unreadable, not corrupt. */
+  BackupKeyMissing: 'BackupKeyMissing',
   RestoreRequestInvalid: 'RestoreRequestInvalid',
   NoValidBackup: 'NoValidBackup',
   RedisStartFailed: 'RedisStartFailed',

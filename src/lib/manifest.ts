@@ -3,6 +3,10 @@
 import { z } from 'zod';
 
 export const MANIFEST_FORMAT = 'titan-backup/1';
+/** Client-side encryption of the snapshot object (src/infra/segment-crypto.ts). */
+export const ENCRYPTION_FORMAT = 'stream-aes-256-gcm/1';
+/** Plaintext bytes per encrypted segment. */
+export const SEGMENT_BYTES = 1024 * 1024;
 
 const dbCounts = z.record(z.string().regex(/^\d+$/), z.strictObject({ keys: z.number().int().min(0), expires: z.number().int().min(0) }));
 
@@ -43,8 +47,19 @@ export const manifestSchema = z.strictObject({
   workflowId: z.string(),
   /** Absent in backups taken before sampling existed; restores then check counts and a probe only. */
   samples: z.array(keySampleSchema).optional(),
+  /**
+   * Absent in plaintext backups (taken before encryption, or without backups.encryption). `bytes`,
+   * `sha256` and `crc64` describe the plaintext; the object holds `storedBytes` of ciphertext.
+   */
+  encryption: z.strictObject({
+    format: z.literal(ENCRYPTION_FORMAT),
+    keyId: z.string().min(1),
+    storedBytes: z.number().int().min(0),
+  }).optional(),
 });
 export type BackupManifest = z.infer<typeof manifestSchema>;
+/** Size of the stored object: the ciphertext's when encrypted. */
+export const storedBytes = (m: BackupManifest): number => m.encryption?.storedBytes ?? m.bytes;
 export type RetentionClass = BackupManifest['retentionClass'];
 export type DbCounts = BackupManifest['keyCounts'];
 

@@ -7,7 +7,7 @@ import { runBackup, stores } from './backups';
 import { datasetDigest } from './dataset';
 import { type ManagedRedis, startManagedRedis } from './managed-redis';
 import { temporalClient } from './stack';
-import { type TestEnv, writeTestEnvironment } from './titan-env';
+import { type TestEnv, type TestEnvOptions, writeTestEnvironment } from './titan-env';
 import { startWorker } from './worker';
 
 export interface RestoreFixture {
@@ -21,12 +21,12 @@ export interface RestoreFixture {
 }
 
 /** `label` names the password variable (TITAN_TEST_<label>_PASSWORD); `populate` writes the data. */
-export async function restoreFixture(label: string, populate: (p: ChainableCommander) => void): Promise<RestoreFixture> {
+export async function restoreFixture(label: string, populate: (p: ChainableCommander) => void, envOptions: Partial<TestEnvOptions> = {}): Promise<RestoreFixture> {
   const client = await temporalClient();
   const prod = await startManagedRedis();
   const passwordEnv = `TITAN_TEST_${label}_PASSWORD`;
   process.env[passwordEnv] = prod.password;
-  const env = writeTestEnvironment({ instances: { main: prod.instance(passwordEnv) } });
+  const env = writeTestEnvironment({ ...envOptions, instances: { main: prod.instance(passwordEnv) } });
   const worker = await startWorker(env);
   const p = prod.client().pipeline();
   populate(p);

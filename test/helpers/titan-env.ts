@@ -1,9 +1,9 @@
 // Writes an environment file for one test: the stack's S3 locations under a unique prefix, a Redis
 // of the test's own, and its own task queue, so tests never touch each other's (or real) backups.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { loadEnvironment, type LoadedEnvironment } from '../../src/load-environment';
 import { secretsFile, uniqueName } from './stack';
 
@@ -26,6 +26,8 @@ export interface TestEnvOptions {
   configSync?: Record<string, unknown>;
   logging?: Record<string, unknown>;
   recovery?: Record<string, unknown>;
+  /** backups.encryption: { current, keys: { id: { keyEnv } } } (the test sets the variables). */
+  encryption?: { current: string; keys: Record<string, { keyEnv: string }> };
 }
 
 export interface TestEnv {
@@ -70,6 +72,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
         primary: s3('http://127.0.0.1:8333', o.primaryBucket ?? 'titan-backups', 'TITAN_S3_ACCESS_KEY_ID', 'TITAN_S3_SECRET_ACCESS_KEY'),
         ...(o.offsite === false ? {} : { offsite: withLock(s3('http://127.0.0.1:8334', 'titan-offsite', 'TITAN_OFFSITE_S3_ACCESS_KEY_ID', 'TITAN_OFFSITE_S3_SECRET_ACCESS_KEY'), o.offsiteLock) }),
       },
+      ...(o.encryption ? { encryption: o.encryption } : {}),
       retention: o.retention ?? {},
       schedules: o.schedules ?? {},
     },
@@ -80,4 +83,13 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
   const env = { file, loaded: loadEnvironment(file), environment, taskQueue, prefix };
   writtenEnvironments.push(env);
   return env;
+}
+
+/** Replaces backups.encryption in a test's environment file (as an operator rotating keys would) and reloads it. */
+export function setEncryption(env: TestEnv, encryption: TestEnvOptions['encryption']): void {
+  const doc = parse(readFileSync(env.file, 'utf8')) as { backups: Record<string, unknown> };
+  if (encryption) doc.backups.encryption = encryption;
+  else delete doc.backups.encryption;
+  writeFileSync(env.file, stringify(doc));
+  env.loaded = loadEnvironment(env.file);
 }

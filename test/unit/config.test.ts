@@ -13,6 +13,7 @@ describe('environment file', () => {
     assert.deepEqual(Object.keys(env.backups.schedules), ['hourly', 'daily']);
     assert.equal(env.backups.retention.orphanGraceHours, 6);
     assert.deepEqual([env.backups.locations.primary.s3.objectLock, env.backups.locations.offsite!.s3.objectLock], [undefined, { mode: 'COMPLIANCE' }]);
+    assert.deepEqual(env.backups.encryption, { current: 'k2026', keys: { k2026: { keyEnv: 'TITAN_BACKUP_KEY_K2026' } } });
     assert.deepEqual([env.logging!.minRetentionDays, env.logging!.shipEvery], [30, '1m']);
   });
 
@@ -44,6 +45,8 @@ describe('environment file', () => {
     ['TLS files for a plain redis:// URL', (d) => (d.redis.main.tls = { caFile: 'ca.crt' }), /^titan\.yaml: redis\.main\.tls: needs a rediss:\/\/ URL/],
     ['a client certificate without its key', (d) => Object.assign(d.redis.main, { url: 'rediss://127.0.0.1:6390', tls: { caFile: 'ca.crt', certFile: 'client.crt' } }), /^titan\.yaml: redis\.main\.tls: certFile and keyFile go together$/],
     ['a backup from an unknown replica', (d) => (d.backups.schedules.hourly.from = 'replica'), /^titan\.yaml: backups\.schedules\.hourly\.from: no Redis instance named "replica"$/],
+    ['an encryption key that is not listed as current', (d) => (d.backups.encryption.current = 'k2027'), /^titan\.yaml: backups\.encryption\.current: must name one of keys$/],
+    ['an inlined encryption key', (d) => (d.backups.encryption.keys.k2026.keyEnv = 'c2VjcmV0'), /^titan\.yaml: backups\.encryption\.keys\.k2026\.keyEnv: must be an environment variable name/],
     ['a backup from the instance itself', (d) => (d.backups.schedules.hourly.from = d.backups.schedules.hourly.redis), /^titan\.yaml: backups\.schedules\.hourly\.from: must name a replica of main, not main itself$/],
   ];
   for (const [what, change, expected] of cases) {

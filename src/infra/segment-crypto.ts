@@ -1,0 +1,181 @@
+// Streaming AEAD for snapshots (the STREAM construction over AES-256-GCM, node:crypto only).
+// Object layout: a 12-byte header ("TTNE" + version 1 + a random 7-byte nonce prefix), then
+// segments of SEGMENT_BYTES plaintext (the last one shorter, possibly empty), each followed by its
+// 16-byte GCM tag. Nonce = prefix(7) ‖ segment counter (uint32 BE) ‖ last flag (1 byte), and the
+// backup id is the associated data: a flipped byte, a truncated object, reordered segments or a
+// segment from another backup (other prefix, other id) all fail a tag. Memory: about one segment.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ENCRYPTION_FORMAT, SEGMENT_BYTES } from '../lib/manifest';
+
+export { ENCRYPTION_FORMAT, SEGMENT_BYTES };
+const MAGIC = Buffer.from('TTNE\x01', 'latin1');
+export const HEADER_BYTES = 12;
+const PREFIX_BYTES = HEADER_BYTES - MAGIC.length;
+const TAG_BYTES = 16;
+const STORED_SEGMENT = SEGMENT_BYTES + TAG_BYTES;
+
+/** A tag or framing check failed: the stored bytes are not what was encrypted for this backup. */
+export class SegmentError extends Error {
+  override name = 'SegmentError';
+}
+
+/** Stored size of a plaintext of `plainBytes`: header, the bytes, one tag per segment (at least one). */
+export function encryptedSize(plainBytes: number): number {
+  return HEADER_BYTES + plainBytes + TAG_BYTES * Math.max(1, Math.ceil(plainBytes / SEGMENT_BYTES));
+}
+
+/** Where the segment holding plaintext offset `plain` (a segment boundary) starts in the object. */
+export function storedOffsetOfSegment(segment: number): number {
+  return HEADER_BYTES + segment * STORED_SEGMENT;
+}
+
+function nonce(prefix: Buffer, counter: number, last: boolean): Buffer {
+  const n = Buffer.alloc(12);
+  prefix.copy(n, 0);
+  n.writeUInt32BE(counter, PREFIX_BYTES);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+
+function checkKey(key: Buffer): void {
+  if (key.length !== 32) throw new Error(`an AES-256 key is 32 bytes, not ${key.length}`);
+}
+
+/** Pending bytes as a queue of chunks: taking a segment copies once, never the whole backlog. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  take(n: number): Buffer {
+    if (this.chunks[0] && this.chunks[0].length >= n) {
+      const head = this.chunks[0];
+      const out = head.subarray(0, n);
+      if (head.length === n) this.chunks.shift();
+      else this.chunks[0] = head.subarray(n);
+      this.length -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const head = this.chunks[0]!;
+      const k = Math.min(n - at, head.length);
+      head.copy(out, at, 0, k);
+      at += k;
+      if (k === head.length) this.chunks.shift();
+      else this.chunks[0] = head.subarray(k);
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+export class SegmentEncryptor {
+  private readonly pending = new ByteQueue();
+  private readonly prefix = randomBytes(PREFIX_BYTES);
+  private readonly aad: Buffer;
+  private counter = 0;
+  private started = false;
+
+  constructor(private readonly key: Buffer, backupId: string) {
+    checkKey(key);
+    this.aad = Buffer.from(backupId, 'utf8');
+  }
+
+  /** Ciphertext for the bytes so far; a full segment is held back until we know it is not the last. */
+  push(plain: Buffer): Buffer[] {
+    const out = this.header();
+    this.pending.push(plain);
+    while (this.pending.length > SEGMENT_BYTES) out.push(...this.seal(this.pending.take(SEGMENT_BYTES), false));
+    return out;
+  }
+
+  end(): Buffer[] {
+    const out = this.header();
+    out.push(...this.seal(this.pending.take(this.pending.length), true));
+    return out;
+  }
+
+  private header(): Buffer[] {
+    if (this.started) return [];
+    this.started = true;
+    return [Buffer.concat([MAGIC, this.prefix])];
+  }
+
+  private seal(plain: Buffer, last: boolean): Buffer[] {
+    if (this.counter > 0xffffffff) throw new Error('snapshot too large for one encrypted object');
+    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter++, last));
+    c.setAAD(this.aad);
+    const body = c.update(plain);
+    c.final();
+    return [body, c.getAuthTag()];
+  }
+}
+
+export class SegmentDecryptor {
+  private readonly pending = new ByteQueue();
+  private readonly aad: Buffer;
+  private prefix: Buffer | undefined;
+  private counter: number;
+  private done = false;
+
+  /** To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
+  constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }) {
+    checkKey(key);
+    this.aad = Buffer.from(backupId, 'utf8');
+    this.prefix = resume?.prefix;
+    this.counter = resume?.segment ?? 0;
+  }
+
+  /** The header's nonce prefix (hex), once read: a resumed download needs it. */
+  get noncePrefix(): string | undefined {
+    return this.prefix?.toString('hex');
+  }
+
+  /** The segment the next fed bytes start (valid at segment boundaries). */
+  get nextSegment(): number {
+    return this.counter;
+  }
+
+  push(stored: Buffer): Buffer[] {
+    if (this.done) throw new SegmentError('encrypted object continues after its last segment');
+    this.pending.push(stored);
+    if (!this.prefix) {
+      if (this.pending.length < HEADER_BYTES) return [];
+      const header = this.pending.take(HEADER_BYTES);
+      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw new SegmentError('not an encrypted Titan snapshot (bad header)');
+      this.prefix = Buffer.from(header.subarray(MAGIC.length));
+    }
+    const out: Buffer[] = [];
+    while (this.pending.length > STORED_SEGMENT) out.push(this.open(this.pending.take(STORED_SEGMENT), false));
+    return out;
+  }
+
+  /** The last segment; throws when the object was cut short. */
+  end(): Buffer[] {
+    if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
+    if (this.pending.length < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
+    const last = this.open(this.pending.take(this.pending.length), true);
+    this.done = true;
+    return [last];
+  }
+
+  private open(segment: Buffer, last: boolean): Buffer {
+    const index = this.counter++;
+    const d = createDecipheriv('aes-256-gcm', this.key, nonce(this.prefix!, index, last));
+    d.setAAD(this.aad);
+    d.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
+    const plain = d.update(segment.subarray(0, segment.length - TAG_BYTES));
+    try {
+      d.final();
+    } catch {
+      // A valid non-last segment that fails as last (or the reverse) means the object was cut or reordered.
+      throw new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
+    }
+    return plain;
+  }
+}
