@@ -48,9 +48,10 @@ JSON
   # Its gRPC servers also listen on /tmp/seaweedfs-<server>-grpc-<port>.sock, with no flag to move
   # them: two stacks on one host (e.g. in network namespaces) would take over each other's
   # sockets. As root, each instance gets its own /tmp in a private mount namespace; unshare
-  # without --fork keeps the pid, so the pid file still names weed.
+  # without --fork keeps the pid, so the pid file still names weed. Not for a checkout under /tmp:
+  # the new /tmp would hide weed, its data and its config (one stack on the host is fine anyway).
   local private_tmp=()
-  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [[ $(readlink -f "$ROOT")/ != /tmp/* ]]; then
     mkdir -p "$d/tmp"
     # shellcheck disable=SC2016 # expanded by the inner shell
     private_tmp=(unshare --mount --propagation private bash -c 'mount --bind "$0" /tmp && exec "$@"' "$d/tmp")
