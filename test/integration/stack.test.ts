@@ -3,7 +3,7 @@
 // re-syncs, so its recovery runs every stage of the plan.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -82,8 +82,7 @@ describe('the local stack', () => {
   });
 
   it("each SeaweedFS instance keeps its gRPC sockets in its own /tmp, so another stack on the host cannot take them over", function () {
-    // The stack makes the private /tmp only as root, and not for a checkout under /tmp (it would hide it).
-    if (process.getuid?.() !== 0 || `${realpathSync(repoRoot)}/`.startsWith('/tmp/')) this.skip();
+    if (process.getuid?.() !== 0) this.skip(); // the stack makes the private /tmp only as root
     const status = pids(stackCtl('status'));
     for (const [svc, volumeGrpc] of [['s3-primary', 18081], ['s3-offsite', 18082]] as const) {
       const pid = status[svc]!;

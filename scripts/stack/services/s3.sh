@@ -48,13 +48,19 @@ JSON
   # Its gRPC servers also listen on /tmp/seaweedfs-<server>-grpc-<port>.sock, with no flag to move
   # them: two stacks on one host (e.g. in network namespaces) would take over each other's
   # sockets. As root, each instance gets its own /tmp in a private mount namespace; unshare
-  # without --fork keeps the pid, so the pid file still names weed. Not for a checkout under /tmp:
-  # the new /tmp would hide weed, its data and its config (one stack on the host is fine anyway).
+  # without --fork keeps the pid, so the pid file still names weed. A checkout that itself lies
+  # under /tmp is bound into the new /tmp at its own path first, so weed and its data stay visible.
   local private_tmp=()
-  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [[ $(readlink -f "$ROOT")/ != /tmp/* ]]; then
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
     mkdir -p "$d/tmp"
     # shellcheck disable=SC2016 # expanded by the inner shell
-    private_tmp=(unshare --mount --propagation private bash -c 'mount --bind "$0" /tmp && exec "$@"' "$d/tmp")
+    private_tmp=(unshare --mount --propagation private bash -c '
+      root=$0 tmp=$1
+      shift
+      case $root/ in
+        /tmp/*) mkdir -p "$tmp/${root#/tmp/}" && mount --bind "$root" "$tmp/${root#/tmp/}" || exit 1 ;;
+      esac
+      mount --rbind "$tmp" /tmp && exec "$@"' "$(readlink -f "$ROOT")" "$d/tmp")
   fi
   launch "$svc" "$d" "${private_tmp[@]}" "$PY/bin/weed" -logtostderr mini \
     -ip="$IP" -ip.bind="$IP" -dir="$d" \
