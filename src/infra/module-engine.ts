@@ -3,9 +3,8 @@
 // logs). Containers carry docker-compose's labels, so `docker-compose ps` sees them as its own.
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  COMPOSE_VERSION, type ComposeProject, completesOnce, configHash, containerCreateOptions, dependencyWaves, type ModuleSpec, restartedWith,
-} from '../lib/compose';
+import type { ComposeProject, ModuleSpec } from '../lib/compose';
+import { COMPOSE_VERSION, completesOnce, configHash, containerCreateOptions, dependencyWaves, restartedWith } from '../lib/compose-container';
 import { normalizeTime } from '../lib/log-lines';
 import { ErrorType } from '../lib/errors';
 import type { ModuleInventory, ModuleStatus } from '../lib/module-state';

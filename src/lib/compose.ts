@@ -1,10 +1,8 @@
 // The modules' compose file: the compose-spec subset Titan restores, normalised into one
-// ModuleSpec per service, plus what docker-compose would set on the container. No I/O; bad files
-// get one ConfigError line naming the field.
-import type Docker from 'dockerode';
+// ModuleSpec per service (what the engine makes of it is in compose-container.ts). No I/O; bad
+// files get one ConfigError line naming the field.
 import { z } from 'zod';
 import { interpolate, type Lookup, parseDotenv, VariableError } from './compose-variables';
-import { sha256Hex } from './sha256';
 import { checkDocument, ConfigError, parseYamlDocument } from './validation';
 
 export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
@@ -579,15 +577,15 @@ function compact<T extends object>(o: T): T {
 }
 
 /** record[key] for the record's own keys only: a name such as "constructor" must not find Object's. */
-function own<T>(record: Record<string, T>, key: string): T | undefined {
+export function own<T>(record: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-function isMap(v: unknown): v is Record<string, unknown> {
+export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function sortedRecord<T>(entries: [string, T][]): Record<string, T> {
+export function sortedRecord<T>(entries: [string, T][]): Record<string, T> {
   return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -597,131 +595,4 @@ function compareBy<T>(a: T, b: T, keys: (keyof T)[]): number {
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
-}
-
-// ---- using the model -----------------------------------------------------------------------
-
-/** Start order: each wave's services depend only on earlier waves (or on services outside `only`). */
-export function dependencyWaves(project: ComposeProject, only?: string[]): string[][] {
-  const pending = new Set(only ?? Object.keys(project.services));
-  for (const name of pending) if (!own(project.services, name)) throw new Error(`no service named "${name}" in project ${project.name}`);
-  const waves: string[][] = [];
-  while (pending.size) {
-    const wave = [...pending].filter((n) => Object.keys(project.services[n]!.dependsOn).every((d) => !pending.has(d))).sort();
-    if (!wave.length) throw new Error(`dependency cycle among ${[...pending].sort().join(', ')}`);
-    for (const n of wave) pending.delete(n);
-    waves.push(wave);
-  }
-  return waves;
-}
-
-/**
- * A one-shot job: some module waits for it to complete successfully (service_completed_successfully),
- * so exited with code 0 is its healthy state.
- */
-export function completesOnce(project: ComposeProject, service: string): boolean {
-  return Object.values(project.services).some((s) => own(s.dependsOn, service)?.condition === 'service_completed_successfully');
-}
-
-/** For each module, the modules to restart after it is redeployed (depends_on with restart: true), sorted. */
-export function restartedWith(project: ComposeProject): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [name, s] of Object.entries(project.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    for (const [dep, d] of Object.entries(s.dependsOn)) if (d.restart) (out[dep] ??= []).push(name);
-  }
-  return out;
-}
-
-/** SHA-256 of everything that shapes the container (not the start order), independent of key order. */
-export function configHash(spec: ModuleSpec): string {
-  const { dependsOn, ...container } = spec;
-  return sha256Hex(canonicalJson(container));
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isMap(v)) {
-    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** The docker-compose release whose labels we reproduce (Debian 12's). */
-export const COMPOSE_VERSION = '1.29.2';
-
-/**
- * The labels docker-compose 1.29 puts on a service's container, so `docker-compose ps`/`down`
- * treat ours as the project's own. The version label is required: compose 1.29's `up` compares
- * it (LooseVersion) and fails on a container without one.
- */
-export function composeLabels(project: ComposeProject, service: string, spec: ModuleSpec): Record<string, string> {
-  const files = project.source.startsWith('/')
-    ? { 'com.docker.compose.project.config_files': project.source, 'com.docker.compose.project.working_dir': project.source.slice(0, project.source.lastIndexOf('/')) || '/' }
-    : {};
-  return sortedRecord(Object.entries({
-    ...spec.labels,
-    ...files,
-    'com.docker.compose.project': project.name,
-    'com.docker.compose.service': service,
-    'com.docker.compose.oneoff': 'False',
-    'com.docker.compose.container-number': '1',
-    'com.docker.compose.version': COMPOSE_VERSION,
-    'com.docker.compose.config-hash': configHash(spec),
-  }));
-}
-
-/** docker-compose's network for services without network_mode; the caller creates it if missing. */
-export function defaultNetworkName(project: ComposeProject): string {
-  return `${project.name}_default`;
-}
-
-/** The engine's create request for the service's container; `image` may be pinned to a digest. */
-export function containerCreateOptions(project: ComposeProject, service: string, spec: ModuleSpec, opts: { name: string; image: string }): Docker.ContainerCreateOptions {
-  const key = (p: PortSpec) => `${p.target}/${p.protocol}`;
-  const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of spec.ports) (portBindings[key(p)] ??= []).push({ HostIp: p.hostIp ?? '', HostPort: p.published ?? '' });
-  const ns = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1_000_000);
-  const h = spec.healthcheck;
-  const network = spec.networkMode ?? defaultNetworkName(project);
-  const short = spec.volumes.filter((m) => !m.long);
-  const anonymous = short.filter((m) => m.source === undefined);
-  const mounts = spec.volumes.filter((m) => m.long).map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly }));
-  return {
-    name: opts.name,
-    Image: opts.image,
-    Env: Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
-    Cmd: spec.command,
-    Entrypoint: spec.entrypoint,
-    Labels: composeLabels(project, service, spec),
-    User: spec.user,
-    WorkingDir: spec.workingDir,
-    Healthcheck: h && {
-      Test: h.test ?? [], Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs),
-      ...(h.startIntervalMs === undefined ? {} : { StartInterval: ns(h.startIntervalMs) }),
-    },
-    ExposedPorts: Object.fromEntries(spec.ports.map((p) => [key(p), {}])),
-    Volumes: anonymous.length ? Object.fromEntries(anonymous.map((m) => [m.target, {}])) : undefined,
-    StopTimeout: spec.stopGracePeriodMs === undefined ? undefined : Math.ceil(spec.stopGracePeriodMs / 1000),
-    StopSignal: spec.stopSignal,
-    HostConfig: {
-      NetworkMode: network,
-      PortBindings: portBindings,
-      // Binds (not Mounts), like `docker run -v`: a missing host directory is created, as compose's short form does.
-      Binds: short.filter((m) => m.source !== undefined).map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
-      Mounts: mounts.length ? mounts : undefined,
-      RestartPolicy: { Name: spec.restart.name, MaximumRetryCount: spec.restart.maximumRetryCount },
-      LogConfig: spec.logging && { Type: spec.logging.driver ?? '', Config: spec.logging.options },
-      Init: spec.init,
-      Tmpfs: spec.tmpfs,
-      Ulimits: spec.ulimits && Object.entries(spec.ulimits).map(([Name, l]) => ({ Name, Soft: l.soft, Hard: l.hard })),
-      CapAdd: spec.capAdd,
-      CapDrop: spec.capDrop,
-      ExtraHosts: spec.extraHosts,
-      Memory: spec.memoryBytes,
-      NanoCpus: spec.nanoCpus,
-    },
-    // On compose's default network the service name resolves to its container, as with docker-compose.
-    NetworkingConfig: spec.networkMode === undefined ? { EndpointsConfig: { [network]: { Aliases: [service] } } } : undefined,
-  };
 }

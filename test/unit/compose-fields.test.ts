@@ -2,7 +2,8 @@
 // and what it becomes in the engine's create request; and the one error for everything else.
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/lib/validation';
-import { type ComposeInputs, completesOnce, containerCreateOptions, parseCompose, restartedWith } from '../../src/lib/compose';
+import { type ComposeInputs, parseCompose } from '../../src/lib/compose';
+import { completesOnce, containerCreateOptions, restartedWith } from '../../src/lib/compose-container';
 
 const SOURCE = '/srv/app/compose.yml';
 

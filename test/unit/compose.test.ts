@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigError } from '../../src/lib/validation';
-import {
-  composeLabels, ComposeProject, configHash, containerCreateOptions, dependencyWaves, ModuleSpec, parseCompose,
-} from '../../src/lib/compose';
+import { ComposeProject, ModuleSpec, parseCompose } from '../../src/lib/compose';
+import { composeLabels, configHash, containerCreateOptions, dependencyWaves } from '../../src/lib/compose-container';
 
 const SOURCE = '/srv/titan/docker-compose.yml';
 
