@@ -40,10 +40,10 @@ const TH = new Uint32Array(SLICES * 256);
   }
 })();
 
-/** Incremental CRC-64/Jones (Redis flavour). */
+/** Incremental CRC-64/Jones (Redis flavour); the reference for the faster WasmCrc64 (crc64-fast.ts). */
 export class Crc64 {
-  private lo = 0;
-  private hi = 0;
+  protected lo = 0;
+  protected hi = 0;
 
   update(buf: Uint8Array): this {
     let lo = this.lo;

@@ -12,7 +12,7 @@
 // which are checked whole as redis-server's loader checks them (rdb-encodings.ts) and, like
 // Redis, counted: an empty collection is a key Redis skips, so it is not counted.
 
-import { Crc64 } from './crc64';
+import { WasmCrc64 } from './crc64-fast';
 import { EncodingError, validateIntset, validateListpack, validateStreamListpack, validateZiplist, validateZipmap } from './rdb-encodings';
 
 export type RdbErrorCode =
@@ -228,7 +228,7 @@ export class RdbVerifier {
   private bytes = 0;
   private total = -1; // expected stream length once the EOF opcode is seen
   private trailer = 8; // RDB < 5 has no checksum
-  private readonly crc = new Crc64();
+  private readonly crc = new WasmCrc64();
   private readonly hold = new Uint8Array(8); // newest bytes, not yet in the CRC
   private holdLen = 0;
   private lastFed = -1; // last byte given to the CRC (the EOF opcode if framing is right)

@@ -8,3 +8,11 @@ export function prng(seed: number): () => number {
     return (s >>>= 0);
   };
 }
+
+/** `n` bytes from prng(seed). */
+export function randomBytes(n: number, seed: number): Uint8Array {
+  const next = prng(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = next() & 0xff;
+  return out;
+}

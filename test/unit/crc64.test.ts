@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Crc64, crc64 } from '../../src/lib/crc64';
 import { startRedisServer } from '../helpers/redis-server';
-import { prng } from '../helpers/prng';
+import { prng, randomBytes } from '../helpers/prng';
 
 // Bit-at-a-time reference straight from the definition (reflected Jones polynomial).
 function referenceCrc64(buf: Uint8Array): bigint {
@@ -12,13 +12,6 @@ function referenceCrc64(buf: Uint8Array): bigint {
     for (let i = 0; i < 8; i++) crc = crc & 1n ? (crc >> 1n) ^ poly : crc >> 1n;
   }
   return crc;
-}
-
-function randomBytes(n: number, seed: number): Uint8Array {
-  const next = prng(seed);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = next() & 0xff;
-  return out;
 }
 
 describe('crc64 (Redis CRC-64/Jones)', () => {
