@@ -15,10 +15,14 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat). */
-export function cpuSeconds(pid: number): number {
+/**
+ * User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat); with
+ * `children`, also its waited-for children's (16 and 17): Redis's snapshot forks, a shell's tools.
+ */
+export function cpuSeconds(pid: number, children = false): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (own + (children ? Number(fields[13]) + Number(fields[14]) : 0)) / CLOCK_TICKS;
 }
 
 /** backups.encryption for the encrypted variant of a benchmark, with a fresh key in the environment. */
