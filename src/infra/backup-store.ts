@@ -81,7 +81,7 @@ export class BackupStore {
   }
 
   /** The lock headers for an object retained until `until`; none when this location is not locked. */
-  private lockParams(until?: Date) {
+  lockParams(until?: Date) {
     const mode = this.location.objectLock?.mode;
     return mode && until ? { ObjectLockMode: mode, ObjectLockRetainUntilDate: until } : {};
   }
@@ -98,7 +98,7 @@ export class BackupStore {
     return aborted;
   }
 
-  /** `retainUntil` locks the object in a locked location (the headers go on CreateMultipartUpload). */
+  /** For small streams (log spools); backups go through PartUpload. `retainUntil` locks the object in a locked location. */
   newUpload(key: string, body: Readable, partSize: number, queueSize: number, retainUntil?: Date): Upload {
     return new Upload({
       client: this.client,
@@ -109,11 +109,12 @@ export class BackupStore {
     });
   }
 
-  async headObject(key: string): Promise<{ bytes: number; etag: string; lock?: ObjectLock } | undefined> {
+  /** `crc32`: the S3 additional checksum stored with the object (composite "…-N" when multipart), if any. */
+  async headObject(key: string): Promise<{ bytes: number; etag: string; crc32?: string; lock?: ObjectLock } | undefined> {
     try {
-      const h = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      const h = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' })));
       const lock = h.ObjectLockMode && h.ObjectLockRetainUntilDate ? { mode: h.ObjectLockMode, until: h.ObjectLockRetainUntilDate } : undefined;
-      return { bytes: h.ContentLength ?? 0, etag: (h.ETag ?? '').replace(/"/g, ''), ...(lock && { lock }) };
+      return { bytes: h.ContentLength ?? 0, etag: (h.ETag ?? '').replace(/"/g, ''), ...(h.ChecksumCRC32 && { crc32: h.ChecksumCRC32 }), ...(lock && { lock }) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -1,15 +1,15 @@
 // The streaming core of every backup transfer: bytes from a source (a Redis SYNC, or another
 // location's object) are checked as RDB, hashed, and uploaded multipart in one pass. Memory is
-// bounded by queueSize parts, never by the snapshot. The stored object is then proven equal to
-// what was sent by its size and multipart ETag. With a key, the snapshot is encrypted on the way
-// (encrypt), or arrives encrypted and is stored as is while it is decrypted to check (decrypt):
-// either way the RDB checks and SHA-256 see the plaintext, the ETag the stored ciphertext.
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+// bounded by queueSize + 1 reused part buffers, never by the snapshot. The stored object is then
+// proven equal to what was sent by its size and its CRC32 composite checksum (S3 also checked
+// each part's CRC32 on receipt; see part-upload.ts). With a key, the snapshot is encrypted on the
+// way (encrypt), or arrives encrypted and is stored as is while it is decrypted to check
+// (decrypt): either way the RDB checks and SHA-256 see the plaintext, the checksum the ciphertext.
+import { createHash } from 'node:crypto';
 import { type RdbSummary, RdbVerifier, type RdbVerifierOptions } from '../lib/rdb';
 import type { BackupStore } from './backup-store';
+import { PartUpload } from './part-upload';
 import { SegmentDecryptor, SegmentEncryptor } from './segment-crypto';
-import { StreamDigest } from './stream-digest';
 
 export interface UploadResult {
   /** Plaintext bytes (the RDB). */
@@ -48,51 +48,35 @@ function cryptStep(crypt: UploadOptions['crypt']): { step(chunk: Buffer): { plai
 
 export async function uploadVerified(source: AsyncIterable<Buffer>, store: BackupStore, key: string, opts: UploadOptions): Promise<UploadResult> {
   const verifier = new RdbVerifier(opts.verifier);
-  const digest = new StreamDigest(opts.partSize);
-  const body = new PassThrough({ highWaterMark: 1 << 20 });
-  const upload = store.newUpload(key, body, opts.partSize, opts.queueSize, opts.retainUntil);
+  const sha = createHash('sha256');
+  let plainBytes = 0;
+  const upload = new PartUpload(store, key, opts.partSize, opts.queueSize, opts.retainUntil, opts.signal);
   const crypt = cryptStep(opts.crypt);
   const pass = async ({ plain, stored }: { plain: Buffer[]; stored: Buffer[] }) => {
     for (const p of plain) {
       verifier.push(p);
-      digest.hashPlain(p);
+      sha.update(p);
+      plainBytes += p.length;
     }
-    for (const c of stored) {
-      digest.addStored(c);
-      if (body.destroyed) throw body.errored ?? new Error('upload stopped');
-      if (!body.write(c)) await once(body, 'drain');
-    }
+    for (const c of stored) await upload.write(c);
   };
-  const uploaded = upload.done();
-  // An upload failure destroys the body, which stops the loop below (and a pending wait for
-  // 'drain'); the failure itself is reported through `uploaded`.
-  uploaded.catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
-  body.on('error', () => undefined);
-  const onAbort = () => body.destroy(new Error('cancelled'));
-  opts.signal?.addEventListener('abort', onAbort);
   try {
     for await (const chunk of source) {
       opts.signal?.throwIfAborted();
       await pass(crypt.step(chunk));
-      opts.onBytes?.(digest.plainBytes);
+      opts.onBytes?.(plainBytes);
     }
     await pass(crypt.end());
     const rdb = verifier.end();
-    body.end();
-    await uploaded;
-    const { sha256, etags } = digest.finish();
+    const sent = await upload.end();
     // What S3 now holds, not what the upload call reported.
     const stored = await store.headObject(key);
-    if (!stored || stored.bytes !== digest.bytes || !etags.includes(stored.etag)) {
-      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${digest.bytes}), ETag ${stored?.etag || 'none'} (expected ${etags.join(' or ')})`);
+    if (!stored || stored.bytes !== upload.bytes || stored.crc32 !== sent.crc32) {
+      throw new Error(`${store.name} object ${key} does not match what was sent: ${stored?.bytes ?? 'no'} bytes (sent ${upload.bytes}), CRC32 checksum ${stored?.crc32 ?? 'none'} (expected ${sent.crc32})`);
     }
-    return { bytes: digest.plainBytes, storedBytes: digest.bytes, sha256, etag: stored.etag, rdb };
+    return { bytes: plainBytes, storedBytes: upload.bytes, sha256: sha.digest('hex'), etag: stored.etag, rdb };
   } catch (err) {
-    body.destroy();
     await upload.abort().catch(() => undefined);
-    await uploaded.catch(() => undefined);
     throw err;
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
