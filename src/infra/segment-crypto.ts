@@ -154,6 +154,7 @@ export class SegmentDecryptor {
     return this.counter;
   }
 
+  /** Plaintext of the segments whose tags passed. `stored` is held (not copied) until its segment is done: do not reuse it. */
   push(stored: Buffer): Buffer[] {
     if (this.done) throw new SegmentError('encrypted object continues after its last segment');
     let chunk = stored;
