@@ -4,7 +4,7 @@
 // 16-byte GCM tag. Nonce = prefix(7) ‖ segment counter (uint32 BE) ‖ last flag (1 byte), and the
 // backup id is the associated data: a flipped byte, a truncated object, reordered segments or a
 // segment from another backup (other prefix, other id) all fail a tag. Memory: about one segment.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
 import { ENCRYPTION_FORMAT, SEGMENT_BYTES } from '../lib/manifest';
 
 export { ENCRYPTION_FORMAT, SEGMENT_BYTES };
@@ -116,12 +116,25 @@ export class SegmentEncryptor {
   }
 }
 
+/**
+ * Decrypts as the bytes arrive, in the sizes they arrive (no segment is reassembled: copying 1 MiB
+ * segments and handing 1 MiB chunks on cost more CPU than the decryption itself), and releases a
+ * segment's plaintext only once its tag has passed. Whether a segment is the last one is known only
+ * when the stream goes on or ends, so each is decrypted as a middle segment and, if the stream ends
+ * inside it, opened again as the last one from the ciphertext held meanwhile.
+ */
 export class SegmentDecryptor {
-  private readonly pending = new ByteQueue();
   private readonly aad: Buffer;
+  private header = Buffer.alloc(0);
   private prefix: Buffer | undefined;
   private counter: number;
   private done = false;
+  // The segment being received: its stored bytes (views of the pushed chunks), their count, and
+  // the plaintext of its body decrypted so far, not yet authenticated.
+  private stored: Buffer[] = [];
+  private got = 0;
+  private plain: Buffer[] = [];
+  private decipher: DecipherGCM | undefined;
 
   /** To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
   constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }) {
@@ -141,41 +154,97 @@ export class SegmentDecryptor {
     return this.counter;
   }
 
+  /** Plaintext of the segments whose tags passed. `stored` is held (not copied) until its segment is done: do not reuse it. */
   push(stored: Buffer): Buffer[] {
     if (this.done) throw new SegmentError('encrypted object continues after its last segment');
-    this.pending.push(stored);
+    let chunk = stored;
     if (!this.prefix) {
-      if (this.pending.length < HEADER_BYTES) return [];
-      const header = this.pending.take(HEADER_BYTES);
-      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw new SegmentError('not an encrypted Titan snapshot (bad header)');
-      this.prefix = Buffer.from(header.subarray(MAGIC.length));
+      const need = HEADER_BYTES - this.header.length;
+      this.header = Buffer.concat([this.header, chunk.subarray(0, need)]);
+      chunk = chunk.subarray(need);
+      if (this.header.length < HEADER_BYTES) return [];
+      if (!this.header.subarray(0, MAGIC.length).equals(MAGIC)) throw new SegmentError('not an encrypted Titan snapshot (bad header)');
+      this.prefix = Buffer.from(this.header.subarray(MAGIC.length));
     }
     const out: Buffer[] = [];
-    while (this.pending.length > STORED_SEGMENT) out.push(this.open(this.pending.take(STORED_SEGMENT), false));
+    for (let at = 0; at < chunk.length;) {
+      if (this.got === STORED_SEGMENT) out.push(...this.closeMiddle()); // more bytes follow: not the last
+      const piece = chunk.subarray(at, at + STORED_SEGMENT - this.got);
+      this.receive(piece);
+      at += piece.length;
+    }
     return out;
   }
 
   /** The last segment; throws when the object was cut short. */
   end(): Buffer[] {
     if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
-    if (this.pending.length < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
-    const last = this.open(this.pending.take(this.pending.length), true);
+    if (this.got < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
+    const last = this.open(Buffer.concat(this.stored), true);
     this.done = true;
     return [last];
   }
 
+  private receive(piece: Buffer): void {
+    this.stored.push(piece);
+    const body = Math.min(piece.length, SEGMENT_BYTES - this.got); // the tag is not decrypted
+    if (body > 0) {
+      this.decipher ??= this.decipherFor(this.counter, false);
+      this.plain.push(this.decipher.update(piece.subarray(0, body)));
+    }
+    this.got += piece.length;
+  }
+
+  private closeMiddle(): Buffer[] {
+    const index = this.counter;
+    const d = this.decipher!;
+    d.setAuthTag(lastBytes(this.stored, TAG_BYTES));
+    try {
+      d.final();
+    } catch {
+      throw this.failed(index);
+    }
+    const plain = this.plain;
+    this.counter++;
+    this.stored = [];
+    this.plain = [];
+    this.got = 0;
+    this.decipher = undefined;
+    return plain;
+  }
+
   private open(segment: Buffer, last: boolean): Buffer {
     const index = this.counter++;
-    const d = createDecipheriv('aes-256-gcm', this.key, nonce(this.prefix!, index, last));
-    d.setAAD(this.aad);
+    const d = this.decipherFor(index, last);
     d.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
     const plain = d.update(segment.subarray(0, segment.length - TAG_BYTES));
     try {
       d.final();
     } catch {
-      // A valid non-last segment that fails as last (or the reverse) means the object was cut or reordered.
-      throw new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
+      throw this.failed(index);
     }
     return plain;
   }
+
+  private decipherFor(index: number, last: boolean): DecipherGCM {
+    const d = createDecipheriv('aes-256-gcm', this.key, nonce(this.prefix!, index, last));
+    d.setAAD(this.aad);
+    return d;
+  }
+
+  // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
+  private failed(index: number): SegmentError {
+    return new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
+  }
+}
+
+/** The last `n` bytes of a list of chunks (n is small: a tag). */
+function lastBytes(chunks: Buffer[], n: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = chunks.length - 1, left = n; left > 0; i--) {
+    const c = chunks[i]!;
+    parts.unshift(c.subarray(Math.max(0, c.length - left)));
+    left -= c.length;
+  }
+  return Buffer.concat(parts);
 }

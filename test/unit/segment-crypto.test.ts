@@ -76,6 +76,18 @@ describe('encrypted segment format', function () {
     });
   });
 
+  it('no plaintext of a segment is handed on before its tag has passed', function () {
+    const plain = randomBytes(3 * SEGMENT_BYTES + 10);
+    const bad = seal(plain);
+    bad[storedOffsetOfSegment(1) + 5]! ^= 1;
+    const dec = new SegmentDecryptor(key, 'b1');
+    const released: Buffer[] = [];
+    assert.throws(() => {
+      for (let i = 0; i < bad.length; i += 4096) released.push(...dec.push(bad.subarray(i, i + 4096)));
+    }, /segment 1 failed authentication/);
+    assert.ok(Buffer.concat(released).equals(plain.subarray(0, SEGMENT_BYTES)), 'segment 0 only, nothing of the altered segment 1');
+  });
+
   it('decryption resumes at a segment boundary with the header’s nonce prefix', function () {
     const plain = randomBytes(3 * SEGMENT_BYTES + 99);
     const stored = seal(plain);
