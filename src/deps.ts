@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import Docker from 'dockerode';
 import { Keyring } from './infra/backup-keys';
 import { BackupStore } from './infra/backup-store';
+import { titanDataConverter } from './infra/data-converter';
 import { ConfigRepo } from './infra/config-repo';
 import type { ConfigSyncContext } from './infra/config-state';
 import type { LogsContext } from './infra/log-check';
@@ -199,6 +200,15 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     retention: env.backups.retention,
     metrics: noMetrics,
   };
+}
+
+/**
+ * The Temporal data converter of this environment: payloads encrypted with temporal.encryption's
+ * current key (none configured: plaintext). Throws naming the key when the current one is missing.
+ */
+export function buildDataConverter(loaded: LoadedEnvironment, onMissingKey?: (keyId: string, message: string) => void) {
+  const e = loaded.env.temporal?.encryption;
+  return titanDataConverter(e && new Keyring(e, loaded.secret, 'temporal.encryption', ErrorType.PayloadKeyMissing), onMissingKey);
 }
 
 /** A file's text, or undefined when there is none (the compose file's `.env` is optional). */
