@@ -17,7 +17,7 @@ import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
 import type { RedisTarget } from './infra/redis-control';
 import type { RedisEndpoint } from './infra/redis-sync';
 import { parseCompose } from './lib/compose';
-import { type Environment, type LocationName } from './lib/config';
+import { type EncryptionConfig, type Environment, type LocationName } from './lib/config';
 import { ErrorType } from './lib/errors';
 import { ScheduleId } from './lib/names';
 import { type RecoveryPlan, resolveRecoveryPlan } from './lib/recovery-plan';
@@ -208,7 +208,12 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
  */
 export function buildDataConverter(loaded: LoadedEnvironment, onMissingKey?: (keyId: string, message: string) => void) {
   const e = loaded.env.temporal?.encryption;
-  return titanDataConverter(e && new Keyring(e, loaded.secret, 'temporal.encryption', ErrorType.PayloadKeyMissing), onMissingKey);
+  return titanDataConverter(e && payloadKeyring(e, loaded.secret), onMissingKey);
+}
+
+/** The keys of temporal.encryption, resolved by `secret` (the environment file's, or a test's). */
+export function payloadKeyring(encryption: EncryptionConfig, secret: LoadedEnvironment['secret']): Keyring {
+  return new Keyring(encryption, secret, 'temporal.encryption', ErrorType.PayloadKeyMissing);
 }
 
 /** A file's text, or undefined when there is none (the compose file's `.env` is optional). */
