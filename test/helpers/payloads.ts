@@ -5,6 +5,7 @@ import type { Payload } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING } from '../../src/infra/payload-codec';
+import { temporalCli } from './stack';
 
 type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 
@@ -45,6 +46,11 @@ export function rawPayloads(node: unknown, path = '$', out: RawPayload[] = []): 
 }
 
 export const isSearchAttribute = (p: RawPayload) => /\.searchAttributes\b/.test(p.path);
+/**
+ * patched() markers: written by the SDK's core, not through the codec, holding only the patch id
+ * (a name in Titan's code) and a flag. Plaintext by design of the SDK; still scanned for markers.
+ */
+export const isPatchMarker = (p: RawPayload) => /\.markerRecordedEventAttributes\.details\.patch-data\b/.test(p.path);
 
 /**
  * A raw history checked for leaks: the payloads (search attributes aside) that are not encrypted,
@@ -58,5 +64,22 @@ export function scanHistory(historyJson: unknown, markers: string[]): { payloads
     ...payloads.filter((p) => p.text.includes(marker)).map((p) => ({ marker, where: p.path })),
     ...(rest.includes(marker) ? [{ marker, where: 'history JSON outside search attributes' }] : []),
   ]);
-  return { payloads: payloads.length, plaintext: payloads.filter((p) => p.encoding !== ENCRYPTED_ENCODING), leaks };
+  return { payloads: payloads.length, plaintext: payloads.filter((p) => p.encoding !== ENCRYPTED_ENCODING && !isPatchMarker(p)), leaks };
+}
+
+/**
+ * Every workflow of a task queue, read raw as an operator without the codec would
+ * (`temporal workflow show --output json --no-json-shorthand-payloads`), scanned for `markers`.
+ */
+export async function scanTaskQueue(client: Client, taskQueue: string, markers: string[]) {
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) ids.push(w.workflowId);
+  const total = { workflows: ids.length, payloads: 0, plaintext: [] as RawPayload[], leaks: [] as { marker: string; where: string }[] };
+  for (const id of ids) {
+    const r = scanHistory(JSON.parse(temporalCli('workflow', 'show', '--workflow-id', id, '--output', 'json', '--no-json-shorthand-payloads')), markers);
+    total.payloads += r.payloads;
+    total.plaintext.push(...r.plaintext.map((p) => ({ ...p, path: `${id} ${p.path}` })));
+    total.leaks.push(...r.leaks.map((l) => ({ ...l, where: `${id} ${l.where}` })));
+  }
+  return total;
 }

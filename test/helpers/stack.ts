@@ -15,6 +15,8 @@ export const temporalBin = path.join(repoRoot, '.titan', 'tools', 'py', 'bin', '
 export const testServerBin = path.join(repoRoot, '.titan', 'tools', 'bin', 'temporal-test-server');
 export const secretsFile = path.join(repoRoot, '.titan', 'secrets.env');
 export const TEMPORAL_ADDRESS = '127.0.0.1:7233';
+/** The stack's codec server (scripts/stack/services/codec.sh), which the Web UI calls. */
+export const CODEC_ENDPOINT = 'http://127.0.0.1:8235';
 /** The stack's Docker engine and the Redis image it builds and pushes to its registry. */
 export const dockerSocket = path.join(repoRoot, '.titan', 'run', 'docker.sock');
 export const REDIS_IMAGE = '127.0.0.1:5000/titan/redis:7.0';
