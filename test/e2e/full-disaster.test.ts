@@ -16,7 +16,7 @@ import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 import { docker, emit, LOG_STORE, logsql } from '../helpers/log-modules';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { scanTaskQueue } from '../helpers/payloads';
+import { rawPayloads, scanTaskQueue } from '../helpers/payloads';
 import { CODEC_ENDPOINT, dockerSocket, repoRoot, stackCtl, temporalCli, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
@@ -206,7 +206,9 @@ describe('full-disaster recovery on the real stack', function () {
     assert.deepEqual(scan.plaintext.map((p) => `${p.path}: ${p.encoding}`), [], 'every payload is binary/encrypted');
     assert.deepEqual(scan.leaks, [], 'no marker in any raw history');
     console.log(`      ${scan.leaks.length} plaintext occurrences of ${markers.length} known markers in the history after the full-disaster e2e (${scan.workflows} workflows, ${scan.payloads} payloads, all binary/encrypted)`);
-    const shown = temporalCli('workflow', 'show', '--workflow-id', `titan-${env.environment}-recovery`, '--output', 'json', '--codec-endpoint', CODEC_ENDPOINT);
-    assert.ok(shown.includes(manifest.id) && shown.includes('digest checked'), 'with the codec endpoint the CLI shows the plaintext');
+    const shown = rawPayloads(JSON.parse(temporalCli('workflow', 'show', '--workflow-id', `titan-${env.environment}-recovery`, '--output', 'json', '--codec-endpoint', CODEC_ENDPOINT)));
+    assert.deepEqual(shown.filter((p) => p.encoding === 'binary/encrypted'), [], 'with the codec endpoint every payload is decoded');
+    const plaintext = shown.map((p) => p.text).join('\n');
+    assert.ok(plaintext.includes(manifest.id) && plaintext.includes('digest checked'), 'with the codec endpoint the CLI shows the plaintext');
   }
 });
