@@ -27,7 +27,7 @@ describe('payload key rotation (real dev server)', function () {
   before(() => {
     process.env[KA.keyEnv] = randomBytes(32).toString('base64');
     process.env[KB.keyEnv] = randomBytes(32).toString('base64');
-    // No backups under this prefix: the redis stage fails at once and the recovery waits for a sign-off.
+    // The redis stage fails at once (no Redis to inspect, no backups) and the recovery waits for a sign-off.
     env = writeTestEnvironment({ redisUrl: 'redis://127.0.0.1:1', offsite: false, recovery: { stages: ['redis'], approvers: { default: ['alice'] } }, payloadEncryption: { current: 'ka', keys: { ka: KA } } });
   });
   after(async () => {
@@ -79,7 +79,8 @@ describe('payload key rotation (real dev server)', function () {
     await assert.rejects(handle.result(), (err: Error) => /aborted by alice: rotation test/.test((err.cause as Error).message));
     const status = await handle.query(recoveryStatusQuery);
     assert.equal(status.outcome, 'aborted');
-    assert.match(status.stages[0]!.attempts[0]!.summary ?? '', /no valid backup/);
+    assert.equal(status.stages[0]!.attempts[0]!.outcome, 'failed');
+    assert.deepEqual(status.stages[0]!.signOffs.map((x) => [x.by, x.decision, x.comment]), [['alice', 'reject', 'rotation test']]);
     assert.deepEqual([...encryptedPayloadsByKey(await handle.fetchHistory()).keys()].sort(), ['ka', 'kb'], 'the history holds payloads under both keys');
   });
 
