@@ -37,7 +37,8 @@ async function main() {
     const workflowBundle = await bundleWorkflowCode({ ...workflowBundleOptions, logger: Runtime.instance().logger });
     const workers = await Promise.all(specs.map((w) => Worker.create({ connection, namespace, taskQueue: w.taskQueue, workflowBundle, ...w.options })));
     const queues = workers.map((w) => w.options.taskQueue).join(' and ');
-    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${queues}, Temporal ${connectionOptions.address}/${namespace}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
+    const payloadKey = loaded.env.temporal?.encryption.current;
+    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${queues}, Temporal ${connectionOptions.address}/${namespace}, payloads ${payloadKey ? `encrypted with key ${payloadKey}` : 'NOT encrypted (no temporal.encryption)'}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
     await runAll(workers);
   } finally {
     clearInterval(refresh);
