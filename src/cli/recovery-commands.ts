@@ -116,11 +116,14 @@ async function recoveryGone(client: Client, loaded: LoadedEnvironment, id: strin
 
 export async function statusCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; json: boolean }) {
   const id = opts.id ?? recoveryWorkflowId(loaded);
+  // Checked first: a worker lacking the key would only let the Query time out.
+  const unreadable = await unreadableHistory(client, id);
+  if (unreadable) throw unreadable;
   let s: RecoveryStatus;
   try {
     s = await client.workflow.getHandle(id).query(recoveryStatusQuery);
   } catch (err) {
-    throw (await recoveryGone(client, loaded, id, err, 'no status')) ?? (await unreadableHistory(client, id)) ?? err;
+    throw (await recoveryGone(client, loaded, id, err, 'no status')) ?? err;
   }
   const retrying = await stageRetries(client, s);
   printResult(opts.json, { ...s, retrying }, () => [
