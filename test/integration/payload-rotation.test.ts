@@ -68,7 +68,12 @@ describe('payload key rotation (real dev server)', function () {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^titan: recovery \S+ cannot be read: its history needs payload key ka, which is not configured \(temporal\.encryption\.keys\)/);
     assert.equal(missing.stderr.trim().split('\n').length, 1, 'one line');
+    // The worker meets the history only when it has a task for it: a Query gives it one.
+    const probe = await temporalClient(buildDataConverter(env.loaded));
+    const query = probe.workflow.getHandle(id).query(recoveryStatusQuery).catch(() => undefined);
     await until('the worker log naming key ka', async () => /titan worker: cannot decode a Temporal payload: payload key ka not configured/.test(workerLog) || undefined, 30_000);
+    await query;
+    await probe.connection.close();
 
     await restartWorker({ current: 'kb', keys: { ka: KA, kb: KB } });
     const rejected = await cli('sign-off', '--stage', 'redis', '--reject', '--by', 'alice', '--comment', 'rotation test');
