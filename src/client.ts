@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { backupNow, listBackups, verifyBackup } from './cli/backup-commands';
+import { codecServerCommand, DEFAULT_CODEC_PORT, DEFAULT_UI_ORIGIN } from './cli/codec-server-command';
 import { configStatus, resyncCommand, rollbackCommand } from './cli/config-commands';
 import { drillCommand } from './cli/drill-commands';
 import { describeError, printResult } from './cli/output';
@@ -15,15 +16,20 @@ import { restoreCommand } from './cli/restore-command';
 import { applyCommand, listCommand } from './cli/schedule-commands';
 import { applySearchAttributes } from './cli/search-attributes';
 import { temporalSettings } from './connection';
-import { loadEnvironment } from './load-environment';
+import { buildDataConverter } from './deps';
+import { loadEnvironment, type LoadedEnvironment } from './load-environment';
 import { STAGES, type StageName } from './lib/config';
 import { DECISIONS, type Decision } from './lib/recovery-report';
 
 interface Globals { config?: string; json: boolean; waitForWorker: boolean }
 
-/** Runs `fn` with a Temporal client, closing the connection afterwards. */
-async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a Temporal client, closing the connection afterwards. With an environment, the
+ * client encodes and decodes payloads with its keys (also those of the schedules it writes).
+ */
+async function withTemporal<T>(loaded: LoadedEnvironment | undefined, fn: (client: Client) => Promise<T>): Promise<T> {
   const { connectionOptions, namespace } = temporalSettings();
+  const dataConverter = loaded && buildDataConverter(loaded);
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
@@ -32,7 +38,7 @@ async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     throw new Error(`cannot reach Temporal at ${connectionOptions.address} (is the stack up? npm run stack -- status)`);
   }
   try {
-    return await fn(new Client({ connection, namespace }));
+    return await fn(new Client({ connection, namespace, dataConverter }));
   } finally {
     await connection.close();
   }
@@ -66,7 +72,7 @@ function buildProgram(): Command {
     .option('--from <replica>', 'stream the snapshot from this replica of --redis, so the primary never forks')
     .option('--no-wait', 'print the workflow id and return')
     .action(action(program, (g, o: { redis: string; class: 'hourly' | 'daily'; from?: string; wait: boolean }) =>
-      withTemporal((client) => backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, from: o.from, json: g.json, wait: o.wait }))));
+      withTemporal(g.loaded, (client) => backupNow(client, g.loaded, { redis: o.redis, retentionClass: o.class, from: o.from, json: g.json, wait: o.wait }))));
 
   const backups = program.command('backups').description('inspect stored backups');
   backups.command('list')
@@ -88,7 +94,7 @@ function buildProgram(): Command {
     .option('--target <name>', 'restore into this Redis instance instead (e.g. a drill instance); production is not touched')
     .option('-y, --yes', 'do not ask for confirmation', false)
     .action(action(program, (g, o: { redis: string; backup?: string; before?: string; target?: string; yes: boolean }) =>
-      withTemporal((client) => restoreCommand(client, g.loaded, { redis: o.redis, backupId: o.backup, before: o.before, target: o.target, yes: o.yes, json: g.json }))));
+      withTemporal(g.loaded, (client) => restoreCommand(client, g.loaded, { redis: o.redis, backupId: o.backup, before: o.before, target: o.target, yes: o.yes, json: g.json }))));
 
   const modules = program.command('modules').description("Titan's Dockerized modules (the compose file of the environment file)");
   modules.command('status')
@@ -100,7 +106,7 @@ function buildProgram(): Command {
   modules.command('restore')
     .description('redeploy failed modules from the private registry in dependency order, verify them, roll back a module that fails')
     .argument('[services...]', 'only these modules')
-    .action(action(program, (g, services: string[]) => withTemporal((client) => restoreModulesCommand(client, g.loaded, { services, json: g.json }))));
+    .action(action(program, (g, services: string[]) => withTemporal(g.loaded, (client) => restoreModulesCommand(client, g.loaded, { services, json: g.json }))));
 
   const config = program.command('config').description("Titan's configuration in Git: drift, re-sync, rollback");
   config.command('status')
@@ -110,11 +116,11 @@ function buildProgram(): Command {
     }));
   config.command('resync')
     .description('apply the latest valid commit (keys, files, module restarts, scripts) and verify it')
-    .action(action(program, (g) => withTemporal((client) => resyncCommand(client, g.loaded, { json: g.json }))));
+    .action(action(program, (g) => withTemporal(g.loaded, (client) => resyncCommand(client, g.loaded, { json: g.json }))));
   config.command('rollback')
     .description('re-apply the previously applied commit, or --to a given one')
     .option('--to <commit>', 'the full id of the commit to re-apply')
-    .action(action(program, (g, o: { to?: string }) => withTemporal((client) => rollbackCommand(client, g.loaded, { to: o.to, json: g.json }))));
+    .action(action(program, (g, o: { to?: string }) => withTemporal(g.loaded, (client) => rollbackCommand(client, g.loaded, { to: o.to, json: g.json }))));
 
   const logs = program.command('logs').description("the modules' logs in the central log store: gaps, resumption");
   logs.command('status')
@@ -128,17 +134,17 @@ function buildProgram(): Command {
     .description("pause the shipping schedule, backfill each module from its checkpoint, write a canary, verify nothing was lost, resume the schedule")
     .argument('[modules...]', 'only these modules')
     .option('--since <time>', 'backfill and verify from this time (ISO 8601) instead of the checkpoint')
-    .action(action(program, (g, modules: string[], o: { since?: string }) => withTemporal((client) => resumeLogsCommand(client, g.loaded, { modules, since: o.since, json: g.json }))));
+    .action(action(program, (g, modules: string[], o: { since?: string }) => withTemporal(g.loaded, (client) => resumeLogsCommand(client, g.loaded, { modules, since: o.since, json: g.json }))));
 
 
   program.command('recover')
     .description('start the full-disaster recovery (Redis → modules → config → logs, each signed off); follow it until it waits for a sign-off')
     .option('--incident-at <time>', 'when the disaster happened (ISO 8601): restore the latest valid backup before it; the RPO is counted to it')
-    .action(action(program, (g, o: { incidentAt?: string }) => withTemporal((client) => recoverCommand(client, g.loaded, { incidentAt: o.incidentAt, json: g.json }))));
+    .action(action(program, (g, o: { incidentAt?: string }) => withTemporal(g.loaded, (client) => recoverCommand(client, g.loaded, { incidentAt: o.incidentAt, json: g.json }))));
   program.command('status')
     .description('the recovery: its stages, attempts, sign-offs, and what it waits for from whom')
     .argument('[id]', 'workflow id (default: titan-<environment>-recovery)')
-    .action(action(program, (g, id?: string) => withTemporal((client) => statusCommand(client, g.loaded, { id, json: g.json }))));
+    .action(action(program, (g, id?: string) => withTemporal(g.loaded, (client) => statusCommand(client, g.loaded, { id, json: g.json }))));
   program.command('sign-off')
     .description('approve, reject or retry the stage the recovery waits on (refused unless you are one of its approvers)')
     .argument('[id]', 'workflow id (default: titan-<environment>-recovery)')
@@ -151,7 +157,7 @@ function buildProgram(): Command {
     .action(action(program, (g, id: string | undefined, o: { stage: StageName; by: string; comment?: string } & Partial<Record<Decision, boolean>>) => {
       const chosen = DECISIONS.filter((d) => o[d]);
       if (chosen.length !== 1) throw new Error('give exactly one of --approve, --reject, --retry');
-      return withTemporal((client) => signOffCommand(client, g.loaded, { id, stage: o.stage, decision: chosen[0]!, by: o.by, comment: o.comment, json: g.json }));
+      return withTemporal(g.loaded, (client) => signOffCommand(client, g.loaded, { id, stage: o.stage, decision: chosen[0]!, by: o.by, comment: o.comment, json: g.json }));
     }));
   program.command('report')
     .description('the stored report of a recovery (Markdown, or JSON with --json): timeline, RTO, RPO, sign-offs, problems')
@@ -162,22 +168,28 @@ function buildProgram(): Command {
   program.command('drill')
     .description('a DR drill: the full-disaster chain against the sandbox targets of recovery.drill, signed off automatically (or by people), the sandbox always removed; prints the measured RTO')
     .option('--wait-for-sign-off', 'wait for people to sign each stage off (follow until the first wait)', false)
-    .action(action(program, (g, o: { waitForSignOff: boolean }) => withTemporal((client) => drillCommand(client, g.loaded, { waitForSignOff: o.waitForSignOff, json: g.json }))));
+    .action(action(program, (g, o: { waitForSignOff: boolean }) => withTemporal(g.loaded, (client) => drillCommand(client, g.loaded, { waitForSignOff: o.waitForSignOff, json: g.json }))));
 
   const schedules = program.command('schedules').description('backup, log-shipping and drill schedules on the Temporal server');
   for (const [name, desc, run] of [
     ['apply', 'create or update the schedules of the environment file (and delete stale ones)', applyCommand],
     ['list', "show Titan's schedules", listCommand],
   ] as const) {
-    schedules.command(name).description(desc).action(action(program, (g) => withTemporal((client) => run(client, g.loaded, g.json))));
+    schedules.command(name).description(desc).action(action(program, (g) => withTemporal(g.loaded, (client) => run(client, g.loaded, g.json))));
   }
+
+  program.command('codec-server')
+    .description("serve the environment's payload codec on 127.0.0.1 for the Temporal Web UI and CLI (POST /encode, /decode); a bearer token from $TITAN_CODEC_TOKEN if set")
+    .option('--port <port>', 'TCP port on 127.0.0.1 (default: $TITAN_CODEC_PORT or 8235)', process.env.TITAN_CODEC_PORT || String(DEFAULT_CODEC_PORT))
+    .option('--ui-origin <url>', 'the Web UI origin CORS lets in (default: $TITAN_CODEC_UI_ORIGIN or http://127.0.0.1:8233)', process.env.TITAN_CODEC_UI_ORIGIN || DEFAULT_UI_ORIGIN)
+    .action(action(program, (g, o: { port: string; uiOrigin: string }) => codecServerCommand(g.loaded, { port: Number(o.port), uiOrigin: o.uiOrigin })));
 
   program.command('search-attributes').description("Titan's search attributes on the Temporal namespace")
     .command('apply')
     .description('register the ones the namespace lacks (self-hosted Temporal; the local stack registers them itself)')
     .action(async () => {
       const { json } = program.opts<Globals>();
-      const r = await withTemporal(applySearchAttributes);
+      const r = await withTemporal(undefined, applySearchAttributes);
       printResult(json, r, () => [...r.added.map((n) => `added ${n}`), ...r.present.map((n) => `present ${n}`)].join('\n'));
     });
   return program;

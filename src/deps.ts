@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import Docker from 'dockerode';
 import { Keyring } from './infra/backup-keys';
 import { BackupStore } from './infra/backup-store';
+import { titanDataConverter } from './infra/data-converter';
 import { ConfigRepo } from './infra/config-repo';
 import type { ConfigSyncContext } from './infra/config-state';
 import type { LogsContext } from './infra/log-check';
@@ -16,7 +17,7 @@ import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
 import type { RedisTarget } from './infra/redis-control';
 import type { RedisEndpoint } from './infra/redis-sync';
 import { parseCompose } from './lib/compose';
-import { type Environment, type LocationName } from './lib/config';
+import { type EncryptionConfig, type Environment, type LocationName } from './lib/config';
 import { ErrorType } from './lib/errors';
 import { ScheduleId } from './lib/names';
 import { type RecoveryPlan, resolveRecoveryPlan } from './lib/recovery-plan';
@@ -199,6 +200,20 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     retention: env.backups.retention,
     metrics: noMetrics,
   };
+}
+
+/**
+ * The Temporal data converter of this environment: payloads encrypted with temporal.encryption's
+ * current key (none configured: plaintext). Throws naming the key when the current one is missing.
+ */
+export function buildDataConverter(loaded: LoadedEnvironment, onMissingKey?: (keyId: string, message: string) => void) {
+  const e = loaded.env.temporal?.encryption;
+  return titanDataConverter(e && payloadKeyring(e, loaded.secret), onMissingKey);
+}
+
+/** The keys of temporal.encryption, resolved by `secret` (the environment file's, or a test's). */
+export function payloadKeyring(encryption: EncryptionConfig, secret: LoadedEnvironment['secret']): Keyring {
+  return new Keyring(encryption, secret, 'temporal.encryption', ErrorType.PayloadKeyMissing);
 }
 
 /** A file's text, or undefined when there is none (the compose file's `.env` is optional). */

@@ -1,19 +1,30 @@
 // What every Titan worker registers, shared by src/worker.ts and the tests' in-process workers,
 // so tests exercise the same settings as production.
-import type { WorkerOptions } from '@temporalio/worker';
+import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities, createRecoveryStageActivities } from './activities';
 import { createDrillActivities, drillLoaded, drillSandbox } from './activities/drill';
 import { retrySignalInterceptor } from './activities/retry-signal';
-import { buildDeps, type Deps } from './deps';
+import { buildDataConverter, buildDeps, type Deps } from './deps';
+import { failureConverterPath } from './infra/data-converter';
 import type { LoadedEnvironment } from './load-environment';
 
-type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval' | 'interceptors'>;
+type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval' | 'interceptors' | 'dataConverter'>;
 
 /** Bundled with the workflow code (bundleWorkflowCode's workflowInterceptorModules) by every worker. */
 export const workflowInterceptorModules = [require.resolve('./workflows/retry-details')];
 
-const withActivities = (activities: object): TitanWorkerOptions => ({
+/**
+ * What every bundle of the workflow code needs besides its logger: the interceptors, and the
+ * failure converter that moves failure messages into (encrypted) payloads inside the sandbox.
+ */
+export const workflowBundleOptions = { workflowsPath: require.resolve('./workflows'), workflowInterceptorModules, failureConverterPath } satisfies Partial<BundleOptions>;
+
+/** The worker log names a payload key it lacks once; the task itself fails on every attempt (titan status names it too). */
+const logMissingKey = (_keyId: string, message: string) => console.error(`titan worker: ${message}`);
+
+const withActivities = (activities: object, dataConverter: WorkerOptions['dataConverter']): TitanWorkerOptions => ({
   activities,
+  dataConverter,
   // Progress reaches the UI and `titan backup` within seconds, not at 80% of the heartbeat timeout.
   maxHeartbeatThrottleInterval: '2s',
   // Retries reach the workflow's current details (Web UI); workflows/retry-details.ts shows them.
@@ -33,12 +44,14 @@ export interface TitanWorkerSpec {
  * applies retention to the locations it restores from.
  */
 export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(loaded)): TitanWorkerSpec[] {
-  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(createActivities(deps)) }];
+  // One converter for both workers: the drill's sandbox file is derived from the same file and keys.
+  const dataConverter = buildDataConverter(loaded, logMissingKey);
+  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(createActivities(deps), dataConverter) }];
   if (loaded.env.recovery?.drill) {
     const sandbox = drillLoaded(loaded);
     const sandboxDeps = buildDeps(sandbox);
     const activities = { ...createRecoveryStageActivities(sandboxDeps), ...createDrillActivities(sandboxDeps, drillSandbox(loaded)) };
-    workers.push({ taskQueue: sandbox.env.taskQueue, deps: sandboxDeps, options: withActivities(activities) });
+    workers.push({ taskQueue: sandbox.env.taskQueue, deps: sandboxDeps, options: withActivities(activities, dataConverter) });
   }
   return workers;
 }

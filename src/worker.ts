@@ -7,7 +7,7 @@ import { temporalSettings } from './connection';
 import { loopbackAddress } from './lib/config';
 import { loadEnvironment } from './load-environment';
 import { STAGE_DURATION_BUCKETS, titanMetrics } from './infra/metrics';
-import { titanWorkers, workflowInterceptorModules } from './worker-options';
+import { titanWorkers, workflowBundleOptions } from './worker-options';
 
 const BACKUP_AGE_REFRESH_MS = 60_000;
 
@@ -27,15 +27,18 @@ async function main() {
     void refreshAge();
     refresh = setInterval(refreshAge, BACKUP_AGE_REFRESH_MS);
   }
+  // Before connecting: a missing current payload key refuses the start in one line (titanWorkers).
+  const specs = titanWorkers(loaded, deps);
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
     // Production's worker, and the drill's beside it when the file has a recovery.drill section.
     // One bundle of the workflow code for both.
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), workflowInterceptorModules, logger: Runtime.instance().logger });
-    const workers = await Promise.all(titanWorkers(loaded, deps).map((w) => Worker.create({ connection, namespace, taskQueue: w.taskQueue, workflowBundle, ...w.options })));
+    const workflowBundle = await bundleWorkflowCode({ ...workflowBundleOptions, logger: Runtime.instance().logger });
+    const workers = await Promise.all(specs.map((w) => Worker.create({ connection, namespace, taskQueue: w.taskQueue, workflowBundle, ...w.options })));
     const queues = workers.map((w) => w.options.taskQueue).join(' and ');
-    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${queues}, Temporal ${connectionOptions.address}/${namespace}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
+    const payloadKey = loaded.env.temporal?.encryption.current;
+    console.log(`titan worker: environment ${loaded.env.environment}, task queue ${queues}, Temporal ${connectionOptions.address}/${namespace}, payloads ${payloadKey ? `encrypted with key ${payloadKey}` : 'NOT encrypted (no temporal.encryption)'}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`);
     await runAll(workers);
   } finally {
     clearInterval(refresh);

@@ -35,11 +35,14 @@ REDIS_PORT=6390
 REGISTRY_PORT=5000
 REGISTRY_USER=titan
 VICTORIALOGS_PORT=9428
+# Titan's codec server for the Web UI (scripts/stack/services/codec.sh)
+CODEC_PORT=8235
 # Longer than the plan's 30 days, so `titan logs status` finds the store compliant.
 VICTORIALOGS_RETENTION=35d
 DOCKER_SOCK=$RUN/docker.sock
 DOCKER_CONFIG_DIR=$T/docker-config
-SERVICES=(temporal redis s3-primary s3-offsite docker registry victorialogs)
+# codec before temporal: the UI is told its address (--ui-codec-endpoint)
+SERVICES=(codec temporal redis s3-primary s3-offsite docker registry victorialogs)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
 # The one list of Temporal search attributes (NAME: TYPE); src/lib imports the same file.

@@ -12,6 +12,9 @@ ensure_secrets() {
   done
   # the backup encryption key of titan.yaml (backups.encryption): 32 random bytes, base64
   grep -q '^TITAN_BACKUP_KEY_K2026=' "$SECRETS" || printf 'TITAN_BACKUP_KEY_K2026=%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >>"$SECRETS"
+  # the Temporal payload key of titan.yaml (temporal.encryption), used by the worker, the CLI and
+  # the codec server: 32 random bytes, base64
+  grep -q '^TITAN_PAYLOAD_KEY_P2026=' "$SECRETS" || printf 'TITAN_PAYLOAD_KEY_P2026=%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >>"$SECRETS"
   # beside its password, so a client finds the whole login in one place
   grep -q '^TITAN_REGISTRY_USER=' "$SECRETS" || printf 'TITAN_REGISTRY_USER=%s\n' "$REGISTRY_USER" >>"$SECRETS"
   [ "$added" = 1 ] && say "generated ${SECRETS#"$ROOT"/} (mode 600)"

@@ -6,6 +6,7 @@
 svc_exe() {
   case $1 in
     temporal) printf '%s' "$PY/bin/temporal" ;;
+    codec) codec_node ;;
     redis) command -v redis-server || printf '/usr/bin/redis-server' ;;
     s3-primary | s3-offsite) printf '%s' "$PY/bin/weed" ;;
     docker) command -v dockerd || printf '/usr/sbin/dockerd' ;;
@@ -26,6 +27,7 @@ svc_ports() { # every TCP port the service listens on (the first one is its main
   case $1 in
     temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT $TEMPORAL_HTTP_PORT $TEMPORAL_METRICS_PORT" ;;
     redis) echo "$REDIS_PORT" ;;
+    codec) echo "$CODEC_PORT" ;;
     registry) echo "$REGISTRY_PORT" ;;
     victorialogs) echo "$VICTORIALOGS_PORT" ;;
     docker) ;; # its unix socket only
@@ -37,6 +39,7 @@ svc_addresses() {
   case $1 in
     temporal) echo "$IP:$TEMPORAL_PORT (gRPC), http://$IP:$TEMPORAL_UI_PORT (UI)" ;;
     redis) echo "redis://$IP:$REDIS_PORT" ;;
+    codec) echo "http://$IP:$CODEC_PORT (codec server for the Web UI)" ;;
     s3-*) s3_conf "$1"; echo "http://$IP:$S3_PORT (S3, bucket $S3_BUCKET)" ;;
     docker) echo "unix://$DOCKER_SOCK" ;;
     registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
@@ -48,6 +51,7 @@ spawn() {
   case $1 in
     temporal) spawn_temporal ;;
     redis) spawn_redis ;;
+    codec) spawn_codec ;;
     s3-primary | s3-offsite) spawn_s3 "$1" ;;
     docker) spawn_docker ;;
     registry) spawn_registry ;;
@@ -59,6 +63,7 @@ ready() {
   case $1 in
     temporal) ready_temporal ;;
     redis) ready_redis ;;
+    codec) ready_codec ;;
     s3-primary | s3-offsite) ready_s3 "$1" ;;
     docker) ready_docker ;;
     registry) ready_registry ;;
@@ -70,6 +75,7 @@ print_env() {
   local q
   printf 'TEMPORAL_ADDRESS=%s\n' "$IP:$TEMPORAL_PORT"
   printf 'TITAN_UI=%s\n' "http://$IP:$TEMPORAL_UI_PORT"
+  printf 'TITAN_CODEC_ENDPOINT=%s\n' "http://$IP:$CODEC_PORT"
   printf 'TITAN_REDIS_URL=%s\n' "redis://$IP:$REDIS_PORT"
   s3_conf s3-primary
   printf 'TITAN_S3_PRIMARY=%s\n' "http://$IP:$S3_PORT"

@@ -2,7 +2,8 @@
 // one clear line on stderr for errors, progress bars on stderr.
 import { ApplicationFailure, ServiceError, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { defaultPayloadConverter } from '@temporalio/common';
+import type { LoadedDataConverter } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { SingleBar } from 'cli-progress';
 
 export function humanBytes(n: number): string {
@@ -63,11 +64,12 @@ type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 
 /**
  * "attempt 4: <last failure>" while an activity retries, else undefined. The server keeps the
- * attempt number and last failure of pending activities; workflow code never sees them.
+ * attempt number and last failure of pending activities; workflow code never sees them. The
+ * failure's message is an encrypted payload (failure-converter.ts): decoded with the client's keys.
  */
-export function retryNote(pending: PendingActivity | undefined): string | undefined {
+export async function retryNote(converter: LoadedDataConverter, pending: PendingActivity | undefined): Promise<string | undefined> {
   if (!pending || (pending.attempt ?? 1) <= 1) return undefined;
-  const failure = pending.lastFailure?.message?.split('\n')[0];
+  const failure = (await decodeOptionalFailureToOptionalError(converter, pending.lastFailure))?.message.split('\n')[0];
   return `attempt ${pending.attempt}${failure ? `: ${failure}` : ''}`;
 }
 
@@ -76,10 +78,11 @@ export async function followWithProgress<T>(handle: WorkflowHandle, json: boolea
   const bar = json ? undefined : byteProgress(label);
   let last: HeartbeatProgress = {};
   const poll = setInterval(async () => {
+    const converter = handle.client.options.loadedDataConverter;
     const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.[0];
-    const payload = pending?.heartbeatDetails?.payloads?.[0];
-    const p = payload ? defaultPayloadConverter.fromPayload<HeartbeatProgress>(payload) : {};
-    const retrying = retryNote(pending);
+    const payloads = pending?.heartbeatDetails?.payloads;
+    const p = (payloads?.length ? await decodeFromPayloadsAtIndex<HeartbeatProgress>(converter, 0, payloads).catch(() => undefined) : undefined) ?? {};
+    const retrying = await retryNote(converter, pending).catch(() => undefined);
     const phase = [p.phase ?? pending?.activityType?.name ?? '', retrying].filter(Boolean).join(' — ');
     if (p.bytes !== undefined) last = p;
     if (pending) bar?.update(p.bytes ?? last.bytes, p.totalBytes ?? last.totalBytes, phase);

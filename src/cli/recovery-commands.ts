@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { buildDeps } from '../deps';
+import { encryptedPayloadsByKey } from '../infra/payload-codec';
 import { readRecoveryReport } from '../infra/recovery-reports';
 import type { LoadedEnvironment } from '../load-environment';
 import type { StageName } from '../lib/config';
@@ -115,6 +116,9 @@ async function recoveryGone(client: Client, loaded: LoadedEnvironment, id: strin
 
 export async function statusCommand(client: Client, loaded: LoadedEnvironment, opts: { id?: string; json: boolean }) {
   const id = opts.id ?? recoveryWorkflowId(loaded);
+  // Checked first: a worker lacking the key would only let the Query time out.
+  const unreadable = await unreadableHistory(client, id);
+  if (unreadable) throw unreadable;
   let s: RecoveryStatus;
   try {
     s = await client.workflow.getHandle(id).query(recoveryStatusQuery);
@@ -143,6 +147,21 @@ export async function statusCommand(client: Client, loaded: LoadedEnvironment, o
   ].filter(Boolean).join('\n'));
 }
 
+/**
+ * Why no worker can answer for this workflow when its history holds payloads under a key this
+ * environment lacks (removed too early): its workflow tasks fail until the key is back.
+ */
+async function unreadableHistory(client: Client, id: string): Promise<Error | undefined> {
+  const history = await client.workflow.getHandle(id).fetchHistory().catch(() => undefined);
+  const [codec] = client.options.loadedDataConverter.payloadCodecs;
+  if (!history || !codec) return undefined;
+  for (const [keyId, payload] of encryptedPayloadsByKey(history)) {
+    const problem = await codec.decode([payload]).then(() => undefined, (err: Error) => err.message);
+    if (problem) return new Error(`recovery ${id} cannot be read: its history needs payload key ${keyId}, which is not configured (temporal.encryption.keys); its workflow tasks fail until the key is back. ${problem}`);
+  }
+  return undefined;
+}
+
 const retryLine = (r: { stage: StageName; activity: string; note: string }) => `stage ${r.stage}: ${r.activity} ${r.note}`;
 
 /** The running stages' activities that are retrying, from their child workflows' pending activities. */
@@ -153,10 +172,11 @@ async function stageRetries(client: Client, s: RecoveryStatus): Promise<{ stage:
   });
   const found = await Promise.all(running.map(async ({ stage, child }) => {
     const d = await client.workflow.getHandle(child).describe().catch(() => undefined);
-    return (d?.raw.pendingActivities ?? []).flatMap((p) => {
-      const note = retryNote(p);
+    const notes = await Promise.all((d?.raw.pendingActivities ?? []).map(async (p) => {
+      const note = await retryNote(client.options.loadedDataConverter, p);
       return note ? [{ stage, activity: p.activityType?.name ?? 'activity', note }] : [];
-    });
+    }));
+    return notes.flat();
   }));
   return found.flat();
 }

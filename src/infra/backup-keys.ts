@@ -1,5 +1,6 @@
-// The snapshot encryption keys of backups.encryption, resolved by id inside the worker or CLI.
-// Key bytes never leave this process: manifests, workflow results and messages carry the id only.
+// Encryption keys by id, resolved inside the worker or CLI: the snapshot keys of backups.encryption
+// and the Temporal payload keys of temporal.encryption (infra/payload-codec.ts).
+// Key bytes never leave this process: manifests, payloads, results and messages carry the id only.
 import { ApplicationFailure } from '@temporalio/common';
 import type { EncryptionConfig } from '../lib/config';
 import { ErrorType } from '../lib/errors';
@@ -7,8 +8,16 @@ import { ErrorType } from '../lib/errors';
 export class Keyring {
   private readonly cache = new Map<string, Buffer>();
 
-  /** `secret` resolves an env var name (throws when unset); no config means backups stay plaintext. */
-  constructor(private readonly config: EncryptionConfig | undefined, private readonly secret: (envVar: string, field: string) => string) {}
+  /**
+   * `secret` resolves an env var name (throws when unset); no config means nothing is encrypted.
+   * `section` names the config section in messages; `errorType` is the failure's type.
+   */
+  constructor(
+    private readonly config: EncryptionConfig | undefined,
+    private readonly secret: (envVar: string, field: string) => string,
+    private readonly section = 'backups.encryption',
+    private readonly errorType: ErrorType = ErrorType.BackupKeyMissing,
+  ) {}
 
   /** The key id new backups are encrypted with, undefined when encryption is off. */
   get current(): string | undefined {
@@ -29,19 +38,21 @@ export class Keyring {
   key(id: string): Buffer {
     const cached = this.cache.get(id);
     if (cached) return cached;
-    const entry = this.config?.keys[id];
-    if (!entry) throw keyFailure(`key ${id} not configured`);
+    const entry = this.config && Object.hasOwn(this.config.keys, id) ? this.config.keys[id] : undefined;
+    if (!entry) throw this.failure(`key ${id} not configured`);
     let text: string;
     try {
-      text = this.secret(entry.keyEnv, `backups.encryption.keys.${id}.keyEnv`);
+      text = this.secret(entry.keyEnv, `${this.section}.keys.${id}.keyEnv`);
     } catch (err) {
-      throw keyFailure(`key ${id} not configured: ${(err as Error).message}`);
+      throw this.failure(`key ${id} not configured: ${(err as Error).message}`);
     }
     const key = Buffer.from(text.trim(), 'base64');
-    if (key.length !== 32 || key.toString('base64') !== text.trim()) throw keyFailure(`key ${id} (${entry.keyEnv}) must be 32 bytes in base64 (e.g. openssl rand -base64 32)`);
+    if (key.length !== 32 || key.toString('base64') !== text.trim()) throw this.failure(`key ${id} (${entry.keyEnv}) must be 32 bytes in base64 (e.g. openssl rand -base64 32)`);
     this.cache.set(id, key);
     return key;
   }
-}
 
-const keyFailure = (message: string) => ApplicationFailure.nonRetryable(message, ErrorType.BackupKeyMissing);
+  private failure(message: string) {
+    return ApplicationFailure.nonRetryable(message, this.errorType);
+  }
+}

@@ -209,6 +209,12 @@ export type DrillConfig = z.infer<typeof drillSchema>;
 
 export const environmentSchema = z.strictObject({
   environment: name,
+  /**
+   * Temporal payloads (inputs, results, heartbeats, failures, memos, user metadata) are encrypted
+   * with `encryption.current` by the worker and the CLI (infra/payload-codec.ts); decoding picks the
+   * key by the id each payload records, so old keys stay listed while any history needs them.
+   */
+  temporal: z.strictObject({ encryption }).optional(),
   /** The Docker engine that runs containerised Redis instances and the modules. */
   docker: z.strictObject({ socketPath: z.string().min(1).default('/var/run/docker.sock') }).prefault({}),
   /** Optional dotenv file holding secret values (the local stack generates one); the process env wins. */

@@ -12,6 +12,8 @@ export const ErrorType = {
   BackupInvalid: 'BackupInvalid',
   /** The backup's encryption key is not configured here: unreadable, not corrupt. */
   BackupKeyMissing: 'BackupKeyMissing',
+  /** A Temporal payload's key (temporal.encryption) is not configured here: it cannot be decoded. */
+  PayloadKeyMissing: 'PayloadKeyMissing',
   RestoreRequestInvalid: 'RestoreRequestInvalid',
   NoValidBackup: 'NoValidBackup',
   RedisStartFailed: 'RedisStartFailed',

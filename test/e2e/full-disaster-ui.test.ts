@@ -1,7 +1,8 @@
 // The Web UI as an operator uses it, in real Chromium: a full-disaster recovery started with the
 // Start Workflow form, seen waiting for a sign-off (current details: the stage and who may sign),
 // a sign-off refused in the Update modal with the validator's reason, then accepted; the
-// recovery completes. Screenshots go to test-artifacts/full-disaster-ui/.
+// recovery completes; its encrypted payloads are shown decoded through the stack's codec server,
+// and as ciphertext while it is stopped. Screenshots go to test-artifacts/full-disaster-ui/.
 import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
@@ -10,7 +11,7 @@ import { SearchKey } from '../../src/lib/names';
 import { openBrowser, UI } from '../helpers/browser';
 import { runBackup } from '../helpers/backups';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { TEMPORAL_NAMESPACE, temporalClient, uniqueName } from '../helpers/stack';
+import { stackCtl, TEMPORAL_NAMESPACE, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { startWorker } from '../helpers/worker';
@@ -108,5 +109,33 @@ describe('full-disaster recovery in the Web UI (Chromium)', function () {
     const sa = (await handle.describe()).typedSearchAttributes;
     assert.deepEqual([sa.get(SearchKey.environment), sa.get(SearchKey.kind), sa.get(SearchKey.stage)], [env.environment, 'recovery', 'redis'], 'a recovery started from the form is filterable too');
     assert.equal(await redis.client().call('DEBUG', 'DIGEST'), digest, 'Redis restored from the backup');
+
+
+    // Payloads are encrypted in history (infra/payload-codec.ts); the UI shows them through the
+    // stack's codec server: the result, and the sign-off Update's input and outcome.
+    const signOffEvent = async () => {
+      await page.goto(`${UI}/namespaces/${TEMPORAL_NAMESPACE}/workflows/${workflowId}`);
+      await page.getByText('signOff', { exact: true }).first().click();
+      return bodyText();
+    };
+    const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
+    const decoded = await until('the decoded result and sign-off', async () => {
+      const text = await signOffEvent();
+      return /"outcome": "completed"/.test(text) && /"comment": "checked in the UI"/.test(text) ? text : undefined;
+    }, 30_000);
+    assert.ok(!decoded.includes(ENCRYPTED), 'nothing left encrypted on the page');
+    await shot('decoded-through-codec-server');
+    // Without the codec server the same page can only show ciphertext: the UI really used it.
+    stackCtl('stop', 'codec');
+    try {
+      const raw = await until('the encrypted payloads', async () => {
+        const text = await signOffEvent();
+        return text.includes(ENCRYPTED) ? text : undefined;
+      }, 30_000);
+      assert.doesNotMatch(raw, /checked in the UI|"outcome": "completed"/);
+      await shot('encrypted-without-codec-server');
+    } finally {
+      stackCtl('start', 'codec');
+    }
   });
 });

@@ -1,7 +1,8 @@
 // The whole product on the real stack: a scripted disaster (Redis data destroyed, a module killed,
 // configuration drifted, the log store down while modules log) → `titan recover` → sign-offs
 // with the CLI (refused ones included) → every stage verified back; the worker SIGKILLed while
-// the modules stage redeploys, then restarted → the recovery continues where it stopped.
+// the modules stage redeploys, then restarted → the recovery continues where it stopped. Then
+// every history it wrote is scanned raw for what Titan handles: all of it is encrypted.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,12 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { RecoveryReport, RecoveryStatus } from '../../src/lib/recovery-report';
-import { runBackup, seedDataset } from '../helpers/backups';
+import { runBackup, seedDataset, stores } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { ConfigAuthor, Keyring } from '../helpers/config-repos';
 import { docker, emit, LOG_STORE, logsql } from '../helpers/log-modules';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
-import { dockerSocket, repoRoot, stackCtl, temporalClient, uniqueName } from '../helpers/stack';
+import { rawPayloads, scanTaskQueue } from '../helpers/payloads';
+import { CODEC_ENDPOINT, dockerSocket, repoRoot, stackCtl, temporalCli, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { spawnWorker } from '../helpers/worker';
@@ -171,8 +173,42 @@ describe('full-disaster recovery on the real stack', function () {
     assert.match(printed.stdout, /RTO/);
     assert.match(printed.stdout, /RPO/);
     assert.match(printed.stdout, /alice/);
+    await secretScan(report.stages[0]!.attempts[0]!.summary ?? '');
+
     // docs/full-disaster-recovery.md's example report comes from here.
     mkdirSync(path.join(repoRoot, 'test-artifacts', 'full-disaster'), { recursive: true });
     writeFileSync(path.join(repoRoot, 'test-artifacts', 'full-disaster', 'report.md'), printed.stdout);
   });
+
+  /**
+   * Every history this run wrote (modules, config, backup, log shipping, the recovery and its
+   * stages, with sign-offs, a crash and retries), read raw without the codec: no marker of what
+   * Titan handles appears, and every payload is `binary/encrypted`; backup ids only in their search
+   * attribute. With the stack's codec server the CLI reads the plaintext again.
+   */
+  async function secretScan(redisSummary: string) {
+    const [backup] = (await stores(env)[0]!.list('main')).filter((e) => e.manifest);
+    const manifest = backup!.manifest!;
+    const sampled = (manifest.samples ?? []).map((s) => Buffer.from(s.key, 'base64').toString('utf8')).filter((k) => k.length >= 6);
+    assert.ok(sampled.length > 0, 'the manifest samples key names');
+    assert.ok(redisSummary.includes(manifest.id), 'the redis stage summary names the backup (decoded by the client)');
+    const markers = [
+      ...sampled,
+      manifest.id,
+      '127.0.0.1:5000/titan/module',
+      redis.instance('TITAN_TEST_DISASTER_PASSWORD').url as string,
+      redis.password,
+      'alpha v1', 'app:mode',
+      redis.dataDir, filesRoot,
+    ];
+    const scan = await scanTaskQueue(client, env.taskQueue, markers);
+    assert.ok(scan.workflows >= 8 && scan.payloads > 100, `scanned ${scan.workflows} workflows, ${scan.payloads} payloads`);
+    assert.deepEqual(scan.plaintext.map((p) => `${p.path}: ${p.encoding}`), [], 'every payload is binary/encrypted');
+    assert.deepEqual(scan.leaks, [], 'no marker in any raw history');
+    console.log(`      ${scan.leaks.length} plaintext occurrences of ${markers.length} known markers in the history after the full-disaster e2e (${scan.workflows} workflows, ${scan.payloads} payloads, all binary/encrypted)`);
+    const shown = rawPayloads(JSON.parse(temporalCli('workflow', 'show', '--workflow-id', `titan-${env.environment}-recovery`, '--output', 'json', '--codec-endpoint', CODEC_ENDPOINT)));
+    assert.deepEqual(shown.filter((p) => p.encoding === 'binary/encrypted'), [], 'with the codec endpoint every payload is decoded');
+    const plaintext = shown.map((p) => p.text).join('\n');
+    assert.ok(plaintext.includes(manifest.id) && plaintext.includes('digest checked'), 'with the codec endpoint the CLI shows the plaintext');
+  }
 });

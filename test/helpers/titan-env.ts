@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadEnvironment, type LoadedEnvironment } from '../../src/load-environment';
-import { secretsFile, uniqueName } from './stack';
+import { secretsFile, STACK_PAYLOAD_ENCRYPTION, uniqueName } from './stack';
 
 export interface TestEnvOptions {
   /** A backup-only Redis named main (its runAs is never used)… */
@@ -28,6 +28,8 @@ export interface TestEnvOptions {
   recovery?: Record<string, unknown>;
   /** backups.encryption: { current, keys: { id: { keyEnv } } } (the test sets the variables). */
   encryption?: { current: string; keys: Record<string, { keyEnv: string }> };
+  /** temporal.encryption; default: the stack's payload key (titan.yaml's), as a deployment has. */
+  payloadEncryption?: { current: string; keys: Record<string, { keyEnv: string }> };
 }
 
 export interface TestEnv {
@@ -53,6 +55,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     environment,
     secretsFile,
     taskQueue,
+    temporal: { encryption: o.payloadEncryption ?? STACK_PAYLOAD_ENCRYPTION },
     ...(o.docker ? { docker: o.docker } : {}),
     ...(o.modules ? { modules: o.modules } : {}),
     ...(o.configSync ? { configSync: o.configSync } : {}),
@@ -83,6 +86,14 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
   const env = { file, loaded: loadEnvironment(file), environment, taskQueue, prefix };
   writtenEnvironments.push(env);
   return env;
+}
+
+/** Replaces temporal.encryption in a test's environment file (rotating payload keys) and reloads it. */
+export function setPayloadEncryption(env: TestEnv, encryption: NonNullable<TestEnvOptions['payloadEncryption']>): void {
+  const doc = parse(readFileSync(env.file, 'utf8')) as { temporal: Record<string, unknown> };
+  doc.temporal.encryption = encryption;
+  writeFileSync(env.file, stringify(doc));
+  env.loaded = loadEnvironment(env.file);
 }
 
 /** Replaces backups.encryption in a test's environment file (as an operator rotating keys would) and reloads it. */

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { titanWorkers, workflowInterceptorModules } from '../../src/worker-options';
+import { titanWorkers, workflowBundleOptions } from '../../src/worker-options';
 import { repoRoot, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporalEnv } from './stack';
 import type { TestEnv } from './titan-env';
 
@@ -20,7 +20,7 @@ export function quietRuntime(): void {
 
 export async function startWorker(env: TestEnv): Promise<{ stop(): Promise<void> }> {
   quietRuntime();
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), workflowInterceptorModules, logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ ...workflowBundleOptions, logger: quietLogger });
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
   // The same workers as src/worker.ts: with a drill section, the drill's on <taskQueue>-drill too.
   const workers = await Promise.all(titanWorkers(env.loaded).map(async (w) => Worker.create({

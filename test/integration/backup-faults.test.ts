@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { verifyStoredBackup } from '../../src/infra/backup-verify';
 import { footprint, stores } from '../helpers/backups';
+import { lastFailureOf } from '../helpers/payloads';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server';
 import { stackCtl, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
@@ -87,7 +88,7 @@ describe('backup: faults', function () {
       const handle = await client.workflow.start('redisBackup', { taskQueue: env.taskQueue, workflowId: uniqueName('s3down'), args: [{ redis: 'main', retentionClass: 'daily' }] });
       await until('a failed attempt against the stopped S3', async () => {
         const pending = (await handle.describe()).raw.pendingActivities?.[0];
-        return (pending?.attempt ?? 0) >= 3 && pending?.lastFailure?.message ? pending : undefined;
+        return (pending?.attempt ?? 0) >= 3 && (await lastFailureOf(client, pending)) ? pending : undefined;
       });
       stackCtl('start', 's3-primary');
       const result = await handle.result();

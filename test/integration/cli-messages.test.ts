@@ -12,6 +12,7 @@ import { workerPolls } from '../../src/cli/worker-check';
 import { WorkflowId } from '../../src/lib/names';
 import { loadEnvironment } from '../../src/load-environment';
 import { titan } from '../helpers/cli';
+import { decodeFirst } from '../helpers/payloads';
 import { dockerSocket, repoRoot, temporalClient, temporalEnv } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
@@ -25,8 +26,7 @@ const notFound = (p: Promise<unknown>) => p.then(() => false, (err: unknown) => 
 /** The workflow's current details as the Web UI shows them (the SDK's metadata Query, JSON-encoded protobuf). */
 async function currentDetails(client: Client, workflowId: string): Promise<string> {
   const r = await client.workflowService.queryWorkflow({ namespace: client.options.namespace, execution: { workflowId }, query: { queryType: '__temporal_workflow_metadata' } });
-  const payload = r.queryResult?.payloads?.[0];
-  return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString('utf8')) as { currentDetails?: string }).currentDetails ?? '' : '';
+  return (await decodeFirst<{ currentDetails?: string }>(client, r.queryResult?.payloads))?.currentDetails ?? '';
 }
 
 /** The titan CLI in the background, its stderr readable while it runs. */

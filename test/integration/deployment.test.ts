@@ -12,6 +12,7 @@ import { repoRoot } from '../helpers/stack';
 const secrets = {
   TITAN_REDIS_PASSWORD: 'r', TITAN_S3_ACCESS_KEY_ID: 'a', TITAN_S3_SECRET_ACCESS_KEY: 'b',
   TITAN_OFFSITE_S3_ACCESS_KEY_ID: 'c', TITAN_OFFSITE_S3_SECRET_ACCESS_KEY: 'd', TITAN_REGISTRY_PASSWORD: 'e',
+  TITAN_PAYLOAD_KEY_P2026: 'f',
 };
 
 function composeConfig(env: Record<string, string>) {
@@ -23,7 +24,10 @@ describe('docker-compose.yml (the control plane on a Docker host)', function () 
     const run = composeConfig(secrets);
     assert.equal(run.status, 0, run.stderr);
     const doc = parse(run.stdout) as { services: Record<string, { ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> }> };
-    assert.deepEqual(Object.keys(doc.services).sort(), ['redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'titan-setup', 'worker']);
+    assert.deepEqual(Object.keys(doc.services).sort(), ['codec', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'titan-setup', 'worker']);
+    // The UI decodes payloads through `titan codec-server`, on the host's loopback only.
+    assert.ok(doc.services.temporal!.command!.join(' ').includes('--ui-codec-endpoint http://127.0.0.1:8235'));
+    assert.deepEqual(doc.services.codec!.command!.slice(2, 5), ['codec-server', '--port', '8235']);
     // One list of search attributes: registered by `titan search-attributes apply` before the worker starts.
     assert.deepEqual(doc.services['titan-setup']!.command, ['search-attributes', 'apply']);
     assert.equal(doc.services.worker!.depends_on?.['titan-setup']?.condition, 'service_completed_successfully');
@@ -41,6 +45,10 @@ describe('docker-compose.yml (the control plane on a Docker host)', function () 
     const run = composeConfig(rest);
     assert.notEqual(run.status, 0);
     assert.match(run.stderr, /TITAN_REDIS_PASSWORD/);
+    const { TITAN_PAYLOAD_KEY_P2026: _key, ...noKey } = secrets;
+    const keyless = composeConfig(noKey);
+    assert.notEqual(keyless.status, 0);
+    assert.match(keyless.stderr, /TITAN_PAYLOAD_KEY_P2026/);
   });
 
   it('its environment file and module list pass our own validation', function () {

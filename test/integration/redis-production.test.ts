@@ -10,6 +10,7 @@ import { ErrorType } from '../../src/lib/errors';
 import { failureOf, runBackup, runRestore, seedDataset, sha256, stores } from '../helpers/backups';
 import { datasetDigest } from '../helpers/dataset';
 import { type ManagedRedis, type ManagedRedisOptions, startManagedRedis } from '../helpers/managed-redis';
+import { lastFailureOf } from '../helpers/payloads';
 import { temporalClient } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { sleep } from '../helpers/wait';
@@ -161,7 +162,7 @@ describe('Redis as production runs it (real stack)', function () {
       try {
         let failure: string | undefined;
         for (const end = Date.now() + 30_000; !failure && Date.now() < end; await sleep(500)) {
-          failure = (await handle.describe()).raw.pendingActivities?.find((a) => a.lastFailure)?.lastFailure?.message ?? undefined;
+          failure = await lastFailureOf(client, (await handle.describe()).raw.pendingActivities?.find((a) => a.lastFailure));
         }
         assert.match(failure ?? 'no failure', /certificate/, 'the snapshot attempt fails on the certificate');
         assert.deepEqual((await stores(env)[0]!.list('main')).filter((e) => !e.problem), [], 'no backup stored');

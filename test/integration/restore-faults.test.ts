@@ -7,11 +7,11 @@ import { once } from 'node:events';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { DownloadProgress } from '../../src/infra/restore-staging';
 import { SEGMENT_BYTES } from '../../src/lib/manifest';
 import type { RedisRestoreResult } from '../../src/workflows/redis-restore';
 import { runBackup } from '../helpers/backups';
+import { heartbeatOf } from '../helpers/payloads';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
 import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
@@ -47,8 +47,7 @@ describe('redisRestore: faults', function () {
       const handle = await client.workflow.start('redisRestore', { taskQueue: e.taskQueue, workflowId: uniqueName('restore-kill'), args: [{ redis: 'main' }] });
       const progress = await until('a download heartbeat', async () => {
         const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'stageBackup');
-        const payload = pending?.heartbeatDetails?.payloads?.[0];
-        const p = payload ? defaultPayloadConverter.fromPayload<DownloadProgress>(payload) : undefined;
+        const p = await heartbeatOf<DownloadProgress>(client, pending);
         return p && p.bytes > 0 && p.bytes < p.totalBytes ? p : undefined;
       });
       worker.kill('SIGKILL');

@@ -42,7 +42,7 @@ spawn_temporal() {
     --ip "$IP" --port "$TEMPORAL_PORT" --ui-ip "$IP" --ui-port "$TEMPORAL_UI_PORT" \
     --http-port "$TEMPORAL_HTTP_PORT" --metrics-port "$TEMPORAL_METRICS_PORT" \
     --db-filename "$d/temporal.db" "${ns[@]}" --log-level warn \
-    --ui-disable-news-fetch --disable-config-file --disable-config-env "${sa[@]}"
+    --ui-disable-news-fetch --ui-codec-endpoint "http://$IP:$CODEC_PORT" --disable-config-file --disable-config-env "${sa[@]}"
 }
 
 ready_temporal() {
