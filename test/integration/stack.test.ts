@@ -64,7 +64,7 @@ describe('the local stack', () => {
 
   it('status lists every service running, TCP ones on 127.0.0.1, Docker on its unix socket', () => {
     const status = stackCtl('status');
-    assert.deepEqual(Object.keys(pids(status)).sort(), ['docker', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'victorialogs']);
+    assert.deepEqual(Object.keys(pids(status)).sort(), ['docker', 'opensearch', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'victorialogs']);
     for (const line of status.trim().split('\n')) {
       if (line.startsWith('docker ')) assert.ok(line.endsWith(env.DOCKER_HOST!), line);
       else assert.match(line, /127\.0\.0\.1/);
