@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../lib/errors';
 import type { StoreRetention } from '../lib/log-verdicts';
-import type { EsHttp } from './es-http';
+import { errorReason, type EsHttp } from './es-http';
 
 export type EsTarget = { index: string; dataStream?: undefined } | { dataStream: string; index?: undefined };
 
@@ -40,7 +40,7 @@ export async function clusterInfo(es: EsHttp): Promise<ClusterInfo> {
   return { distribution: body.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: body.version?.number ?? '?' };
 }
 
-/** The template (always rewritten: it is Titan's), then the index or data stream unless it exists, then the mapping check. */
+/** The template (always rewritten: it is Titan's), then the index or data stream unless it exists, then its mapping checked and completed. */
 export async function setUpIndex(es: EsHttp, target: EsTarget): Promise<void> {
   const name = target.index ?? target.dataStream;
   await es.json('PUT', `/_index_template/titan-logs-${name}`, {
@@ -57,6 +57,14 @@ export async function setUpIndex(es: EsHttp, target: EsTarget): Promise<void> {
     throw new Error(`${es.description} could not create ${target.index ? 'index' : 'data stream'} ${name}: ${JSON.stringify(created.body).slice(0, 300)}`);
   }
   await checkMappings(es, name);
+  // An index made before the template lacks Titan's fields or maps them dynamically: add them.
+  const added = await es.json('PUT', `/${enc(name)}/_mapping`, { properties: MAPPINGS.properties }, [400]);
+  if (added.status === 400) {
+    const reason = errorReason(added.body) ?? JSON.stringify(added.body).slice(0, 300);
+    const field = /mapper \[([^\]]+)\]/.exec(reason)?.[1];
+    if (!field) throw new Error(`${es.description} refused Titan's mappings for ${name}: ${reason}`);
+    throw ApplicationFailure.nonRetryable(mappingConflict(es.description, name, field, reason), ErrorType.LogStoreMappingConflict);
+  }
 }
 
 /** An index made before Titan's template (or by hand) may map a field otherwise: one clear error naming it. */

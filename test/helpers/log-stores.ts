@@ -70,8 +70,8 @@ const filters = (environment: string, where: { module?: string; container?: stri
   ...(where.container ? [{ term: { container: where.container } }] : []),
 ];
 
-/** Lines, and lines less the copies of duplicated ids (exact: the test index has one shard). */
-async function esCounts(query: unknown, index = TEST_INDEX): Promise<{ lines: number; distinct: number }> {
+/** Lines, and lines less the copies of duplicated ids (exact: Titan's index template gives one shard). */
+async function esCounts(query: unknown, index: string): Promise<{ lines: number; distinct: number }> {
   await opensearch('POST', `/${index}/_refresh`);
   const r = await opensearch<{ hits: { total: { value: number } }; aggregations: { dup: { buckets: { doc_count: number }[] } } }>('POST', `/${index}/_search`, {
     size: 0, track_total_hits: true, query,
@@ -81,33 +81,36 @@ async function esCounts(query: unknown, index = TEST_INDEX): Promise<{ lines: nu
   return { lines: r.hits.total.value, distinct: r.hits.total.value - copies };
 }
 
-export const openSearch: StoreUnderTest = {
+/** OpenSearch with Titan's lines in `index`. */
+export const openSearchStore = (index: string): StoreUnderTest => ({
   name: 'OpenSearch',
   service: 'opensearch',
   // The integ-test distribution has no ISM plugin: the stack declares what a policy would keep.
-  section: { elasticsearch: { url: OPENSEARCH, index: TEST_INDEX, declaredRetentionDays: 35 } },
+  section: { elasticsearch: { url: OPENSEARCH, index, declaredRetentionDays: 35 } },
   async counts(environment, module, until) {
     const range = until ? [{ range: { '@timestamp': { lte: until, format: 'strict_date_optional_time_nanos' } } }] : [];
-    return esCounts({ bool: { filter: [...filters(environment, { module }), ...range] } });
+    return esCounts({ bool: { filter: [...filters(environment, { module }), ...range] } }, index);
   },
   async prefixed(environment, where, prefix) {
     const query = { bool: { filter: [...filters(environment, where), { prefix: { 'message.raw': prefix } }] } };
-    const { lines, distinct } = await esCounts(query);
-    const r = await opensearch<{ aggregations: { texts: { value: number } } }>('POST', `/${TEST_INDEX}/_search`, { size: 0, query, aggs: { texts: { cardinality: { field: 'message.raw', precision_threshold: 40_000 } } } });
+    const { lines, distinct } = await esCounts(query, index);
+    const r = await opensearch<{ aggregations: { texts: { value: number } } }>('POST', `/${index}/_search`, { size: 0, query, aggs: { texts: { cardinality: { field: 'message.raw', precision_threshold: 40_000 } } } });
     return { n: lines, ids: distinct, texts: r.aggregations.texts.value };
   },
   async deleteMatching(environment, module, regex) {
     // No delete-by-query in the integ-test distribution (no reindex module): find the ids, bulk-delete them.
-    await opensearch('POST', `/${TEST_INDEX}/_refresh`);
+    await opensearch('POST', `/${index}/_refresh`);
     const query = { bool: { filter: [...filters(environment, { module }), { regexp: { 'message.raw': regex } }] } };
-    const found = await opensearch<{ hits: { hits: { _id: string }[] } }>('POST', `/${TEST_INDEX}/_search`, { size: 10_000, _source: false, query });
+    const found = await opensearch<{ hits: { hits: { _id: string }[] } }>('POST', `/${index}/_search`, { size: 10_000, _source: false, query });
     const body = found.hits.hits.map((h) => `${JSON.stringify({ delete: { _id: h._id } })}\n`).join('');
-    const res = await fetch(`${OPENSEARCH}/${TEST_INDEX}/_bulk?refresh=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    const res = await fetch(`${OPENSEARCH}/${index}/_bulk?refresh=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
     if (!res.ok || ((await res.json()) as { errors: boolean }).errors) throw new Error(`deleting ${regex}: ${res.status}`);
-    if ((await esCounts(query)).lines !== 0) throw new Error(`lines matching ${regex} still stored`);
+    if ((await esCounts(query, index)).lines !== 0) throw new Error(`lines matching ${regex} still stored`);
   },
   // What a lifecycle policy deleting after 7 days gives, declared (the integ-test distribution has no ISM).
-  sevenDayStore: async () => ({ section: { elasticsearch: { url: OPENSEARCH, index: TEST_INDEX, declaredRetentionDays: 7 } }, close: async () => undefined }),
-};
+  sevenDayStore: async () => ({ section: { elasticsearch: { url: OPENSEARCH, index, declaredRetentionDays: 7 } }, close: async () => undefined }),
+});
+
+export const openSearch = openSearchStore(TEST_INDEX);
 
 export const LOG_STORES = [victoriaLogs, openSearch];
