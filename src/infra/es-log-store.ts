@@ -34,6 +34,7 @@ export class ElasticsearchStore implements LogStore {
   private readonly es: EsHttp;
   private readonly name: string;
   private ready?: Promise<ClusterInfo>;
+  private readonly scans = new Map<string, Promise<string[]>>();
 
   constructor(private readonly o: ElasticsearchStoreOptions) {
     this.name = o.target.index ?? o.target.dataStream;
@@ -155,19 +156,35 @@ export class ElasticsearchStore implements LogStore {
     return lifecycleRetention(this.es, info, this.name, this.o.declaredRetentionDays);
   }
 
-  /** Every id in the window, duplicates included, paged by `search_after` on the id. */
-  private async scan(w: LogWindow): Promise<string[]> {
+  /**
+   * The ids in the window (each at least once), paged by `search_after` on the id: the sort value
+   * is the id, so no document is fetched. Lines are counted by `_count`, so copies skipped at a
+   * page boundary still show as duplicates. Callers at the same time (ids and counts of one check)
+   * share one scan.
+   */
+  private scan(w: LogWindow): Promise<string[]> {
+    const key = JSON.stringify(w);
+    let running = this.scans.get(key);
+    if (!running) {
+      running = this.scanOnce(w).finally(() => this.scans.delete(key));
+      this.scans.set(key, running);
+    }
+    return running;
+  }
+
+  private async scanOnce(w: LogWindow): Promise<string[]> {
     await this.setup();
     const out: string[] = [];
     let after: unknown[] | undefined;
     for (;;) {
-      const { body } = await this.search<{ titan_id: string }>({
-        size: PAGE, query: this.windowQuery(w), _source: ['titan_id'], sort: [{ titan_id: 'asc' }, { '@timestamp': 'asc' }], track_total_hits: false,
+      const { body } = await this.search<never>({
+        size: PAGE, query: this.windowQuery(w), _source: false, sort: [{ titan_id: 'asc' }], track_total_hits: false,
         ...(after ? { search_after: after } : {}),
       });
-      for (const h of body.hits.hits) out.push(h._source.titan_id);
-      if (body.hits.hits.length < PAGE) return out;
-      after = body.hits.hits.at(-1)!.sort;
+      const hits = body.hits.hits;
+      for (const h of hits) out.push(h.sort![0] as string);
+      if (hits.length < PAGE) return out;
+      after = hits.at(-1)!.sort;
     }
   }
 
