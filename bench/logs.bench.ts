@@ -134,7 +134,7 @@ async function benchStore(target: BenchStore, composeFile: string, project: stri
         const env = titanEnv();
         const r = await measured(() => titanShip(env));
         const stored = await store.counts(env.environment, 'bulk');
-        if (stored.lines !== r.value.read || stored.distinct !== stored.lines) throw new Error(`titan stored ${stored.lines} (${stored.distinct} distinct) of ${r.value.read}`);
+        if (stored.lines !== r.value.read || stored.distinct !== stored.lines) throw new Error(`titan stored ${stored.lines} (${stored.distinct} distinct) of ${r.value.read} read (${r.value.shipped} shipped, ${r.value.alreadyStored} already stored)`);
         times.titan.push(r.seconds);
         rss = Math.max(rss, r.rssGrowth);
         if (round === ROUNDS - 1) {
