@@ -73,16 +73,36 @@ export class ElasticsearchStore implements LogStore {
     const { body } = await this.es.ndjson<{ errors?: boolean; items?: BulkItem[] }>(`/${enc(this.name)}/_bulk`, `${parts.join('\n')}\n`);
     const items = body.items ?? [];
     if (items.length !== lines.length) throw new Error(`${this.description} answered ${items.length} bulk items for ${lines.length} lines`);
-    let alreadyStored = 0;
+    const conflicts: string[] = [];
     let failed: BulkItem['create'];
-    for (const i of items) {
+    for (const [n, i] of items.entries()) {
       const status = i.create?.status ?? 0;
-      if (status === 409) alreadyStored++;
+      if (status === 409) conflicts.push(lines[n]!.titan_id);
       else if (status < 200 || status >= 300) failed ??= i.create;
     }
     // Lines of the batch that were stored stay stored: a retry sends them again and gets 409s.
     if (failed) throw new Error(this.bulkFailure(failed, items.length));
-    return { stored: lines.length - alreadyStored, alreadyStored };
+    if (conflicts.length) await this.ownCopies(conflicts);
+    return { stored: lines.length - conflicts.length, alreadyStored: conflicts.length };
+  }
+
+  /** A refused id counts as already stored only if the stored copy is this environment's line. */
+  private async ownCopies(ids: string[]): Promise<void> {
+    // _mget reads in real time (a copy written a moment ago, not yet refreshed, included); data
+    // streams do not take it, so there an ids query after a refresh.
+    let copies: { _id: string; environment?: string }[];
+    if (this.o.target.index) {
+      const { body } = await this.es.json<{ docs: { _id: string; found: boolean; _source?: { environment?: string } }[] }>('POST', `/${enc(this.name)}/_mget`, { ids, _source: ['environment'] });
+      copies = body.docs.filter((d) => d.found).map((d) => ({ _id: d._id, environment: d._source?.environment }));
+    } else {
+      await this.es.json('POST', `/${enc(this.name)}/_refresh`);
+      const { body } = await this.search<{ environment?: string }>({ size: ids.length, query: { ids: { values: ids } }, _source: ['environment'] });
+      copies = body.hits.hits.map((h) => ({ _id: h._id, environment: h._source.environment }));
+    }
+    const other = copies.find((c) => c.environment !== this.o.environment);
+    if (other) {
+      throw new Error(`${this.description}: line ${other._id} is stored already under the label "${other.environment}", not "${this.o.environment}": two environments ship the same container's lines into ${this.name}`);
+    }
   }
 
   private bulkFailure(item: NonNullable<BulkItem['create']>, of: number): string {
