@@ -92,7 +92,7 @@ export class ElasticsearchStore implements LogStore {
     // streams do not take it, so there an ids query after a refresh.
     let copies: { _id: string; environment?: string }[];
     if (this.o.target.index) {
-      const { body } = await this.es.json<{ docs: { _id: string; found: boolean; _source?: { environment?: string } }[] }>('POST', `/${enc(this.name)}/_mget`, { ids, _source: ['environment'] });
+      const { body } = await this.es.json<{ docs: { _id: string; found: boolean; _source?: { environment?: string } }[] }>('POST', `/${enc(this.name)}/_mget?_source_includes=environment`, { ids });
       copies = body.docs.filter((d) => d.found).map((d) => ({ _id: d._id, environment: d._source?.environment }));
     } else {
       await this.es.json('POST', `/${enc(this.name)}/_refresh`);
