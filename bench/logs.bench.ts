@@ -25,14 +25,19 @@ const LINES = Number(process.env.BENCH_LINES ?? 500_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BENCH_INDEX = 'titan-bench-logs';
 
-/** A store under test, where its plain shipper sends, how it makes lines visible, and its targets. */
-interface BenchStore { store: StoreUnderTest; bulkUrl: string; refresh(): Promise<unknown>; ratio: number; rssMiB?: number; cleanup(): Promise<unknown> }
+/**
+ * A store under test, where its plain shipper sends, how it makes lines visible, its targets, and
+ * whether each side needs an empty store: an Elasticsearch index refuses a second copy of a line
+ * id even under another label, so every side starts from a new index.
+ */
+interface BenchStore { store: StoreUnderTest; bulkUrl: string; refresh(): Promise<unknown>; ratio: number; rssMiB?: number; emptyEachSide: boolean; cleanup(): Promise<unknown> }
 const BENCH_STORES: Record<string, BenchStore> = {
   victorialogs: {
     store: victoriaLogs,
     bulkUrl: `${LOG_STORE}/insert/elasticsearch/_bulk?_msg_field=message&_time_field=@timestamp&_stream_fields=environment,module`,
     refresh: () => fetch(`${LOG_STORE}/internal/force_flush`),
     ratio: 1.5,
+    emptyEachSide: false,
     cleanup: async () => undefined,
   },
   opensearch: {
@@ -41,6 +46,7 @@ const BENCH_STORES: Record<string, BenchStore> = {
     refresh: () => opensearch('POST', `/${BENCH_INDEX}/_refresh`),
     ratio: 1.25,
     rssMiB: 100,
+    emptyEachSide: true,
     cleanup: () => opensearch('DELETE', `/${BENCH_INDEX}`).catch(() => undefined),
   },
 };
@@ -117,7 +123,8 @@ async function benchStore(target: BenchStore, composeFile: string, project: stri
   const titanShip = (env: ReturnType<typeof titanEnv>): Promise<ShipResult> =>
     shipModuleLogs(buildDeps(env.loaded).logs(), { module: 'bulk', since: normalizeTime('1970-01-01T00:00:00Z'), until }, undefined, () => undefined);
   // Titan sets its index up before the first write; the plain shipper writes into the same one.
-  await buildDeps(titanEnv().loaded).logs().store.flush();
+  const setUp = () => buildDeps(titanEnv().loaded).logs().store.flush();
+  await setUp();
 
   console.log(`\n${store.name}:`);
   const times = { plain: [] as number[], titan: [] as number[] };
@@ -125,6 +132,10 @@ async function benchStore(target: BenchStore, composeFile: string, project: stri
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ['plain', 'titan'] as const : ['titan', 'plain'] as const;
     for (const side of order) {
+      if (target.emptyEachSide) {
+        await target.cleanup();
+        await setUp();
+      }
       if (side === 'plain') {
         const label = uniqueName('bench-plain');
         const r = await measured(() => plainShip(target, container, label, until));
