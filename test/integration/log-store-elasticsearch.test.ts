@@ -25,19 +25,18 @@ describe('the Elasticsearch-API log store on the real OpenSearch', function () {
   });
 
   /** An environment with one module `alpha` (its container started when `lines` is given) on this store section. */
-  async function setUp(store: Record<string, unknown>, lines?: number): Promise<{ env: TestEnv; container?: string }> {
-    const project = uniqueName('es').toLowerCase();
+  async function setUp(store: Record<string, unknown>, lines?: number, project = uniqueName('es').toLowerCase()): Promise<{ env: TestEnv; container?: string; project: string }> {
     const env = writeTestEnvironment({
       redisUrl: 'redis://127.0.0.1:1', docker: { socketPath: dockerSocket },
       modules: moduleSection(composeFileFor(['alpha']), project),
       logging: { store: { elasticsearch: store } },
     });
-    if (lines === undefined) return { env };
+    if (lines === undefined) return { env, project };
     const container = await startModule(project, 'alpha');
     containers.push(container);
     await emit(container, 'line', lines);
     await until('the lines reached the engine', async () => engineLines(container).length >= lines + 1 || undefined);
-    return { env, container };
+    return { env, container, project };
   }
   const shipAll = (env: TestEnv) =>
     shipModuleLogs(buildDeps(env.loaded).logs(), { module: 'alpha', since: normalizeTime('1970-01-01T00:00:00Z'), until: normalizeTime(new Date().toISOString()) }, undefined, () => undefined);
@@ -50,7 +49,8 @@ describe('the Elasticsearch-API log store on the real OpenSearch', function () {
   }
 
   it('a re-sent batch: the store refuses every copy (409), Titan counts them as already stored and stores nothing twice', async () => {
-    const { env } = await setUp({ url: OPENSEARCH, index: TEST_INDEX, declaredRetentionDays: 35 }, 300);
+    const store = { url: OPENSEARCH, index: TEST_INDEX, declaredRetentionDays: 35 };
+    const { env, project } = await setUp(store, 300);
     const first = await shipAll(env);
     assert.deepEqual([first.read, first.shipped, first.alreadyStored], [301, 301, 0]);
     // Everything again, as a retry after a crash between a write and its heartbeat would send it.
@@ -62,6 +62,11 @@ describe('the Elasticsearch-API log store on the real OpenSearch', function () {
     const partly = await shipAll(env);
     assert.deepEqual([partly.shipped, partly.alreadyStored], [100, 201]);
     assert.deepEqual(await openSearch.counts(env.environment, 'alpha'), { lines: 301, distinct: 301 });
+
+    // The same container's lines under another label: refused copies are not "already stored" there.
+    const { env: other } = await setUp(store, undefined, project);
+    await assert.rejects(shipAll(other), new RegExp(`line [0-9a-f]{32} is stored already under the label "${env.environment}", not "${other.environment}"`));
+    assert.deepEqual(await openSearch.counts(other.environment, 'alpha'), { lines: 0, distinct: 0 });
   });
 
   it('an index mapping one of Titan\'s fields as another type: one clear error naming the field, before anything is written', async () => {
