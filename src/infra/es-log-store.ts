@@ -70,7 +70,8 @@ export class ElasticsearchStore implements LogStore {
       parts.push(`{"create":{"_id":${JSON.stringify(l.titan_id)}}}`);
       parts.push(JSON.stringify({ '@timestamp': l.time, message: l.message, titan_id: l.titan_id, container: l.container, stream: l.stream, module: l.module, environment: this.o.environment }));
     }
-    const { body } = await this.es.ndjson<{ errors?: boolean; items?: BulkItem[] }>(`/${enc(this.name)}/_bulk`, `${parts.join('\n')}\n`);
+    // filter_path: only what is read of each item, so a 5,000-item reply stays small (worker memory).
+    const { body } = await this.es.ndjson<{ errors?: boolean; items?: BulkItem[] }>(`/${enc(this.name)}/_bulk?filter_path=errors,items.*._id,items.*.status,items.*.error`, `${parts.join('\n')}\n`);
     const items = body.items ?? [];
     if (items.length !== lines.length) throw new Error(`${this.description} answered ${items.length} bulk items for ${lines.length} lines`);
     const conflicts: string[] = [];
