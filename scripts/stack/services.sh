@@ -12,6 +12,14 @@ svc_exe() {
     docker) command -v dockerd || printf '/usr/sbin/dockerd' ;;
     registry) command -v docker-registry || printf '/usr/bin/docker-registry' ;;
     victorialogs) printf '%s' "$GO/bin/victoria-logs" ;;
+    opensearch) printf '%s' "$OPENSEARCH_JAVA_HOME/bin/java" ;; # bin/opensearch execs java
+  esac
+}
+
+# svc_marker SERVICE: text in the command line of a service that reaches svc_exe through wrappers
+svc_marker() {
+  case $1 in
+    opensearch) printf '%s' "$OPENSEARCH_HOME/" ;;
   esac
 }
 
@@ -30,6 +38,7 @@ svc_ports() { # every TCP port the service listens on (the first one is its main
     codec) echo "$CODEC_PORT" ;;
     registry) echo "$REGISTRY_PORT" ;;
     victorialogs) echo "$VICTORIALOGS_PORT" ;;
+    opensearch) echo "$OPENSEARCH_PORT $OPENSEARCH_TRANSPORT_PORT" ;;
     docker) ;; # its unix socket only
     s3-*) s3_conf "$1"; echo "$S3_PORT $S3_GRPC $MASTER_PORT $MASTER_GRPC $VOLUME_PORT $VOLUME_GRPC $FILER_PORT $FILER_GRPC $ADMIN_PORT $ADMIN_GRPC" ;;
   esac
@@ -44,6 +53,7 @@ svc_addresses() {
     docker) echo "unix://$DOCKER_SOCK" ;;
     registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
     victorialogs) echo "http://$IP:$VICTORIALOGS_PORT (logs: Elasticsearch bulk in, LogsQL out)" ;;
+    opensearch) echo "http://$IP:$OPENSEARCH_PORT (logs: Elasticsearch API, OpenSearch $OPENSEARCH_VERSION)" ;;
   esac
 }
 
@@ -56,6 +66,7 @@ spawn() {
     docker) spawn_docker ;;
     registry) spawn_registry ;;
     victorialogs) spawn_victorialogs ;;
+    opensearch) spawn_opensearch ;;
   esac
 }
 
@@ -68,6 +79,7 @@ ready() {
     docker) ready_docker ;;
     registry) ready_registry ;;
     victorialogs) ready_victorialogs ;;
+    opensearch) ready_opensearch ;;
   esac
 }
 
@@ -87,6 +99,7 @@ print_env() {
   printf 'DOCKER_HOST=%s\n' "$q"
   printf 'TITAN_REGISTRY=%s\n' "$IP:$REGISTRY_PORT"
   printf 'TITAN_LOG_STORE=%s\n' "http://$IP:$VICTORIALOGS_PORT"
+  printf 'TITAN_OPENSEARCH=%s\n' "http://$IP:$OPENSEARCH_PORT"
   printf -v q '%q' "$SECRETS"
   printf 'TITAN_SECRETS_FILE=%s\n' "$q"
   printf -v q '%q' "$BIN"

@@ -16,7 +16,7 @@ alive() {
 
 # svc_pid SERVICE: prints the recorded pid if that process is alive and runs the service's binary
 svc_pid() {
-  local f pid exe want
+  local f pid exe want marker
   f=$(pidfile "$1")
   [ -s "$f" ] || return 1
   pid=$(tr -dc 0-9 <"$f")
@@ -24,7 +24,12 @@ svc_pid() {
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   exe=${exe% (deleted)}
   want=$(readlink -f "$(svc_exe "$1")")
-  [ "$(readlink -f "$exe" 2>/dev/null || printf '%s' "$exe")" = "$want" ] || return 1
+  if [ "$(readlink -f "$exe" 2>/dev/null || printf '%s' "$exe")" != "$want" ]; then
+    # one started through wrappers (opensearch: setpriv, then its start script) until it execs
+    # its binary is known by its command line
+    marker=$(svc_marker "$1")
+    [ -n "$marker" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
+  fi
   printf '%s' "$pid"
 }
 

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
 import { checkModuleLogs, identifyLogSources } from '../infra/log-check';
 import { normalizeTime } from '../lib/log-lines';
-import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems } from '../lib/log-verdicts';
+import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems, retentionSummary } from '../lib/log-verdicts';
 import { Kind, WorkflowId } from '../lib/names';
 import { durationMs } from '../lib/validation';
 import type { LoadedEnvironment } from '../load-environment';
@@ -24,8 +24,8 @@ export async function logStatus(loaded: LoadedEnvironment, opts: { modules: stri
     modules.push({ module: s.module, checkpoint: s.checkpoint, check, problems: check ? logProblems({ module: s.module, check }) : [], warnings: removedSourceWarnings(s) });
   }
   const problems = [...retentionProblems(sources), ...modules.flatMap((m) => m.problems)];
-  printResult(opts.json, { store: sources.store, retentionDays: sources.retentionDays, from, modules, problems }, () => [
-    `store: ${sources.store}, keeps ${sources.retentionDays} days (the plan asks for ≥ ${sources.minRetentionDays})`,
+  printResult(opts.json, { store: sources.store, retentionDays: sources.retentionDays, retentionNote: sources.retentionNote, from, modules, problems }, () => [
+    `store: ${sources.store}, ${retentionSummary(sources)} (the plan asks for ≥ ${sources.minRetentionDays} days)`,
     table(modules.map((m) => ({
       module: m.module,
       checkpoint: m.checkpoint?.time ?? 'nothing stored',
@@ -61,7 +61,7 @@ export async function resumeLogsCommand(client: Client, loaded: LoadedEnvironmen
         'already stored': String(m.shipped.alreadyStored),
         verified: `${m.check.sourceLines} source = ${m.check.distinctStored} stored, canary ${m.check.canaryFound ? 'found' : 'MISSING'}`,
       }))),
-      `store: ${r.store}, keeps ${r.retentionDays} days`,
+      `store: ${r.store}, ${retentionSummary(r)}`,
       ...r.warnings.map((w) => `warning: ${w}`),
     ].join('\n'),
   });

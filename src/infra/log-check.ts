@@ -31,7 +31,8 @@ export async function identifyLogSources(logs: LogsContext, only?: string[]): Pr
     containers: await moduleSources(logs, module),
     checkpoint: await logs.store.newest(module),
   })));
-  return { store: logs.store.description, retentionDays: await logs.store.retentionDays(), minRetentionDays: logs.minRetentionDays, modules };
+  const retention = await logs.store.retention();
+  return { store: logs.store.description, retentionDays: retention.days, retentionNote: retention.note, minRetentionDays: logs.minRetentionDays, modules };
 }
 
 /**

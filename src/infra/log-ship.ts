@@ -1,5 +1,6 @@
 // Shipping a module's log lines to the central store, idempotently: lines the store may hold
-// already (at or before its checkpoint) are looked up by id and only the missing ones sent. Run by
+// already (at or before its checkpoint) are looked up by id and only the missing ones sent, unless
+// the store refuses copies by id itself (Elasticsearch), which then count as already stored. Run by
 // the logs activities (resumable from their heartbeat) and measured by bench/logs.bench.ts.
 import type { EngineTime } from '../lib/log-lines';
 import type { ShipResult } from '../lib/log-verdicts';
@@ -43,8 +44,9 @@ export async function shipModuleLogs(logs: LogsContext, req: ShipRequest, resume
     const batch = toSend;
     toSend = [];
     await inFlight;
-    inFlight = logs.store.write(batch).then(() => {
-      p.shipped += batch.length;
+    inFlight = logs.store.write(batch).then((r) => {
+      p.shipped += r.stored;
+      p.alreadyStored += r.alreadyStored;
       if (point.done) p.done.push(point.container);
       Object.assign(p, { container: point.container, time: point.time, phase: `ship ${req.module}: ${p.read} read, ${p.shipped} shipped` });
       progress(p);
@@ -58,7 +60,8 @@ export async function shipModuleLogs(logs: LogsContext, req: ShipRequest, resume
     let last: EngineTime | undefined;
     for await (const line of sourceLines(logs, c, { since: from, until: req.until })) {
       p.read++;
-      if (checkpoint && line.time <= checkpoint) toCheck.push(line);
+      // A store that refuses copies itself needs no lookups: a re-sent line comes back as already stored.
+      if (checkpoint && line.time <= checkpoint && !logs.store.deduplicates) toCheck.push(line);
       else {
         await check(); // keep the order: a retry resumes after the last line handled
         toSend.push(storedLine(req.module, line));

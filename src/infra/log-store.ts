@@ -1,8 +1,9 @@
-// The central log store. Titan writes with the Elasticsearch bulk protocol (which VictoriaLogs,
-// Elasticsearch and OpenSearch accept) and reads back with the store's own query language; only
-// VictoriaLogs (LogsQL) is implemented. Other stores (Graylog GELF, Splunk HEC) would be further
-// implementations of LogStore.
+// The central log store: one interface, two implementations. VictoriaLogs (here) takes the
+// Elasticsearch bulk protocol and answers LogsQL; an Elasticsearch-API cluster (Elasticsearch,
+// OpenSearch) is es-log-store.ts. Graylog GELF and Splunk HEC are not implemented (cannot be
+// tested here; see docs/known-limits.md).
 import { type EngineTime, normalizeTime, retentionDays } from '../lib/log-lines';
+import type { StoreRetention } from '../lib/log-verdicts';
 
 /** One line as stored: `titan_id` makes delivery idempotent (see log-source.ts). */
 export interface StoredLine {
@@ -21,9 +22,17 @@ export interface LogWindow {
   until: EngineTime;
 }
 
+/** What a bulk write did: lines stored now, and lines the store refused as copies of stored ones. */
+export interface WriteResult { stored: number; alreadyStored: number }
+
 export interface LogStore {
   readonly description: string;
-  write(lines: StoredLine[]): Promise<void>;
+  /**
+   * The store refuses a second copy of a line id itself (Elasticsearch `create` with `_id`): the
+   * shipper sends every line and counts the refusals, instead of looking ids up first.
+   */
+  readonly deduplicates: boolean;
+  write(lines: StoredLine[]): Promise<WriteResult>;
   /** Makes every acknowledged line visible to queries. */
   flush(): Promise<void>;
   /** The module's newest stored line: the shipping checkpoint. */
@@ -38,7 +47,8 @@ export interface LogStore {
   perMinute(w: LogWindow): Promise<Map<string, number>>;
   /** Whether a line with exactly this text was stored for the module. */
   contains(module: string, message: string): Promise<boolean>;
-  retentionDays(): Promise<number>;
+  /** How long the store keeps lines (days undefined: unknown, `note` says why). */
+  retention(): Promise<StoreRetention>;
 }
 
 /** Ids per LogsQL `in(…)` filter: keeps each query well under URL and request limits. */
@@ -46,6 +56,7 @@ export const IDS_PER_QUERY = 400;
 
 export class VictoriaLogsStore implements LogStore {
   readonly description: string;
+  readonly deduplicates = false;
 
   constructor(
     private readonly url: string,
@@ -56,8 +67,8 @@ export class VictoriaLogsStore implements LogStore {
     this.description = `VictoriaLogs at ${url}`;
   }
 
-  async write(lines: StoredLine[]): Promise<void> {
-    if (lines.length === 0) return;
+  async write(lines: StoredLine[]): Promise<WriteResult> {
+    if (lines.length === 0) return { stored: 0, alreadyStored: 0 };
     const body = lines.map((l) => `{"create":{}}\n${JSON.stringify({ '@timestamp': l.time, message: l.message, titan_id: l.titan_id, container: l.container, stream: l.stream, module: l.module, environment: this.environment })}\n`).join('');
     const res = await this.request('/insert/elasticsearch/_bulk?_msg_field=message&_time_field=@timestamp&_stream_fields=environment,module', {
       method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' },
@@ -67,6 +78,7 @@ export class VictoriaLogsStore implements LogStore {
       const bad = reply.items?.find((i) => (i.create?.status ?? 201) >= 300);
       throw new Error(`${this.description} refused part of a bulk write: ${JSON.stringify(bad?.create?.error ?? bad)}`);
     }
+    return { stored: lines.length, alreadyStored: 0 };
   }
 
   async flush(): Promise<void> {
@@ -107,11 +119,11 @@ export class VictoriaLogsStore implements LogStore {
   }
 
   /** From the `-retentionPeriod` flag the store reports on /metrics. */
-  async retentionDays(): Promise<number> {
+  async retention(): Promise<StoreRetention> {
     const text = await (await this.request('/metrics', { method: 'GET' })).text();
     const m = /^flag\{name="retentionPeriod", value="([^"]+)"/m.exec(text);
     if (!m) throw new Error(`${this.description} does not report its retentionPeriod on /metrics`);
-    return retentionDays(m[1]!);
+    return { days: retentionDays(m[1]!), note: `-retentionPeriod=${m[1]}` };
   }
 
   private scope(module: string): string {

@@ -98,15 +98,43 @@ const modules = z.strictObject({
   errorPattern: z.string().default('\\b(ERROR|FATAL|PANIC)\\b'),
 });
 
+/** An Elasticsearch/OpenSearch index or data stream name (lowercase, no wildcards). */
+const indexName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,199}$/, 'must be a lowercase index name (a-z, 0-9, . _ -)');
+
+/** Elasticsearch 7/8 or OpenSearch 1/2, through the Elasticsearch API: bulk in, search out. */
+const elasticsearchStore = z.strictObject({
+  url: z.url({ protocol: /^https?$/ })
+    .refine((u) => new URL(u).password === '', 'must not contain a password: use passwordEnv or apiKeyEnv'),
+  /** The lines go to one index Titan sets up (an index template, then the index)… */
+  index: indexName.optional(),
+  /** …or to a data stream (its template made by Titan): rollover keeps indices small. */
+  dataStream: indexName.optional(),
+  usernameEnv: envName.optional(),
+  passwordEnv: envName.optional(),
+  /** An API key (the base64 "id:key" Elasticsearch prints as `encoded`), by env var name. */
+  apiKeyEnv: envName.optional(),
+  /** The CA that signed the cluster's certificate (a path), for https:// URLs. */
+  caFile: z.string().min(1).optional(),
+  /**
+   * Days the cluster keeps logs when something Titan cannot read deletes them (Curator, a cron
+   * job, or no ILM/ISM installed): reported as declared. A lifecycle policy, when there is one, wins.
+   */
+  declaredRetentionDays: z.number().positive().optional(),
+})
+  .refine((e) => (e.index === undefined) !== (e.dataStream === undefined), 'needs exactly one of index or dataStream')
+  .refine((e) => (e.usernameEnv === undefined) === (e.passwordEnv === undefined), 'usernameEnv and passwordEnv go together')
+  .refine((e) => !(e.usernameEnv && e.apiKeyEnv), 'takes usernameEnv/passwordEnv or apiKeyEnv, not both');
+
 const logging = z.strictObject({
-  /** The central log store; its Elasticsearch bulk endpoint takes the lines, LogsQL reads them back. */
+  /** The central log store: exactly one of VictoriaLogs (LogsQL) or an Elasticsearch-API cluster. */
   store: z.strictObject({
     victorialogs: z.strictObject({
       url: z.url({ protocol: /^https?$/ }),
       /** Optional Authorization header value (e.g. "Basic …"), by env var name. */
       authorizationEnv: envName.optional(),
-    }),
-  }),
+    }).optional(),
+    elasticsearch: elasticsearchStore.optional(),
+  }).refine((s) => (s.victorialogs === undefined) !== (s.elasticsearch === undefined), 'needs exactly one store: victorialogs or elasticsearch'),
   /** The `environment` field of every shipped line (default: the environment's name). */
   label: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a lowercase name (a-z, 0-9, -)').optional(),
   /** Only these modules' logs (default: every module of the compose file). */
@@ -250,5 +278,6 @@ export type RedisInstance = Environment['redis'][string];
 export type S3Location = z.infer<typeof s3Location>['s3'];
 export type ModulesConfig = z.infer<typeof modules>;
 export type LoggingConfig = z.infer<typeof logging>;
+export type ElasticsearchStoreConfig = z.infer<typeof elasticsearchStore>;
 export type EncryptionConfig = z.infer<typeof encryption>;
 export type LocationName = 'primary' | 'offsite';

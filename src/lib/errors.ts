@@ -32,6 +32,10 @@ export const ErrorType = {
   ConfigVerificationFailed: 'ConfigVerificationFailed',
   LoggingNotConfigured: 'LoggingNotConfigured',
   LogVerificationFailed: 'LogVerificationFailed',
+  /** The log store refused Titan's credentials. */
+  LogStoreAuthFailed: 'LogStoreAuthFailed',
+  /** The log index maps one of Titan's fields with another type. */
+  LogStoreMappingConflict: 'LogStoreMappingConflict',
   RecoveryRejected: 'RecoveryRejected',
   RecoveryAborted: 'RecoveryAborted',
   SignOffRefused: 'SignOffRefused',

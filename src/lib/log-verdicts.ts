@@ -19,9 +19,14 @@ export interface LogSource {
   checkpoint?: { time: EngineTime; container: string };
 }
 
+/** How long a store keeps lines: days undefined when it cannot be told (`note` says why, e.g. no lifecycle policy). */
+export interface StoreRetention { days?: number; note?: string }
+
 export interface LogSources {
   store: string;
-  retentionDays: number;
+  retentionDays?: number;
+  /** Where the retention comes from, or why it is unknown. */
+  retentionNote?: string;
   minRetentionDays: number;
   modules: LogSource[];
 }
@@ -52,9 +57,15 @@ export interface ModuleLogCheck {
   canaryFound?: boolean;
 }
 
-/** The store keeps logs less than the plan asks. */
+/** The store keeps logs less than the plan asks, or cannot say how long. */
 export function retentionProblems(s: LogSources): string[] {
+  if (s.retentionDays === undefined) return [`${s.store} has ${s.retentionNote ?? 'no known retention'}; the plan asks for at least ${s.minRetentionDays} days of logs`];
   return s.retentionDays < s.minRetentionDays ? [`${s.store} keeps ${s.retentionDays} days of logs; the plan asks for at least ${s.minRetentionDays}`] : [];
+}
+
+/** "keeps 35 days (ISM policy x)" or what is known instead. */
+export function retentionSummary(s: { retentionDays?: number; retentionNote?: string }): string {
+  return s.retentionDays === undefined ? `has ${s.retentionNote ?? 'no known retention'}` : `keeps ${s.retentionDays} days${s.retentionNote ? ` (${s.retentionNote})` : ''}`;
 }
 
 /** What a module's check found wrong, one line each. */

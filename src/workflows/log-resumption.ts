@@ -25,7 +25,9 @@ export interface ModuleLogResumption {
 
 export interface ResumeLogsResult {
   store: string;
-  retentionDays: number;
+  /** Undefined when the store cannot tell (e.g. no lifecycle policy): then a problem says why. */
+  retentionDays?: number;
+  retentionNote?: string;
   modules: ModuleLogResumption[];
   /** What makes the resumption fail: missing lines, duplicates, no canary, short retention. */
   problems: string[];
@@ -37,7 +39,7 @@ export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLog
   setCurrentDetails('Identifying log sources and checkpoints');
   const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
   const since = input.since === undefined ? undefined : normalizeTime(new Date(input.since).toISOString());
-  const result: ResumeLogsResult = { store: sources.store, retentionDays: sources.retentionDays, modules: [], problems: [], warnings: [] };
+  const result: ResumeLogsResult = { store: sources.store, retentionDays: sources.retentionDays, retentionNote: sources.retentionNote, modules: [], problems: [], warnings: [] };
   result.problems.push(...retentionProblems(sources));
   result.warnings.push(...sources.modules.flatMap(removedSourceWarnings));
 
