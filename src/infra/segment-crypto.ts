@@ -4,7 +4,7 @@
 // 16-byte GCM tag. Nonce = prefix(7) ‖ segment counter (uint32 BE) ‖ last flag (1 byte), and the
 // backup id is the associated data: a flipped byte, a truncated object, reordered segments or a
 // segment from another backup (other prefix, other id) all fail a tag. Memory: about one segment.
-import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
+import { type CipherGCM, createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
 import { ENCRYPTION_FORMAT, SEGMENT_BYTES } from '../lib/manifest';
 
 export { ENCRYPTION_FORMAT, SEGMENT_BYTES };
@@ -41,45 +41,23 @@ function checkKey(key: Buffer): void {
   if (key.length !== 32) throw new Error(`an AES-256 key is 32 bytes, not ${key.length}`);
 }
 
-/** Pending bytes as a queue of chunks: taking a segment copies once, never the whole backlog. */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  length = 0;
-  push(b: Buffer): void {
-    if (b.length === 0) return;
-    this.chunks.push(b);
-    this.length += b.length;
-  }
-  take(n: number): Buffer {
-    if (this.chunks[0] && this.chunks[0].length >= n) {
-      const head = this.chunks[0];
-      const out = head.subarray(0, n);
-      if (head.length === n) this.chunks.shift();
-      else this.chunks[0] = head.subarray(n);
-      this.length -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const head = this.chunks[0]!;
-      const k = Math.min(n - at, head.length);
-      head.copy(out, at, 0, k);
-      at += k;
-      if (k === head.length) this.chunks.shift();
-      else this.chunks[0] = head.subarray(k);
-    }
-    this.length -= n;
-    return out;
-  }
-}
-
+/**
+ * Encrypts as the bytes arrive, in the sizes they arrive (reassembling 1 MiB segments cost more
+ * CPU than the cipher). Whether a segment is the last is known only when the stream goes on or
+ * ends, so each is encrypted as a middle segment and its ciphertext held; if the stream ends inside
+ * it, it is sealed again as the last one from the plaintext held meanwhile. `push` keeps references
+ * to the chunks it is given until their segment is sealed: do not reuse them.
+ */
 export class SegmentEncryptor {
-  private readonly pending = new ByteQueue();
   private readonly prefix = randomBytes(PREFIX_BYTES);
   private readonly aad: Buffer;
   private counter = 0;
   private started = false;
+  // The segment being filled: its plaintext (the pushed chunks), their count, and its ciphertext so far.
+  private plain: Buffer[] = [];
+  private got = 0;
+  private sealed: Buffer[] = [];
+  private cipher: CipherGCM | undefined;
 
   constructor(private readonly key: Buffer, backupId: string) {
     checkKey(key);
@@ -89,14 +67,39 @@ export class SegmentEncryptor {
   /** Ciphertext for the bytes so far; a full segment is held back until we know it is not the last. */
   push(plain: Buffer): Buffer[] {
     const out = this.header();
-    this.pending.push(plain);
-    while (this.pending.length > SEGMENT_BYTES) out.push(...this.seal(this.pending.take(SEGMENT_BYTES), false));
+    for (let at = 0; at < plain.length;) {
+      if (this.got === SEGMENT_BYTES) out.push(...this.closeMiddle()); // more bytes follow: not the last
+      const piece = plain.subarray(at, at + SEGMENT_BYTES - this.got);
+      this.cipher ??= this.cipherFor(false);
+      this.sealed.push(this.cipher.update(piece));
+      this.plain.push(piece);
+      this.got += piece.length;
+      at += piece.length;
+    }
     return out;
   }
 
   end(): Buffer[] {
     const out = this.header();
-    out.push(...this.seal(this.pending.take(this.pending.length), true));
+    const c = this.cipherFor(true);
+    for (const p of this.plain) out.push(c.update(p));
+    c.final();
+    out.push(c.getAuthTag());
+    this.counter++;
+    this.plain = [];
+    this.sealed = [];
+    return out;
+  }
+
+  private closeMiddle(): Buffer[] {
+    const c = this.cipher!;
+    c.final();
+    const out = [...this.sealed, c.getAuthTag()];
+    this.counter++;
+    this.plain = [];
+    this.sealed = [];
+    this.got = 0;
+    this.cipher = undefined;
     return out;
   }
 
@@ -106,13 +109,11 @@ export class SegmentEncryptor {
     return [Buffer.concat([MAGIC, this.prefix])];
   }
 
-  private seal(plain: Buffer, last: boolean): Buffer[] {
+  private cipherFor(last: boolean): CipherGCM {
     if (this.counter > 0xffffffff) throw new Error('snapshot too large for one encrypted object');
-    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter++, last));
+    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter, last));
     c.setAAD(this.aad);
-    const body = c.update(plain);
-    c.final();
-    return [body, c.getAuthTag()];
+    return c;
   }
 }
 

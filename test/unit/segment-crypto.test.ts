@@ -32,6 +32,9 @@ describe('encrypted segment format', function () {
       const stored = seal(plain);
       assert.equal(stored.length, encryptedSize(size));
       assert.ok(open(stored).equals(plain));
+      // fed in chunks larger than a segment, and whole
+      assert.ok(open(seal(plain, 'b1', key, 2.5 * SEGMENT_BYTES)).equals(plain));
+      assert.ok(open(seal(plain, 'b1', key, Math.max(1, size))).equals(plain));
     });
   }
 
