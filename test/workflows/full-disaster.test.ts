@@ -300,7 +300,10 @@ describe('full-disaster recovery (time-skipping server, stub stages)', function 
   it('titan sign-off: a refusal exits 1 with the reason on one line; an approval is recorded; titan status prints the Query', async () => {
     const h = await start();
     await waitingOn(h, 'redis');
-    const cli = (...args: string[]) => titan(args, { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default' });
+    // An environment file without temporal.encryption: this worker runs the default (plaintext) converter.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'titan-sign-off-'));
+    writeFileSync(path.join(dir, 'titan.yaml'), environmentFile('signofftest'));
+    const cli = (...args: string[]) => titan(['--config', path.join(dir, 'titan.yaml'), ...args], { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default' });
     const refused = await cli('sign-off', h.workflowId, '--stage', 'redis', '--approve', '--by', 'mallory');
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr, 'titan: sign-off refused: mallory is not an approver for stage redis (approvers: alice, bob)\n');
