@@ -107,6 +107,9 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   const modulesContext = (): ModulesContext => {
     const m = env.modules;
     if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
+    if (!m.composeFile || !m.project) {
+      throw ApplicationFailure.nonRetryable(`${loaded.file}: modules run on Kubernetes (modules.kubernetes); this needs modules run by Docker Compose`, ErrorType.ModulesNotConfigured);
+    }
     const file = loaded.resolvePath(m.composeFile);
     let project;
     try {

@@ -2,20 +2,14 @@
 // hash, and the container docker-compose would create for a service (labels, create options).
 import type Docker from 'dockerode';
 import { type ComposeProject, type ModuleSpec, type PortSpec, isMap, own, sortedRecord } from './compose';
+import { wavesOf } from './dependency-waves';
 import { sha256Hex } from './sha256';
 
 /** Start order: each wave's services depend only on earlier waves (or on services outside `only`). */
 export function dependencyWaves(project: ComposeProject, only?: string[]): string[][] {
-  const pending = new Set(only ?? Object.keys(project.services));
-  for (const name of pending) if (!own(project.services, name)) throw new Error(`no service named "${name}" in project ${project.name}`);
-  const waves: string[][] = [];
-  while (pending.size) {
-    const wave = [...pending].filter((n) => Object.keys(project.services[n]!.dependsOn).every((d) => !pending.has(d))).sort();
-    if (!wave.length) throw new Error(`dependency cycle among ${[...pending].sort().join(', ')}`);
-    for (const n of wave) pending.delete(n);
-    waves.push(wave);
-  }
-  return waves;
+  const names = only ?? Object.keys(project.services);
+  for (const name of names) if (!own(project.services, name)) throw new Error(`no service named "${name}" in project ${project.name}`);
+  return wavesOf(Object.fromEntries(Object.entries(project.services).map(([n, s]) => [n, Object.keys(s.dependsOn)])), names);
 }
 
 /**

@@ -77,10 +77,37 @@ const schedule = z.strictObject({
   from: name.optional(),
 });
 
+/** A Kubernetes object name (RFC 1123 subdomain). */
+const kubeName = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be a Kubernetes name (lowercase a-z, 0-9, - .)');
+
+/**
+ * Modules on Kubernetes: Deployments and StatefulSets of one namespace, chosen by a label selector
+ * or listed as kind/name (their order is the restore order unless titan.io/depends-on says more).
+ */
+const kubernetesModules = z.strictObject({
+  /** A kubeconfig file (relative to this file)… */
+  kubeconfig: z.string().min(1).optional(),
+  /** …or the service account of the pod Titan runs in. */
+  inCluster: z.literal(true).optional(),
+  /** The kubeconfig's context (default: its current context). */
+  context: z.string().min(1).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a namespace name (lowercase a-z, 0-9, -)'),
+  selector: z.string().min(1).optional(),
+  workloads: z.array(z.string().regex(/^(deployment|statefulset)\/[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be deployment/NAME or statefulset/NAME')).min(1).optional(),
+  /** The ConfigMap where Titan keeps each workload's last known good spec. */
+  recordConfigMap: kubeName.default('titan-last-known-good'),
+  /** The image pull secret Titan manages from modules.registry. */
+  pullSecret: kubeName.default('titan-registry'),
+})
+  .refine((k) => (k.kubeconfig === undefined) !== (k.inCluster === undefined), 'needs exactly one of kubeconfig or inCluster')
+  .refine((k) => (k.selector === undefined) !== (k.workloads === undefined), 'needs exactly one of selector or workloads');
+
 const modules = z.strictObject({
-  /** The docker-compose file whose services are Titan's modules (relative to this file). */
-  composeFile: z.string().min(1),
-  project: name,
+  /** The docker-compose file whose services are Titan's modules (relative to this file)… */
+  composeFile: z.string().min(1).optional(),
+  project: name.optional(),
+  /** …or the Kubernetes workloads that are. */
+  kubernetes: kubernetesModules.optional(),
   /** The compose profiles to enable, like docker-compose's --profile: a service with profiles runs only when one is listed. */
   profiles: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a profile name (letters, digits, _ . -)')).default([]),
   registry: z.strictObject({
@@ -96,7 +123,9 @@ const modules = z.strictObject({
   probes: z.record(z.string(), z.strictObject({ url: z.url({ protocol: /^https?$/ }), expectStatus: z.number().int().default(200) })).default({}),
   /** Log lines (since the module started) that count as errors. */
   errorPattern: z.string().default('\\b(ERROR|FATAL|PANIC)\\b'),
-});
+})
+  .refine((m) => (m.composeFile === undefined) !== (m.kubernetes === undefined), 'needs exactly one of composeFile or kubernetes')
+  .refine((m) => (m.composeFile === undefined) === (m.project === undefined), 'composeFile and project go together');
 
 /** An Elasticsearch/OpenSearch index or data stream name (lowercase, no wildcards). */
 const indexName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,199}$/, 'must be a lowercase index name (a-z, 0-9, . _ -)');
@@ -277,6 +306,7 @@ export type Environment = z.infer<typeof environmentSchema>;
 export type RedisInstance = Environment['redis'][string];
 export type S3Location = z.infer<typeof s3Location>['s3'];
 export type ModulesConfig = z.infer<typeof modules>;
+export type KubernetesModulesConfig = z.infer<typeof kubernetesModules>;
 export type LoggingConfig = z.infer<typeof logging>;
 export type ElasticsearchStoreConfig = z.infer<typeof elasticsearchStore>;
 export type EncryptionConfig = z.infer<typeof encryption>;

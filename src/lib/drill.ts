@@ -36,7 +36,7 @@ export function drillProblem(env: Environment): { field: string; message: string
   }
   const m = env.modules;
   if (d.modules && m?.project === d.modules.project) return { field: f('modules.project'), message: `production's compose project ${m.project}` };
-  if (d.modules && m && samePath(m.composeFile, d.modules.composeFile)) return { field: f('modules.composeFile'), message: "production's compose file: the drill's modules must use other ports" };
+  if (d.modules && m?.composeFile && samePath(m.composeFile, d.modules.composeFile)) return { field: f('modules.composeFile'), message: "production's compose file: the drill's modules must use other ports" };
   const c = env.configSync;
   if (d.config && c && samePath(c.filesRoot, d.config.filesRoot)) return { field: f('config.filesRoot'), message: "production's files root" };
   const label = env.logging && (env.logging.label ?? env.environment);

@@ -54,7 +54,7 @@ describe('docker-compose.yml (the control plane on a Docker host)', function () 
   it('its environment file and module list pass our own validation', function () {
     const loaded = loadEnvironment(path.join(repoRoot, 'deploy', 'titan.compose.yaml'));
     assert.equal(loaded.env.redis.main!.dataDir, '/var/lib/titan/redis');
-    const modules = parseCompose(readFileSync(path.join(repoRoot, 'deploy', 'modules.compose.yaml'), 'utf8'), { project: loaded.env.modules!.project, source: '/etc/titan/modules.compose.yaml' });
+    const modules = parseCompose(readFileSync(path.join(repoRoot, 'deploy', 'modules.compose.yaml'), 'utf8'), { project: loaded.env.modules!.project!, source: '/etc/titan/modules.compose.yaml' });
     assert.deepEqual(Object.keys(modules.services).sort(), ['api', 'store', 'web']);
   });
 });

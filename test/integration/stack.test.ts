@@ -210,7 +210,7 @@ describe('the local stack', () => {
     it('re-synced by the real workflow: its keys under the prefix, one file per module of the stack, each module restarted', async function () {
       const { sync, repo } = configSync();
       const root = mkdtempSync(path.join(os.tmpdir(), 'titan-stack-config-'));
-      const services = Object.keys(parse(readFileSync(loaded.resolvePath(loaded.env.modules!.composeFile), 'utf8')).services).sort();
+      const services = Object.keys(parse(readFileSync(loaded.resolvePath(loaded.env.modules!.composeFile!), 'utf8')).services).sort();
       const project = uniqueName('stackcfg').toLowerCase();
       await writeModuleCompose(path.join(root, 'compose.yml'), services);
       let redis: ManagedRedis | undefined;
