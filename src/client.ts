@@ -9,7 +9,7 @@ import { configStatus, resyncCommand, rollbackCommand } from './cli/config-comma
 import { drillCommand } from './cli/drill-commands';
 import { describeError, printResult } from './cli/output';
 import { logStatus, resumeLogsCommand } from './cli/log-commands';
-import { moduleStatus, restoreModulesCommand } from './cli/module-commands';
+import { moduleStatus, recordModules, restoreModulesCommand } from './cli/module-commands';
 import { recoverCommand, reportCommand, signOffCommand, statusCommand } from './cli/recovery-commands';
 import { workerPolicy } from './cli/start-workflow';
 import { restoreCommand } from './cli/restore-command';
@@ -96,7 +96,7 @@ function buildProgram(): Command {
     .action(action(program, (g, o: { redis: string; backup?: string; before?: string; target?: string; yes: boolean }) =>
       withTemporal(g.loaded, (client) => restoreCommand(client, g.loaded, { redis: o.redis, backupId: o.backup, before: o.before, target: o.target, yes: o.yes, json: g.json }))));
 
-  const modules = program.command('modules').description("Titan's Dockerized modules (the compose file of the environment file)");
+  const modules = program.command('modules').description("Titan's modules: the compose file's services or the Kubernetes workloads of the environment file");
   modules.command('status')
     .description('every module: healthy, or why it needs a redeploy (missing, exited, restarting, unhealthy, image or config differs); exit 2 if any does')
     .argument('[services...]', 'only these modules')
@@ -107,6 +107,10 @@ function buildProgram(): Command {
     .description('redeploy failed modules from the private registry in dependency order, verify them, roll back a module that fails')
     .argument('[services...]', 'only these modules')
     .action(action(program, (g, services: string[]) => withTemporal(g.loaded, (client) => restoreModulesCommand(client, g.loaded, { services, json: g.json }))));
+  modules.command('record')
+    .description('modules on Kubernetes: record the healthy workloads (spec and image digests) as their last known good')
+    .argument('[services...]', 'only these modules')
+    .action(action(program, (g, services: string[]) => recordModules(g.loaded, { services, json: g.json })));
 
   const config = program.command('config').description("Titan's configuration in Git: drift, re-sync, rollback");
   config.command('status')

@@ -14,7 +14,9 @@ import { spoolContainerLog } from './infra/log-spool';
 import { ElasticsearchStore } from './infra/es-log-store';
 import { type LogStore, VictoriaLogsStore } from './infra/log-store';
 import { noMetrics, type TitanMetrics } from './infra/metrics';
+import { KubernetesModules } from './infra/kubernetes-modules';
 import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
+import type { ModuleOrchestrator } from './infra/module-orchestrator';
 import type { RedisTarget } from './infra/redis-control';
 import type { RedisEndpoint } from './infra/redis-sync';
 import { parseCompose } from './lib/compose';
@@ -38,6 +40,8 @@ export interface Deps {
   docker(): Docker;
   /** Titan's modules: the compose file read now (it may have changed), the registry login, the limits. */
   modules(): ModulesContext;
+  /** Titan's modules when they run on Kubernetes (modules.kubernetes); undefined for compose modules. */
+  moduleOrchestrator(): ModuleOrchestrator | undefined;
   /** Titan's configuration repository and where its keys and files go. */
   configSync(): ConfigSyncContext;
   /** The central log store and the modules whose logs go there. */
@@ -102,8 +106,24 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   let docker: Docker | undefined;
   let repo: ConfigRepo | undefined;
   let store: LogStore | undefined;
+  let kubernetes: KubernetesModules | undefined;
   const getDocker = () => (docker ??= new Docker({ socketPath: loaded.resolvePath(env.docker.socketPath) }));
   const stores = { primary: makeStore('primary'), offsite: locations.offsite ? makeStore('offsite') : undefined };
+  const registryAuth = (m: NonNullable<Environment['modules']>) => (): RegistryAuth => ({
+    username: secret(m.registry.usernameEnv, 'modules.registry.usernameEnv'),
+    password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
+    serveraddress: m.registry.address,
+  });
+  const moduleOrchestrator = (): ModuleOrchestrator | undefined => {
+    const m = env.modules;
+    if (!m?.kubernetes) return undefined;
+    const k = m.kubernetes;
+    return (kubernetes ??= new KubernetesModules({
+      config: { ...k, kubeconfig: k.kubeconfig && loaded.resolvePath(k.kubeconfig) },
+      auth: registryAuth(m),
+      healthDeadlineMs: durationMs(m.healthDeadline),
+    }));
+  };
   const modulesContext = (): ModulesContext => {
     const m = env.modules;
     if (!m) throw ApplicationFailure.nonRetryable(`${loaded.file} has no modules section`, ErrorType.ModulesNotConfigured);
@@ -119,11 +139,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     }
     return {
       engine: new ModuleEngine(getDocker(), project),
-      auth: () => ({
-        username: secret(m.registry.usernameEnv, 'modules.registry.usernameEnv'),
-        password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
-        serveraddress: m.registry.address,
-      }),
+      auth: registryAuth(m),
       stopTimeoutS: Math.ceil(durationMs(m.stopTimeout) / 1000),
       healthDeadlineMs: durationMs(m.healthDeadline),
       probes: m.probes,
@@ -180,6 +196,7 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
       };
     },
     modules: modulesContext,
+    moduleOrchestrator,
     recovery: {
       plan(opts) {
         try {

@@ -1,5 +1,6 @@
 // Activities of the restoreModules workflow: identify failed modules, pull their images, redeploy
-// one module, verify one module. Each is idempotent (see ModuleEngine.recreate).
+// one module, verify one module. Each is idempotent (see ModuleEngine.recreate). Modules on
+// Kubernetes go to deps.moduleOrchestrator() (KubernetesModules), the others to the compose engine.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, log } from '@temporalio/activity';
 import type { Deps } from '../deps';
@@ -9,10 +10,12 @@ import { heartbeatWhile } from './heartbeat';
 
 const PROBE_LOG_SETTLE_MS = 1000;
 
-export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
+export function createModuleActivities(deps: Pick<Deps, 'modules' | 'moduleOrchestrator'>) {
   return {
     /** Every module of the compose file with its state; waves of those that need a redeploy. */
     async inspectModules(req: { services?: string[] }): Promise<ModuleInventory> {
+      const k = deps.moduleOrchestrator();
+      if (k) return k.inventory(req.services);
       const inv = await deps.modules().engine.inventory(req.services);
       for (const w of inv.warnings ?? []) log.warn(`compose file: ${w}`);
       return inv;
@@ -20,6 +23,8 @@ export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
 
     /** Pulls an image with the registry credentials (progress heartbeated); returns its image id. */
     async pullModuleImage(req: { image: string }): Promise<string> {
+      const k = deps.moduleOrchestrator();
+      if (k) return heartbeatWhile(`check ${req.image}`, () => k.pull(req.image));
       const m = deps.modules();
       const ctx = Context.current();
       let last = 0;
@@ -36,6 +41,11 @@ export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
      * fails does not hold the redeploy up (the logs stage then reports the lines as lost).
      */
     async redeployModule(req: { service: string; image: string; deployTag: string }): Promise<string> {
+      const k = deps.moduleOrchestrator();
+      if (k) {
+        const ctx = Context.current();
+        return heartbeatWhile(`redeploy ${req.service}`, () => k.redeploy(req, (phase) => ctx.heartbeat({ phase })));
+      }
       const m = deps.modules();
       return heartbeatWhile(`redeploy ${req.service}`, async () => {
         for (const c of await m.engine.containersOf(req.service)) {
@@ -54,8 +64,10 @@ export function createModuleActivities(deps: Pick<Deps, 'modules'>) {
 
     /** Healthy (a one-shot job: completed) within the deadline, the optional HTTP probe answers, no error lines in its logs since it started. */
     async verifyModule(req: { service: string; containerId: string }): Promise<ModuleVerification> {
-      const m = deps.modules();
       const ctx = Context.current();
+      const k = deps.moduleOrchestrator();
+      if (k) return k.verify({ service: req.service, deployed: req.containerId }, (state) => ctx.heartbeat({ phase: `${req.service}: ${state}` }));
+      const m = deps.modules();
       const out: ModuleVerification = { service: req.service, healthy: false, problems: [] };
       try {
         const onWait = (state: string) => ctx.heartbeat({ phase: `${req.service}: ${state}` });

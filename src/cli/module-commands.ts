@@ -1,4 +1,4 @@
-// `titan modules status` and `titan modules restore`.
+// `titan modules status`, `titan modules restore` and (modules on Kubernetes) `titan modules record`.
 import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
 import { Kind, WorkflowId } from '../lib/names';
@@ -8,7 +8,8 @@ import { runWorkflow } from './start-workflow';
 
 /** Prints every module's state; returns false when some need a redeploy. */
 export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }): Promise<boolean> {
-  const inv = await buildDeps(loaded).modules().engine.inventory(opts.services);
+  const deps = buildDeps(loaded);
+  const inv = await (deps.moduleOrchestrator()?.inventory(opts.services) ?? deps.modules().engine.inventory(opts.services));
   for (const w of inv.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   printResult(opts.json, inv, () => table(inv.modules.map((m) => ({
     module: m.service,
@@ -39,4 +40,16 @@ export async function restoreModulesCommand(client: Client, loaded: LoadedEnviro
         `untouched: ${r.untouched.map((u) => u.service).join(', ') || 'none'}`,
       ].join('\n')),
   });
+}
+
+/** Records the healthy Kubernetes workloads as their modules' last known good. */
+export async function recordModules(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }) {
+  const k = buildDeps(loaded).moduleOrchestrator();
+  if (!k) throw new Error(`${loaded.file}: modules.kubernetes is not configured; compose modules' good state is the compose file`);
+  const recorded = await k.record(opts.services);
+  printResult(opts.json, recorded, () => table(recorded.map((r) => ({
+    module: r.service,
+    revision: r.revision ?? '-',
+    images: Object.entries(r.images).map(([c, i]) => `${c}=${i}${r.digests[c] ? `@${r.digests[c]}` : ''}`).join(' '),
+  }))));
 }

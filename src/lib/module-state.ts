@@ -1,7 +1,9 @@
 // What the modules stage finds and decides about each module: the shapes passed between its
 // activities, its workflow and `titan modules status`. Pure.
 
-export type ModuleState = 'healthy' | 'starting' | 'completed' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs';
+export type ModuleState = 'healthy' | 'starting' | 'completed' | 'missing' | 'exited' | 'restarting' | 'unhealthy' | 'image differs' | 'config differs'
+  // on Kubernetes
+  | 'unavailable' | 'rollout stuck' | 'crash-looping' | 'not ready';
 
 export interface ModuleStatus {
   service: string;
