@@ -53,6 +53,10 @@ describe('environment file', () => {
     ['a backup from an unknown replica', (d) => (d.backups.schedules.hourly.from = 'replica'), /^titan\.yaml: backups\.schedules\.hourly\.from: no Redis instance named "replica"$/],
     ['an encryption key that is not listed as current', (d) => (d.backups.encryption.current = 'k2027'), /^titan\.yaml: backups\.encryption\.current: must name one of keys$/],
     ['an inlined encryption key', (d) => (d.backups.encryption.keys.k2026.keyEnv = 'c2VjcmV0'), /^titan\.yaml: backups\.encryption\.keys\.k2026\.keyEnv: must be an environment variable name/],
+    ['modules with both a compose file and Kubernetes', (d) => (d.modules.kubernetes = { kubeconfig: 'kubeconfig', namespace: 'mods', selector: 'app=x' }), /^titan\.yaml: modules: needs exactly one of composeFile or kubernetes$/],
+    ['Kubernetes modules without a kubeconfig or inCluster', (d) => { delete d.modules.composeFile; delete d.modules.project; d.modules.kubernetes = { namespace: 'mods', selector: 'app=x' }; }, /^titan\.yaml: modules\.kubernetes: needs exactly one of kubeconfig or inCluster$/],
+    ['Kubernetes modules with both a selector and workloads', (d) => { delete d.modules.composeFile; delete d.modules.project; d.modules.kubernetes = { inCluster: true, namespace: 'mods', selector: 'app=x', workloads: ['deployment/api'] }; }, /^titan\.yaml: modules\.kubernetes: needs exactly one of selector or workloads$/],
+    ['a Kubernetes workload of another kind', (d) => { delete d.modules.composeFile; delete d.modules.project; d.modules.kubernetes = { inCluster: true, namespace: 'mods', workloads: ['cronjob/api'] }; }, /^titan\.yaml: modules\.kubernetes\.workloads\.0: must be deployment\/NAME or statefulset\/NAME$/],
     ['a backup from the instance itself', (d) => (d.backups.schedules.hourly.from = d.backups.schedules.hourly.redis), /^titan\.yaml: backups\.schedules\.hourly\.from: must name a replica of main, not main itself$/],
   ];
   for (const [what, change, expected] of cases) {
