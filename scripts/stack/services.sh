@@ -64,7 +64,7 @@ svc_addresses() {
     etcd) echo "http://$IP:$ETCD_PORT (etcd $ETCD_VERSION, Kubernetes' store)" ;;
     kube-apiserver) echo "https://$IP:$KUBE_APISERVER_PORT (Kubernetes $KUBERNETES_VERSION, kubeconfig ${KUBECONFIG_FILE#"$ROOT"/})" ;;
     kube-controller-manager | kube-scheduler) echo "https://$IP:$(svc_ports "$1") (health)" ;;
-    kwok) echo "fake node $KWOK_NODE (kwok $KWOK_VERSION)" ;;
+    kwok) echo "fake node $KWOK_NODE (kwok $KWOK_VERSION, a client of https://$IP:$KUBE_APISERVER_PORT)" ;;
   esac
 }
 

@@ -64,7 +64,7 @@ describe('the local stack', () => {
 
   it('status lists every service running, TCP ones on 127.0.0.1, Docker on its unix socket', () => {
     const status = stackCtl('status');
-    assert.deepEqual(Object.keys(pids(status)).sort(), ['codec', 'docker', 'opensearch', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'victorialogs']);
+    assert.deepEqual(Object.keys(pids(status)).sort(), ['codec', 'docker', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'opensearch', 'redis', 'registry', 's3-offsite', 's3-primary', 'temporal', 'victorialogs']);
     // The Web UI decodes payloads through the stack's codec server.
     const devServer = readFileSync(`/proc/${pids(status).temporal}/cmdline`, 'utf8').split('\0').join(' ');
     assert.match(devServer, /--ui-codec-endpoint http:\/\/127\.0\.0\.1:8235/);
