@@ -16,7 +16,8 @@ export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: 
     state: m.state,
     failed: m.failed ? 'YES' : 'no',
     reason: m.reason,
-    container: m.containerId?.slice(0, 12) ?? '-',
+    // a container id, shortened as docker does; on Kubernetes, kind/name and revision
+    container: (m.containerId && /^[0-9a-f]{64}$/.test(m.containerId) ? m.containerId.slice(0, 12) : m.containerId) ?? '-',
   }))));
   return inv.modules.every((m) => !m.failed);
 }
