@@ -118,7 +118,8 @@ export function rolloutProgress(w: Workload): RolloutProgress {
     ? `${updated} of ${desired} replicas updated, ${ready} ready, ${available} available, ${s.replicas ?? 0} in all`
     : `generation ${w.metadata?.generation} not yet observed`;
   const progressing = (w as V1Deployment).status?.conditions?.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+  // (a condition from before the current generation was observed says nothing about this rollout)
+  if (observed && progressing?.reason === 'ProgressDeadlineExceeded') {
     return { complete: false, inProgress: false, stuck: `rollout exceeded its progress deadline (${progressing.message ?? 'ProgressDeadlineExceeded'})`, waiting };
   }
   const sts = w.kind === 'StatefulSet' ? (w as V1StatefulSet).status : undefined;
