@@ -117,6 +117,12 @@ go_embeds() {
 # program requires them and pins the staging modules to their published versions.
 go_install_kubernetes() {
   command -v go >/dev/null || die "go is missing: the Kubernetes control plane is built with go (see README)"
+  go_build_etcd
+  go_install_kwok
+  go_build_kubernetes
+}
+
+go_build_kubernetes() {
   local c missing=()
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     go_embeds "$GO/bin/$c" k8s.io/kubernetes "$KUBERNETES_VERSION" || missing+=("$c")
@@ -136,6 +142,9 @@ go_install_kubernetes() {
       say "installed $c $KUBERNETES_VERSION (go build)"
     done
   fi
+}
+
+go_build_etcd() {
   if ! go_embeds "$GO/bin/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; then
     say "building etcd $ETCD_VERSION (go build)…"
     go_local_module etcd "go.etcd.io/etcd/server/v3 $ETCD_VERSION" || die "cannot prepare the etcd build module; see $INSTALL_LOG"
@@ -144,6 +153,9 @@ go_install_kubernetes() {
     mv "$GO/bin/etcd.new" "$GO/bin/etcd"
     say "installed etcd $ETCD_VERSION (go build)"
   fi
+}
+
+go_install_kwok() {
   if ! go_embeds "$GO/bin/kwok" sigs.k8s.io/kwok "$KWOK_VERSION"; then
     say "building kwok $KWOK_VERSION (go install, about 3 minutes)…"
     go_env go install -p 1 -trimpath "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >>"$INSTALL_LOG" 2>&1 ||
