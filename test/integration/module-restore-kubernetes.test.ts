@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { RecoveryReport, RecoveryStatus } from '../../src/lib/recovery-report';
 import type { RestoreModulesResult } from '../../src/workflows/module-restore';
 import { ErrorType } from '../../src/lib/errors';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
 import { repoRoot, temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
+import { until } from '../helpers/wait';
 import { startWorker } from '../helpers/worker';
 
 const kubeconfig = path.join(repoRoot, '.titan', 'kubeconfig');
@@ -61,6 +63,7 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
         registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' },
         healthDeadline: '60s',
       },
+      recovery: { stages: ['modules'], approvers: { default: ['alice'] } },
     });
     const unrecorded = await titan(['--config', env.file, '--json', 'modules', 'status']);
     assert.equal(unrecorded.code, 0, unrecorded.stderr);
@@ -117,6 +120,25 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
     assert.ok(new Date(store.metadata.creationTimestamp) <= new Date(api.metadata.creationTimestamp), 'store recreated before api');
     assert.equal(api.metadata.annotations['titan.io/depends-on'], 'store');
     assert.equal(api.status.readyReplicas, 2);
+  });
+
+  it('the full-disaster recovery with a Kubernetes modules stage: web deleted, recreated, signed off', async function () {
+    this.timeout(240_000);
+    kubectl('delete', 'deployment', 'web', '--wait=true');
+    const cli = (...args: string[]) => titan(['--config', env.file, ...args]);
+    const started = await cli('--json', 'recover');
+    assert.equal(started.code, 0, started.stderr);
+    const handle = client.workflow.getHandle(JSON.parse(started.stdout).workflowId as string);
+    await until('stage modules waiting for sign-off', async () => {
+      const s = await handle.query<RecoveryStatus>('recoveryStatus');
+      return s.waiting?.stage === 'modules' ? s : undefined;
+    }, 180_000);
+    assert.equal(deployment('web').status.readyReplicas, 2, 'web is back before anyone signs off');
+    assert.equal((await cli('sign-off', '--stage', 'modules', '--approve', '--by', 'alice')).code, 0);
+    const report: RecoveryReport = await handle.result();
+    assert.equal(report.outcome, 'completed');
+    assert.deepEqual(report.stages.map((s) => [s.name, s.state]), [['modules', 'approved']]);
+    assert.equal((await cli('modules', 'status')).code, 0);
   });
 
   it('a recorded revision that never becomes ready: rolled back to the previous revision, "rollout exceeded its progress deadline", dependents skipped', async function () {
