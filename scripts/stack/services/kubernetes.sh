@@ -115,7 +115,8 @@ spawn_kwok() {
   # kwok's own server (logs/exec emulation) is off: nothing may reach a pod
   launch kwok "$KUBE_DIR" "$GO/bin/kwok" --kubeconfig="$KUBECONFIG_FILE" --config="$ROOT/scripts/stack/kwok-stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-label-selector=type=kwok \
-    --cidr=10.244.0.0/24 --node-ip=10.244.0.1 --server-address="" --node-lease-duration-seconds=40 --v=WARN
+    --cidr=10.244.0.0/24 --node-ip=10.244.0.1 --server-address="" --node-port=0 \
+    --node-lease-duration-seconds=40 --v=WARN
   kubectl_admin apply -f - >>"$(logfile kwok)" 2>&1 <<YAML || die "cannot create the fake node $KWOK_NODE"
 apiVersion: v1
 kind: Node
