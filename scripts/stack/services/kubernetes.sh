@@ -58,7 +58,7 @@ YAML
 }
 
 spawn_etcd() {
-  mkdir -p "$KUBE_DIR/etcd"
+  install -d -m 700 "$KUBE_DIR/etcd" # etcd warns about a wider data directory
   launch etcd "$KUBE_DIR" "$GO/bin/etcd" --name=titan --data-dir="$KUBE_DIR/etcd" \
     --listen-client-urls="http://$IP:$ETCD_PORT" --advertise-client-urls="http://$IP:$ETCD_PORT" \
     --listen-peer-urls="http://$IP:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://$IP:$ETCD_PEER_PORT" \
