@@ -69,7 +69,7 @@ export async function restoreModules(input: RestoreModulesInput = {}): Promise<R
   const bad = result.outcomes.filter((o) => o.action !== 'redeployed' && o.action !== 'restarted');
   if (bad.length > 0) {
     const what = bad.map((o) => `${o.service} ${o.action} (${o.problems.join('; ')})`).join('; ');
-    throw ApplicationFailure.nonRetryable(`modules not restored to the compose file's images: ${what}`, ErrorType.ModuleRestoreFailed, result);
+    throw ApplicationFailure.nonRetryable(`modules not restored to their good images (the compose file's or the recorded Kubernetes spec): ${what}`, ErrorType.ModuleRestoreFailed, result);
   }
   setCurrentDetails(`Redeployed and verified: ${result.outcomes.map((o) => o.service).join(', ')}`);
   return result;
