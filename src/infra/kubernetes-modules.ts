@@ -49,7 +49,13 @@ export class KubernetesModules implements ModuleOrchestrator {
       const c = this.opts.config;
       const kc = new k8s.KubeConfig();
       if (c.inCluster) kc.loadFromCluster();
-      else kc.loadFromFile(c.kubeconfig!);
+      else {
+        try {
+          kc.loadFromFile(c.kubeconfig!);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(`modules.kubernetes.kubeconfig: cannot read ${c.kubeconfig}: ${(err as Error).message}`, ErrorType.ConfigInvalid);
+        }
+      }
       if (c.context) {
         if (!kc.getContextObject(c.context)) throw ApplicationFailure.nonRetryable(`modules.kubernetes.context: ${c.kubeconfig} has no context "${c.context}"`, ErrorType.ConfigInvalid);
         kc.setCurrentContext(c.context);
