@@ -81,6 +81,19 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
     await client?.connection.close();
   });
 
+  it('a kubeconfig that cannot be read, a context it lacks: one clear error naming the field', async () => {
+    const bad = (kubernetes: Record<string, unknown>) => writeTestEnvironment({
+      redisUrl: 'redis://127.0.0.1:1',
+      modules: { kubernetes: { namespace: ns, selector: 'titan.io/module=true', ...kubernetes }, registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' } },
+    });
+    const missing = await titan(['--config', bad({ kubeconfig: '/nonexistent/kubeconfig' }).file, 'modules', 'status']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /modules\.kubernetes\.kubeconfig: cannot read \/nonexistent\/kubeconfig/);
+    const context = await titan(['--config', bad({ kubeconfig, context: 'elsewhere' }).file, 'modules', 'status']);
+    assert.equal(context.code, 1);
+    assert.match(context.stderr, /modules\.kubernetes\.context: .* has no context "elsewhere"/);
+  });
+
   it('an image changed by hand to a bad tag: status names it (image differs), restore brings back the recorded image and the rollout completes', async () => {
     kubectl('set', 'image', 'deployment/api', `module=${IMAGE('bad')}`);
     const status = await titan(['--config', env.file, '--json', 'modules', 'status', 'api', 'store']);
