@@ -2,7 +2,8 @@
 # The local stack: Temporal dev server (+ Web UI), Redis, two SeaweedFS S3 endpoints (the primary
 # and the offsite backup location), a Docker engine and a private registry holding the images that
 # scripts/images.sh builds, and the central log store (VictoriaLogs, built from the Go module
-# proxy) and OpenSearch (the Elasticsearch-API log store, from Maven Central), all on 127.0.0.1 (Docker on a unix socket), all state under .titan/; and the Git
+# proxy) and OpenSearch (the Elasticsearch-API log store, from Maven Central), a Kubernetes control
+# plane with kwok nodes (services/kubernetes.sh, built from the Go module proxy), all on 127.0.0.1 (Docker on a unix socket), all state under .titan/; and the Git
 # repository of Titan's configuration (.titan/config-repo, created once with a sample).
 #
 #   scripts/stack.sh up                 install what is missing, start what is stopped, wait until
@@ -12,7 +13,8 @@
 #   scripts/stack.sh status             one line per service; exit 0 if all run, 3 otherwise
 #   scripts/stack.sh env                endpoints as shell assignments (never secrets)
 #   scripts/stack.sh start|stop SERVICE one of: temporal redis s3-primary s3-offsite docker registry
-#                                       victorialogs opensearch
+#                                       victorialogs opensearch etcd kube-apiserver
+#                                       kube-controller-manager kube-scheduler kwok
 #
 # Layout: .titan/tools (py/ = pip --target dir, also the time-skipping test server; go/ = go install
 # dir; bin/ = wrappers), .titan/data/<service>,
