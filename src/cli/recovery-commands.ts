@@ -140,6 +140,7 @@ export async function statusCommand(client: Client, loaded: LoadedEnvironment, o
         'signed off': st.signOffs.map((x) => `${x.decision} by ${x.by}`).join(', ') || '-',
       };
     })),
+    ...s.stages.flatMap((st) => (st.waitingFor ?? []).map((w) => `stage ${st.name}: ${w}`)),
     s.waiting ? `waiting since ${s.waiting.since} for ${s.waiting.approvers.join(' or ')} to sign off stage ${s.waiting.stage}: ${s.waiting.decisions.join(', ')}` : '',
     ...retrying.map(retryLine),
     ...s.problems.map((p) => `problem: ${p}`),

@@ -3,6 +3,7 @@
 // file is refused with one ConfigError naming the field, before anything runs.
 import { type Environment, environmentSchema } from './config';
 import { drillProblem } from './drill';
+import { hostProblem } from './hosts';
 import { recoveryProblem } from './recovery-plan';
 import { checkDocument, ConfigError, parseYamlDocument } from './validation';
 
@@ -28,7 +29,7 @@ export function parseEnvironment(text: string, source: string): Environment {
     if (s.from !== undefined && !env.redis[s.from]) throw new ConfigError(`${source}: backups.schedules.${id}.from: no Redis instance named "${s.from}"`);
     if (s.from === s.redis) throw new ConfigError(`${source}: backups.schedules.${id}.from: must name a replica of ${s.redis}, not ${s.redis} itself`);
   }
-  const recovery = recoveryProblem(env) ?? drillProblem(env);
+  const recovery = hostProblem(env) ?? recoveryProblem(env) ?? drillProblem(env);
   if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);
   return env;
 }
