@@ -83,7 +83,10 @@ export function resolveRecoveryPlan(env: Environment, opts: { incidentAt?: strin
   }
   const instances = recoveryRedisInstances(env);
   // A snapshot taken after the incident may already hold its damage.
-  const restoreArgs = (redis: string) => [{ redis, before: opts.incidentAt, host: redisRoute(env, redis) }];
+  const restoreArgs = (redis: string) => {
+    const host = redisRoute(env, redis);
+    return [{ redis, before: opts.incidentAt, ...(host ? { host } : {}) }];
+  };
   const stage = (n: StageName): Omit<PlannedStage, 'name' | 'approvers'> => ({
     redis: {
       childWorkflowType: 'redisRestore',
