@@ -68,8 +68,8 @@ describe('recovery section of the environment file', () => {
     }), 'titan.yaml');
     const redis = resolveRecoveryPlan(env).stages[0]!;
     assert.deepEqual(redis.parts, [
-      { name: 'main', args: [{ redis: 'main', host: { host: 'a', taskQueue: 'titan-local-host-a' } }] },
-      { name: 'sessions', args: [{ redis: 'sessions', host: { host: 'b', taskQueue: 'titan-local-host-b' } }] },
+      { name: 'main', args: [{ redis: 'main', before: undefined, host: { host: 'a', taskQueue: 'titan-local-host-a' } }] },
+      { name: 'sessions', args: [{ redis: 'sessions', before: undefined, host: { host: 'b', taskQueue: 'titan-local-host-b' } }] },
     ]);
     assert.equal(redis.summary, 'Restore Redis main, sessions from the latest valid backup');
   });
