@@ -13,7 +13,7 @@ const pick = <T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pi
   Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
 
 const RESTORE_ON_HOST = ['inspectRestoreTarget', 'stageBackup', 'stopRedis', 'replaceRedisData', 'startRedis', 'verifyRestoredRedis', 'rollBackRedisData', 'cleanUpRestore'] as const;
-const CONFIG_ON_HOST = ['renderConfigFiles', 'restartConfiguredModules', 'runConfigScripts'] as const;
+const CONFIG_ON_HOST = ['renderConfigFiles', 'restartConfiguredModules', 'runConfigScripts', 'checkConfig'] as const;
 const LOGS_ON_HOST = ['identifyLogSources', 'shipModuleLogs', 'writeLogCanary', 'verifyModuleLogs'] as const;
 
 /** What the worker running on a host registers on the host's queue, and nothing else. */

@@ -27,6 +27,14 @@ export const redisRoute = (env: Environment, redis: string) => hostRoute(env, ho
 export const modulesRoute = (env: Environment) => hostRoute(env, hostOf(env, env.modules));
 export const configFilesRoute = (env: Environment) => hostRoute(env, hostOf(env, env.configSync));
 
+const routes = <T extends Record<string, HostRoute | undefined>>(r: T) =>
+  Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Partial<Record<keyof T, HostRoute>>;
+
+/** The host fields of a workflow's input (lib and CLI alike); none for the implicit host, so single-host inputs stay as they were. */
+export const onRedisHost = (env: Environment, redis: string) => routes({ host: redisRoute(env, redis) });
+export const onModulesHost = (env: Environment) => routes({ host: modulesRoute(env) });
+export const onConfigHosts = (env: Environment) => routes({ host: configFilesRoute(env), modulesHost: modulesRoute(env) });
+
 /** What a worker waiting for its host says, in the workflow's details and `titan status`. */
 export const waitingForHost = (r: HostRoute) => `waiting for a worker on host ${r.host} (queue ${r.taskQueue})`;
 

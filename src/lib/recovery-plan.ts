@@ -3,7 +3,7 @@
 // receives — which stages run, as which child workflow, who may sign each off, and when a silent
 // sign-off is reminded and escalated. Pure, so workflows may import it.
 import { type Environment, STAGES, type StageName } from './config';
-import { redisRoute } from './hosts';
+import { onConfigHosts, onModulesHost, onRedisHost } from './hosts';
 import { ConfigError, durationMs } from './validation';
 
 export interface PlannedStage {
@@ -83,10 +83,7 @@ export function resolveRecoveryPlan(env: Environment, opts: { incidentAt?: strin
   }
   const instances = recoveryRedisInstances(env);
   // A snapshot taken after the incident may already hold its damage.
-  const restoreArgs = (redis: string) => {
-    const host = redisRoute(env, redis);
-    return [{ redis, before: opts.incidentAt, ...(host ? { host } : {}) }];
-  };
+  const restoreArgs = (redis: string) => [{ redis, before: opts.incidentAt, ...onRedisHost(env, redis) }];
   const stage = (n: StageName): Omit<PlannedStage, 'name' | 'approvers'> => ({
     redis: {
       childWorkflowType: 'redisRestore',
@@ -95,9 +92,9 @@ export function resolveRecoveryPlan(env: Environment, opts: { incidentAt?: strin
       // One instance keeps the single child of before; several get one child each.
       ...(instances.length > 1 ? { parts: instances.map((i) => ({ name: i, args: restoreArgs(i) })) } : {}),
     },
-    modules: { childWorkflowType: 'restoreModules', args: [{}], summary: 'Redeploy the failed modules from the private registry' },
-    config: { childWorkflowType: 'resyncConfig', args: [{}], summary: 'Re-sync the latest valid configuration from Git' },
-    logs: { childWorkflowType: 'resumeLogs', args: [{}], summary: 'Resume log shipping and check that nothing was lost' },
+    modules: { childWorkflowType: 'restoreModules', args: [onModulesHost(env)], summary: 'Redeploy the failed modules from the private registry' },
+    config: { childWorkflowType: 'resyncConfig', args: [onConfigHosts(env)], summary: 'Re-sync the latest valid configuration from Git' },
+    logs: { childWorkflowType: 'resumeLogs', args: [onModulesHost(env)], summary: 'Resume log shipping and check that nothing was lost' },
   })[n];
   const stages = plannedStages(env);
   if (stages.length === 0) throw new ConfigError('recovery.stages: the file describes no system to recover');

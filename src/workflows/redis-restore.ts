@@ -3,13 +3,13 @@
 // checked before Redis is touched; a failed verification puts the previous data back. A snapshot
 // Redis refuses to load (although Titan's verifier passed it) is rejected like any invalid copy:
 // the previous data goes back, and the next older valid backup is tried.
-import { ActivityFailure, ApplicationFailure, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CandidateList, VerificationReport } from '../activities/redis-restore';
 import type { Rejection, StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
 import { SearchKey } from '../lib/names';
 import type { HostRoute } from '../lib/hosts';
-import { whileOnHost } from './host-wait';
+import { routesOf, runOnHosts } from './host-wait';
 import { failureReason, onHost, quickStep } from './steps';
 
 export interface RedisRestoreInput {
@@ -38,12 +38,7 @@ export interface RedisRestoreResult {
 }
 
 export async function redisRestore(input: RedisRestoreInput): Promise<RedisRestoreResult> {
-  // While the target's host has no worker, its message leads the details; the step follows it.
-  let step = '';
-  let waiting: string | undefined;
-  const show = () => setCurrentDetails(waiting ? `**${waiting}**, to go on with: ${step}` : step);
-  const details = (d: string) => { step = d; show(); };
-  return whileOnHost(input.host, restore(input, details), (w) => { waiting = w; show(); });
+  return runOnHosts(routesOf(input), (details) => restore(input, details));
 }
 
 async function restore(input: RedisRestoreInput, details: (text: string) => void): Promise<RedisRestoreResult> {

@@ -3,10 +3,9 @@
 // in an earlier attempt is not run again, so a retry restores only the instance that failed. While
 // a child's host has no worker, the stage says so and the recovery's reminder/escalation covers it.
 import { ChildWorkflowFailure, condition, executeChild, type ChildWorkflowOptions } from '@temporalio/workflow';
-import { type HostRoute, waitingForHost } from '../lib/hosts';
 import type { PlannedStage, RecoveryPlan } from '../lib/recovery-plan';
 import { describeStageResult, type RecoveryStatus, type StageStatus } from '../lib/recovery-report';
-import { whileOnHost } from './host-wait';
+import { routesOf, whileOnHosts } from './host-wait';
 import { recoveryNotifier } from './sign-off';
 import { failureReason } from './steps';
 
@@ -30,15 +29,17 @@ export function stageChildren(status: RecoveryStatus, plan: Pick<RecoveryPlan, '
     notify(stage, attempt, 'escalation', since, waitingFor);
   };
 
-  const child = (stage: StageStatus, attempt: number, type: string, workflowId: string, args: unknown[], options: ChildOptions) => {
-    const route = (args[0] as { host?: HostRoute } | undefined)?.host;
-    return whileOnHost(route, executeChild(type, { ...options, workflowId, args }), (waiting) => {
-      const others = (stage.waitingFor ?? []).filter((w) => w !== waitingForHost(route!));
-      stage.waitingFor = waiting ? [...others, waiting] : others.length ? others : undefined;
+  // What each running child waits for; the stage shows them all, once each.
+  const waitingByChild = new Map<string, string[]>();
+  const child = (stage: StageStatus, attempt: number, type: string, workflowId: string, args: unknown[], options: ChildOptions) =>
+    whileOnHosts(routesOf(args[0]), executeChild(type, { ...options, workflowId, args }), (waiting) => {
+      const before = new Set(stage.waitingFor);
+      waitingByChild.set(workflowId, waiting);
+      const all = [...new Set([...waitingByChild.values()].flat())];
+      stage.waitingFor = all.length ? all : undefined;
       details();
-      if (waiting) void remindWhileWaiting(stage, attempt, waiting);
+      for (const w of all) if (!before.has(w)) void remindWhileWaiting(stage, attempt, w);
     });
-  };
 
   /** One attempt: the stage's result (several parts: a result per part) or throws the ChildWorkflowFailure / a summary of the failed parts. */
   return async function runChildren(stage: StageStatus, planned: PlannedStage, attempt: number, childWorkflowId: string, options: ChildOptions): Promise<{ summary: string; results: unknown[] }> {
