@@ -7,6 +7,7 @@ import { TaskQueueType, workerPolls } from '../infra/task-queue-pollers';
 import { createConfigActivities } from './config-resync';
 import { createLogActivities } from './log-resumption';
 import { createModuleActivities } from './module-restore';
+import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
 
 const pick = <T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> =>
@@ -19,6 +20,8 @@ const LOGS_ON_HOST = ['identifyLogSources', 'shipModuleLogs', 'writeLogCanary', 
 /** What the worker running on a host registers on the host's queue, and nothing else. */
 export function createHostActivities(deps: Deps) {
   return {
+    // Also on the orchestration queue: the stream needs only the network, so schedules of before still run.
+    ...pick(createRedisBackupActivities(deps), ['snapshotToPrimary']),
     ...pick(createRedisRestoreActivities(deps), RESTORE_ON_HOST),
     ...createModuleActivities(deps),
     ...pick(createConfigActivities(deps), CONFIG_ON_HOST),

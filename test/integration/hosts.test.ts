@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { HOST_BOUND } from '../../src/activities/host';
+import { onRedisHost } from '../../src/lib/hosts';
 import { hostTaskQueue } from '../../src/lib/names';
 import type { RecoveryStatus } from '../../src/lib/recovery-report';
 import { seedDataset } from '../helpers/backups';
@@ -56,16 +57,21 @@ describe('Titan across hosts (a worker per host)', function () {
     workers.push(w);
     return w;
   };
-  const backUp = (env: TestEnv, redis: string) => client.workflow.execute('redisBackup', {
-    taskQueue: env.taskQueue, workflowId: uniqueName(`${env.environment}-backup-${redis}`), args: [{ redis, retentionClass: 'daily' }],
-  });
+  /** A backup as its schedule runs it (onHost: on the instance's host), or from any worker (the stream needs only the network). */
+  const backUp = async (env: TestEnv, redis: string, onItsHost: boolean) => {
+    const workflowId = uniqueName(`${env.environment}-backup-${redis}`);
+    await client.workflow.execute('redisBackup', {
+      taskQueue: env.taskQueue, workflowId, args: [{ redis, retentionClass: 'daily', ...(onItsHost ? onRedisHost(env.loaded.env, redis) : {}) }],
+    });
+    return workflowId;
+  };
   const destroy = async () => {
     await cache.client().flushall();
     await sessions.client().flushall();
   };
 
-  /** Host-bound activity type → identities of the workers that started it, from a child workflow's history. */
-  async function hostBoundIdentities(workflowId: string): Promise<Map<string, Set<string>>> {
+  /** Host-bound activity type → identities of the workers that started it, from a workflow's history. */
+  async function hostBoundIdentities(workflowId: string, hostBound: ReadonlySet<string> = HOST_BOUND): Promise<Map<string, Set<string>>> {
     const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
     const typeOf = new Map<string, string>();
     const out = new Map<string, Set<string>>();
@@ -75,7 +81,7 @@ describe('Titan across hosts (a worker per host)', function () {
       const started = e.activityTaskStartedEventAttributes;
       if (started) {
         const type = typeOf.get(String(started.scheduledEventId))!;
-        if (HOST_BOUND.has(type)) out.set(type, (out.get(type) ?? new Set()).add(started.identity!));
+        if (hostBound.has(type)) out.set(type, (out.get(type) ?? new Set()).add(started.identity!));
       }
     }
     return out;
@@ -87,8 +93,7 @@ describe('Titan across hosts (a worker per host)', function () {
   it('a recovery restores both instances, each on its own host: every host-bound activity started by that host\'s worker, none by the other', async () => {
     const env = await twoHostEnvironment();
     const [a, b] = [startHost(env, 'a'), startHost(env, 'b')];
-    await backUp(env, 'cache');
-    await backUp(env, 'sessions');
+    const backups = { cache: await backUp(env, 'cache', true), sessions: await backUp(env, 'sessions', true) };
     const expected = await datasetDigest(cache.client);
     await destroy();
 
@@ -103,6 +108,9 @@ describe('Titan across hosts (a worker per host)', function () {
     assert.deepEqual(await datasetDigest(cache.client), expected);
     assert.equal(await sessions.client().get('session:1'), 'alice');
 
+    const snapshot = new Set(['snapshotToPrimary']);
+    assert.deepEqual([...(await hostBoundIdentities(backups.cache, snapshot)).get('snapshotToPrimary')!].map((i) => i.split('@')[0]), [String(a.pid)]);
+    assert.deepEqual([...(await hostBoundIdentities(backups.sessions, snapshot)).get('snapshotToPrimary')!].map((i) => i.split('@')[0]), [String(b.pid)]);
     for (const [child, worker, other] of [[`${id}-redis-1-cache`, a, b], [`${id}-redis-1-sessions`, b, a]] as const) {
       const identities = await hostBoundIdentities(child);
       assert.ok(identities.has('stopRedis') && identities.has('replaceRedisData') && identities.has('verifyRestoredRedis'), `${child}: ${[...identities.keys()]}`);
@@ -116,9 +124,9 @@ describe('Titan across hosts (a worker per host)', function () {
   it('host b\'s worker down: a\'s instance is restored, b\'s waits visibly, and runs by itself when b\'s worker starts 30 s later', async () => {
     const env = await twoHostEnvironment();
     startHost(env, 'a');
-    await backUp(env, 'cache');
+    await backUp(env, 'cache', true);
     // sessions is backed up by a's worker through the replication stream (network only).
-    await backUp(env, 'sessions');
+    await backUp(env, 'sessions', false);
     await destroy();
 
     const id = `${env.environment}-recovery`;
