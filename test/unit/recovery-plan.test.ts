@@ -60,7 +60,8 @@ describe('recovery section of the environment file', () => {
     const env = parseEnvironment(withRecovery({ approvers }, (d) => {
       d.hosts = { a: {}, b: { docker: { socketPath: '/run/b.sock' } } };
       d.redis.main.host = 'a';
-      d.redis.sessions = { ...d.redis.main, host: 'b', url: 'redis://127.0.0.1:6391', dataDir: '/var/lib/sessions' };
+      // The same path on another host is another directory.
+      d.redis.sessions = { ...d.redis.main, host: 'b', url: 'redis://127.0.0.1:6391' };
       d.redis.replica = { ...d.redis.main, url: 'redis://127.0.0.1:6392', dataDir: '/var/lib/replica' };
       d.backups.schedules.hourly.from = 'replica';
       d.modules.host = 'b';
