@@ -2,15 +2,11 @@
 // redisRestore children (stub-stages.ts). One child per instance, in parallel; one failed instance
 // fails the stage; a retry restores only that instance.
 import assert from 'node:assert/strict';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RecoveryPlan } from '../../src/lib/recovery-plan';
 import { recoveryStatusQuery, signOffUpdate } from '../../src/lib/messages';
-import { SearchKey } from '../../src/lib/names';
-import { testServerBin } from '../helpers/stack';
+import { stubStagesWorker, timeSkippingEnvironment } from '../helpers/time-skipping';
 import { untilDefined } from '../helpers/wait';
-import { quietRuntime } from '../helpers/worker';
 import type { StageRun } from './stub-stages';
 
 const TASK_QUEUE = 'redis-instances-test';
@@ -32,40 +28,28 @@ const plan: RecoveryPlan = {
 
 describe('the redis stage of several instances (time-skipping server, stub restores)', function () {
   let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> } | undefined;
   const runs: StageRun[] = [];
 
   before(async function () {
     this.timeout(180_000);
-    quietRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBin } } });
-    const K = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-    await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace, searchAttributes: Object.fromEntries(Object.values(SearchKey).map((k) => [k.name, K])) });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace,
-      taskQueue: TASK_QUEUE,
-      workflowsPath: require.resolve('./stub-stages'),
-      activities: {
-        async planRecovery() { return plan; },
-        async notifyRecovery() { return false; },
-        async storeRecoveryReport() { return { markdownKey: 'report.md', jsonKey: 'report.json' }; },
-        async stageOutcome(run: StageRun) {
-          runs.push(run);
-          const { redis } = run.input as { redis: string };
-          if (redis === 'sessions' && runs.filter((r) => (r.input as { redis: string }).redis === 'sessions').length === 1) return { fail: 'sessions: no valid backup' };
-          return { result: { target: redis, backup: { backupId: `${redis}-b1`, createdAt: redis === 'cache' ? '2026-12-04T10:00:00Z' : '2026-12-04T09:00:00Z' } } };
-        },
+    env = await timeSkippingEnvironment();
+    worker = await stubStagesWorker(env, TASK_QUEUE, {
+      async planRecovery() { return plan; },
+      async notifyRecovery() { return false; },
+      async storeRecoveryReport() { return { markdownKey: 'report.md', jsonKey: 'report.json' }; },
+      async stageOutcome(run: StageRun) {
+        runs.push(run);
+        const { redis } = run.input as { redis: string };
+        if (redis === 'sessions' && runs.filter((r) => (r.input as { redis: string }).redis === 'sessions').length === 1) return { fail: 'sessions: no valid backup' };
+        return { result: { target: redis, backup: { backupId: `${redis}-b1`, createdAt: redis === 'cache' ? '2026-12-04T10:00:00Z' : '2026-12-04T09:00:00Z' } } };
       },
     });
-    running = worker.run();
   });
 
   after(async function () {
     this.timeout(60_000);
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
   });
 
