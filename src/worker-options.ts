@@ -55,7 +55,8 @@ export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(l
   const orchestration = loaded.env.hosts ? Object.fromEntries(Object.entries(all).filter(([n]) => !HOST_BOUND.has(n))) : all;
   const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(orchestration, dataConverter) }];
   if (onHost) {
-    const hostDeps = buildHostDeps(onHost, host!);
+    // The same metrics as the orchestration activities: one worker, one /metrics.
+    const hostDeps = { ...buildHostDeps(onHost, host!), metrics: deps.metrics };
     workers.push({ taskQueue: hostTaskQueue(loaded.env, host!), deps: hostDeps, options: withActivities(createHostActivities(hostDeps), dataConverter) });
   }
   if (loaded.env.recovery?.drill) {
