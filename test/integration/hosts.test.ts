@@ -10,6 +10,7 @@ import { onRedisHost } from '../../src/lib/hosts';
 import { hostTaskQueue } from '../../src/lib/names';
 import type { RecoveryStatus } from '../../src/lib/recovery-report';
 import { seedDataset } from '../helpers/backups';
+import { titan } from '../helpers/cli';
 import { datasetDigest } from '../helpers/dataset';
 import { type ManagedRedis, startManagedRedis } from '../helpers/managed-redis';
 import { temporalClient, uniqueName } from '../helpers/stack';
@@ -140,6 +141,8 @@ describe('Titan across hosts (a worker per host)', function () {
     assert.equal(await sessions.client().get('session:1'), null, 'nothing ran on host b');
     const meta = await client.workflow.getHandle(id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.ok(meta.currentDetails?.includes(message), meta.currentDetails);
+    const cli = await titan(['--config', env.file, 'status']);
+    assert.ok(cli.stdout.includes(`stage redis: ${message}`), cli.stdout + cli.stderr);
 
     await sleep(30_000);
     startHost(env, 'b');
