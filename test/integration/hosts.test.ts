@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { HOST_BOUND } from '../../src/activities/host';
 import { onRedisHost } from '../../src/lib/hosts';
-import { hostTaskQueue } from '../../src/lib/names';
+import { hostTaskQueue, WorkflowId } from '../../src/lib/names';
 import type { RecoveryStatus } from '../../src/lib/recovery-report';
 import { seedDataset } from '../helpers/backups';
 import { titan } from '../helpers/cli';
@@ -130,7 +130,8 @@ describe('Titan across hosts (a worker per host)', function () {
     await backUp(env, 'sessions', false);
     await destroy();
 
-    const id = `${env.environment}-recovery`;
+    // The id `titan recover` gives it, so `titan status` finds it.
+    const id = WorkflowId.recovery(env.loaded.env);
     const handle = await client.workflow.start('fullDisasterRecovery', { taskQueue: env.taskQueue, workflowId: id, args: [{}] });
     const message = `waiting for a worker on host b (queue ${hostTaskQueue(env.loaded.env, 'b')})`;
     assert.equal(message, `waiting for a worker on host b (queue titan-${env.environment}-host-b)`);
