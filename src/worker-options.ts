@@ -6,6 +6,9 @@ import { createDrillActivities, drillLoaded, drillSandbox } from './activities/d
 import { retrySignalInterceptor } from './activities/retry-signal';
 import { buildDataConverter, buildDeps, type Deps } from './deps';
 import { failureConverterPath } from './infra/data-converter';
+import { createHostActivities, HOST_BOUND } from './activities/host';
+import { buildHostDeps, hostLoaded } from './host-deps';
+import { hostTaskQueue } from './lib/names';
 import type { LoadedEnvironment } from './load-environment';
 
 type TitanWorkerOptions = Pick<WorkerOptions, 'activities' | 'maxHeartbeatThrottleInterval' | 'interceptors' | 'dataConverter'>;
@@ -43,10 +46,19 @@ export interface TitanWorkerSpec {
  * the sandbox. The drill's worker has no backup activities: a drill never writes backups nor
  * applies retention to the locations it restores from.
  */
-export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(loaded)): TitanWorkerSpec[] {
-  // One converter for both workers: the drill's sandbox file is derived from the same file and keys.
+export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(loaded), host?: string): TitanWorkerSpec[] {
+  const onHost = host === undefined ? undefined : hostLoaded(loaded, host);
+  // One converter for every worker: the drill's sandbox file is derived from the same file and keys.
   const dataConverter = buildDataConverter(loaded, logMissingKey);
-  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(createActivities(deps), dataConverter) }];
+  // With declared hosts, host-bound work reaches only its host's queue: the orchestration queue refuses it.
+  const all = createActivities(deps);
+  const orchestration = loaded.env.hosts ? Object.fromEntries(Object.entries(all).filter(([n]) => !HOST_BOUND.has(n))) : all;
+  const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(orchestration, dataConverter) }];
+  if (onHost) {
+    // The same metrics as the orchestration activities: one worker, one /metrics.
+    const hostDeps = { ...buildHostDeps(onHost, host!), metrics: deps.metrics };
+    workers.push({ taskQueue: hostTaskQueue(loaded.env, host!), deps: hostDeps, options: withActivities(createHostActivities(hostDeps), dataConverter) });
+  }
   if (loaded.env.recovery?.drill) {
     const sandbox = drillLoaded(loaded);
     const sandboxDeps = buildDeps(sandbox);

@@ -28,7 +28,7 @@ async function main() {
     refresh = setInterval(refreshAge, BACKUP_AGE_REFRESH_MS);
   }
   // Before connecting: a missing current payload key refuses the start in one line (titanWorkers).
-  const specs = titanWorkers(loaded, deps);
+  const specs = titanWorkers(loaded, deps, workerHost(process.argv.slice(2)));
   const { connectionOptions, namespace } = temporalSettings();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
@@ -44,6 +44,14 @@ async function main() {
     clearInterval(refresh);
     await connection.close();
   }
+}
+
+/** The host this worker runs on: `--host <name>`, `--host=<name>` or TITAN_HOST (none: orchestration only, or the implicit host). */
+function workerHost(args: string[]): string | undefined {
+  const i = args.findIndex((a) => a === '--host' || a.startsWith('--host='));
+  const flag = i < 0 ? undefined : args[i]!.includes('=') ? args[i]!.slice('--host='.length) : args[i + 1];
+  if (i >= 0 && !flag) throw new Error('--host needs a host name');
+  return flag ?? (process.env.TITAN_HOST || undefined);
 }
 
 /** Runs the workers until the runtime shuts them down; one failing stops the others too. */

@@ -18,6 +18,8 @@ export interface RecoveryNotice {
   attempt: number;
   waitingSince: string;
   approvers: string[];
+  /** Set when the stage waits for a host's worker rather than for a sign-off. */
+  waitingFor?: string;
 }
 
 export function createRecoveryActivities(deps: Pick<Deps, 'recovery' | 'stores' | 'metrics'>) {
@@ -31,7 +33,7 @@ export function createRecoveryActivities(deps: Pick<Deps, 'recovery' | 'stores' 
       const hook = deps.recovery.webhook;
       if (!hook) return false;
       const text = `${n.kind === 'escalation' ? 'ESCALATION: ' : ''}Titan recovery ${n.workflowId} (${n.environment}): stage ${n.stage} (attempt ${n.attempt}) `
-        + `has waited since ${n.waitingSince} for a sign-off from ${n.approvers.join(' or ')}`;
+        + `has waited since ${n.waitingSince} ${n.waitingFor ? `— ${n.waitingFor}` : `for a sign-off from ${n.approvers.join(' or ')}`}`;
       let res: Response;
       try {
         res = await fetch(hook.url(), {

@@ -2,6 +2,7 @@
 import type { Deps } from '../deps';
 import { createConfigActivities } from './config-resync';
 import { createRecoveryActivities } from './full-disaster';
+import { createHostCheckActivities } from './host';
 import { createLogActivities } from './log-resumption';
 import { createModuleActivities } from './module-restore';
 import { createRedisBackupActivities } from './redis-backup';
@@ -15,6 +16,7 @@ export function createRecoveryStageActivities(deps: Deps) {
     ...createConfigActivities(deps),
     ...createLogActivities(deps),
     ...createRecoveryActivities(deps),
+    ...createHostCheckActivities(),
   };
 }
 

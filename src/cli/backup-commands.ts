@@ -7,6 +7,7 @@ import type { RetentionClass } from '../lib/manifest';
 import { Kind, WorkflowId } from '../lib/names';
 import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
 import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
+import { onRedisHost } from '../lib/hosts';
 import { runWorkflow, startWorkflow, type WorkflowStart } from './start-workflow';
 
 export async function backupNow(client: Client, loaded: LoadedEnvironment, opts: { redis: string; retentionClass: RetentionClass; from?: string; json: boolean; wait: boolean }) {
@@ -15,7 +16,7 @@ export async function backupNow(client: Client, loaded: LoadedEnvironment, opts:
   const start: WorkflowStart<'redisBackup'> = {
     workflow: 'redisBackup',
     workflowId: WorkflowId.manualBackup(loaded.env, opts.redis, new Date()),
-    args: [{ redis: opts.redis, retentionClass: opts.retentionClass, ...(opts.from && { from: opts.from }) }],
+    args: [{ redis: opts.redis, retentionClass: opts.retentionClass, ...(opts.from && { from: opts.from }), ...onRedisHost(loaded.env, opts.from ?? opts.redis) }],
     summary: `Manual ${opts.retentionClass} backup of Redis ${opts.redis}${opts.from ? ` from its replica ${opts.from}` : ''}`,
     kind: Kind.backup,
   };

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
 import { appliedConfig, checkConfig, chooseConfig, withConfigRedis } from '../infra/config-state';
+import { onConfigHosts } from '../lib/hosts';
 import { Kind, WorkflowId } from '../lib/names';
 import type { LoadedEnvironment } from '../load-environment';
 import { printResult, table } from './output';
@@ -26,7 +27,7 @@ export async function resyncCommand(client: Client, loaded: LoadedEnvironment, o
   await runWorkflow(client, loaded, {
     workflow: 'resyncConfig',
     workflowId: WorkflowId.config(loaded.env),
-    args: [{ to: opts.to }],
+    args: [{ to: opts.to, ...onConfigHosts(loaded.env) }],
     summary: opts.to ? `Re-apply configuration ${opts.to}` : 'Re-sync the latest valid configuration',
     kind: Kind.config,
     exclusive: 'a configuration re-sync',

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
 import { checkModuleLogs, identifyLogSources } from '../infra/log-check';
+import { onModulesHost } from '../lib/hosts';
 import { normalizeTime } from '../lib/log-lines';
 import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems, retentionSummary } from '../lib/log-verdicts';
 import { Kind, WorkflowId } from '../lib/names';
@@ -45,7 +46,7 @@ export async function resumeLogsCommand(client: Client, loaded: LoadedEnvironmen
   await runWorkflow(client, loaded, {
     workflow: 'resumeLogs',
     workflowId: WorkflowId.logs(loaded.env),
-    args: [{ modules: opts.modules.length ? opts.modules : undefined, since: opts.since }],
+    args: [{ modules: opts.modules.length ? opts.modules : undefined, since: opts.since, ...onModulesHost(loaded.env) }],
     summary: `Resume log shipping${opts.modules.length ? ` of ${opts.modules.join(', ')}` : ''}${opts.since ? ` from ${opts.since}` : ''}`,
     kind: Kind.logs,
     exclusive: 'a log resumption',

@@ -1,6 +1,7 @@
 // `titan modules status`, `titan modules restore` and (modules on Kubernetes) `titan modules record`.
 import type { Client } from '@temporalio/client';
 import { buildDeps } from '../deps';
+import { onModulesHost } from '../lib/hosts';
 import { Kind, WorkflowId } from '../lib/names';
 import type { LoadedEnvironment } from '../load-environment';
 import { printResult, table } from './output';
@@ -26,7 +27,7 @@ export async function restoreModulesCommand(client: Client, loaded: LoadedEnviro
   await runWorkflow(client, loaded, {
     workflow: 'restoreModules',
     workflowId: WorkflowId.modules(loaded.env),
-    args: [{ services: opts.services.length ? opts.services : undefined }],
+    args: [{ services: opts.services.length ? opts.services : undefined, ...onModulesHost(loaded.env) }],
     summary: `Restore ${opts.services.length ? opts.services.join(', ') : 'failed'} modules`,
     kind: Kind.modules,
     exclusive: 'a module restore',

@@ -63,7 +63,7 @@ async function followUntilSignOff(client: Client, handle: WorkflowHandle, json: 
     if (s) {
       for (const st of s.stages) {
         const a = st.attempts[st.attempts.length - 1];
-        const line = `stage ${st.name}: ${st.state}${a ? ` (attempt ${a.attempt}, child ${a.childWorkflowId})` : ''}${a?.summary && st.state !== 'running' ? ` — ${a.summary}` : ''}`;
+        const line = `stage ${st.name}: ${st.state}${a ? ` (attempt ${a.attempt}, child ${a.childWorkflowId})` : ''}${a?.summary && st.state !== 'running' ? ` — ${a.summary}` : ''}${st.waitingFor?.length ? ` — ${st.waitingFor.join('; ')}` : ''}`;
         if (st.state !== 'pending' && seen.get(st.name) !== line && !json) process.stderr.write(`${line}\n`);
         seen.set(st.name, line);
       }
@@ -140,6 +140,7 @@ export async function statusCommand(client: Client, loaded: LoadedEnvironment, o
         'signed off': st.signOffs.map((x) => `${x.decision} by ${x.by}`).join(', ') || '-',
       };
     })),
+    ...s.stages.flatMap((st) => (st.waitingFor ?? []).map((w) => `stage ${st.name}: ${w}`)),
     s.waiting ? `waiting since ${s.waiting.since} for ${s.waiting.approvers.join(' or ')} to sign off stage ${s.waiting.stage}: ${s.waiting.decisions.join(', ')}` : '',
     ...retrying.map(retryLine),
     ...s.problems.map((p) => `problem: ${p}`),

@@ -2,6 +2,7 @@
 // its progress and prints what was restored and how long each step took.
 import { createInterface } from 'node:readline/promises';
 import type { Client } from '@temporalio/client';
+import { onRedisHost } from '../lib/hosts';
 import { Kind, WorkflowId } from '../lib/names';
 import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
 import type { RedisRestoreInput, RedisRestoreResult } from '../workflows/redis-restore';
@@ -25,7 +26,7 @@ export async function restoreCommand(client: Client, loaded: LoadedEnvironment, 
   await runWorkflow(client, loaded, {
     workflow: 'redisRestore',
     workflowId: WorkflowId.restore(loaded.env, target),
-    args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target }],
+    args: [{ redis: opts.redis, backupId: opts.backupId, before: opts.before, target: opts.target, ...onRedisHost(loaded.env, target) }],
     summary: `Restore ${which} of Redis ${opts.redis} into ${target}`,
     kind: Kind.restore,
     exclusive: `a restore into Redis ${target}`,

@@ -3,6 +3,7 @@
 // schedules the file no longer has.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
+import { onModulesHost, onRedisHost } from '../lib/hosts';
 import type { Environment } from '../lib/config';
 import { Kind, ScheduleId, SearchKey } from '../lib/names';
 import type * as workflows from '../workflows';
@@ -26,7 +27,7 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
     return {
       scheduleId: id,
       spec: { cronExpressions: [s.cron] },
-      action: action(Kind.backup, 'redisBackup', id, [{ redis: s.redis, retentionClass: s.retentionClass, ...(s.from && { from: s.from }) }], `${s.retentionClass} backup of Redis ${s.redis}${s.from ? ` from ${s.from}` : ''} (${env.environment})`),
+      action: action(Kind.backup, 'redisBackup', id, [{ redis: s.redis, retentionClass: s.retentionClass, ...(s.from && { from: s.from }), ...onRedisHost(env, s.from ?? s.redis) }], `${s.retentionClass} backup of Redis ${s.redis}${s.from ? ` from ${s.from}` : ''} (${env.environment})`),
       policies,
       state: { note: `${s.retentionClass} backup of Redis ${s.redis}${s.from ? ` from replica ${s.from}` : ''}: cron "${s.cron}" UTC` },
     };
@@ -35,7 +36,7 @@ export function desiredSchedules(env: Environment): ScheduleOptions[] {
   const logs = env.logging ? [{
     scheduleId: ScheduleId.logShipping(env),
     spec: { intervals: [{ every: env.logging.shipEvery as Duration }] },
-    action: action(Kind.logShipping, 'shipLogs', ScheduleId.logShipping(env), [{}], `Ship module logs to the central store (${env.environment})`),
+    action: action(Kind.logShipping, 'shipLogs', ScheduleId.logShipping(env), [onModulesHost(env)], `Ship module logs to the central store (${env.environment})`),
     policies,
     state: { note: `ship module logs every ${env.logging.shipEvery}` },
   }] : [];

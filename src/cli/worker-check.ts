@@ -2,40 +2,15 @@
 // would sit "started" forever without a word, so the command says so within seconds instead.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import { optionalTsToMs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
+import { TaskQueueType, workerPolls as pollsFor } from '../infra/task-queue-pollers';
 
-const { TaskQueueType } = temporal.api.enums.v1;
-
-/** A worker long-polls about once a minute; the server keeps a gone poller listed for 5 minutes, so only recent ones count. */
-const POLLER_FRESH_MS = 90_000;
 /** A worker just started may not have polled yet: look again for this long. */
 const CHECK_FOR_MS = 5_000;
 const CHECK_EVERY_MS = 1_000;
 
-/** gRPC's UNIMPLEMENTED: a server without DescribeTaskQueue (Temporal's time-skipping test server). */
-const UNIMPLEMENTED = 12;
-
-/**
- * Whether a worker polls the task queue for both workflow and activity tasks (Titan's workers do
- * both); true when the server cannot tell, so the check never blocks a server without it.
- */
-export async function workerPolls(client: Client, taskQueue: string): Promise<boolean> {
-  const types = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
-  let answers;
-  try {
-    answers = await Promise.all(types.map((taskQueueType) => client.workflowService.describeTaskQueue({
-      namespace: client.options.namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType,
-    })));
-  } catch (err) {
-    if ((err as { code?: number }).code === UNIMPLEMENTED) return true;
-    throw err;
-  }
-  const now = Date.now();
-  return answers.every((a) => (a.pollers ?? []).some((p) => now - (optionalTsToMs(p.lastAccessTime) ?? 0) < POLLER_FRESH_MS));
-}
+/** Whether a worker polls the task queue for both workflow and activity tasks (Titan's workers do both). */
+export const workerPolls = (client: Client, taskQueue: string) =>
+  pollsFor(client, taskQueue, [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]);
 
 export const noWorkerMessage = (taskQueue: string) => `no worker is polling ${taskQueue}: start it with npm start (or the worker service)`;
 

@@ -10,7 +10,11 @@ export const loopbackAddress = z.string().regex(/^(127\.0\.0\.1|\[::1\]|localhos
 /** A shell command of the environment file (run by /bin/sh, with only PATH in its environment). */
 const shellCommand = z.string().trim().min(1, 'must be a command');
 
+/** The host a thing lives on (a name under `hosts:`); without a `hosts:` section there is one implicit host. */
+const onHost = name.optional();
+
 const redisInstance = z.strictObject({
+  host: onHost,
   url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL without a password' })
     .refine((u) => new URL(u).password === '', 'must not contain a password: use passwordEnv'),
   passwordEnv: envName.optional(),
@@ -103,6 +107,8 @@ const kubernetesModules = z.strictObject({
   .refine((k) => (k.selector === undefined) !== (k.workloads === undefined), 'needs exactly one of selector or workloads');
 
 const modules = z.strictObject({
+  /** The host whose Docker engine runs the modules (Compose; Kubernetes is reached over its API). */
+  host: onHost,
   /** The docker-compose file whose services are Titan's modules (relative to this file)… */
   composeFile: z.string().min(1).optional(),
   project: name.optional(),
@@ -199,6 +205,8 @@ export const configSyncSchema = z.strictObject({
   keyPrefix: z.string().regex(/^[^*?[\]\\\s]+$/, 'must be a non-empty prefix without spaces or glob characters (* ? [ ] \\)').default('titan:config:'),
   /** The directory files are rendered under (relative to the environment file). */
   filesRoot: z.string().min(1),
+  /** The host the files root is on. */
+  host: onHost,
 });
 
 export type ConfigSync = z.infer<typeof configSyncSchema>;
@@ -214,8 +222,11 @@ const approverList = z.array(z.string().regex(/^[^\s,]{1,100}$/, 'must be a user
   .min(1, 'must name at least one approver');
 
 export const recoverySchema = z.strictObject({
-  /** The Redis instance the redis stage restores; default: the only one, or `main`. */
-  redis: name.optional(),
+  /**
+   * The Redis instances the redis stage restores, in parallel; default: the only one, or `main`,
+   * and with `hosts:` every instance that is not only a backup schedule's `from` replica.
+   */
+  redis: z.union([name, z.array(name).min(1, 'must list at least one instance')]).optional(),
   /** The stages, in plan order; default: every stage whose system the file describes. */
   stages: z.array(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }))
     .min(1, 'must list at least one stage')
@@ -264,6 +275,8 @@ export const drillSchema = z.strictObject({
 
 export type DrillConfig = z.infer<typeof drillSchema>;
 
+const dockerEngine = z.strictObject({ socketPath: z.string().min(1).default('/var/run/docker.sock') });
+
 export const environmentSchema = z.strictObject({
   environment: name,
   /**
@@ -273,7 +286,12 @@ export const environmentSchema = z.strictObject({
    */
   temporal: z.strictObject({ encryption }).optional(),
   /** The Docker engine that runs containerised Redis instances and the modules. */
-  docker: z.strictObject({ socketPath: z.string().min(1).default('/var/run/docker.sock') }).prefault({}),
+  docker: dockerEngine.prefault({}),
+  /**
+   * The hosts Titan's data lives on, each served by its own worker (`titan worker --host <name>`);
+   * a host's Docker engine defaults to the top-level one. Absent: one implicit host (docs/hosts.md).
+   */
+  hosts: z.record(name, z.strictObject({ docker: dockerEngine.optional() })).optional(),
   /** Optional dotenv file holding secret values (the local stack generates one); the process env wins. */
   secretsFile: z.string().optional(),
   taskQueue: z.string().min(1).default(TASK_QUEUE),

@@ -61,6 +61,8 @@ export function drillEnvironment(env: Environment): Environment {
     ...env,
     environment: `${env.environment}-drill`,
     taskQueue: drillTaskQueue(env.taskQueue),
+    // The sandbox is served by the drill's own worker: no host queues (docs/hosts.md).
+    hosts: undefined,
     metrics: undefined,
     redis: d.redis ? {
       [instance]: {

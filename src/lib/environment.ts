@@ -3,6 +3,7 @@
 // file is refused with one ConfigError naming the field, before anything runs.
 import { type Environment, environmentSchema } from './config';
 import { drillProblem } from './drill';
+import { hostOf, hostProblem } from './hosts';
 import { recoveryProblem } from './recovery-plan';
 import { checkDocument, ConfigError, parseYamlDocument } from './validation';
 
@@ -12,10 +13,11 @@ export function parseEnvironment(text: string, source: string): Environment {
   const result = checkDocument(environmentSchema, doc);
   if (!result.ok) throw new ConfigError(`${source}: ${result.field}: ${result.message}`);
   const env = result.data;
-  // A restore into one instance must never touch another's files (drills restore beside production).
+  // A restore into one instance must never touch another's files (drills restore beside production);
+  // the same path on two hosts is two directories.
   const dirs = new Map<string, string>();
   for (const [n, r] of Object.entries(env.redis)) {
-    const dir = r.dataDir.replace(/\/+$/, '');
+    const dir = `${hostOf(env, r) ?? ''}:${r.dataDir.replace(/\/+$/, '')}`;
     const other = dirs.get(dir);
     if (other) throw new ConfigError(`${source}: redis.${n}.dataDir: the same data directory as redis.${other}; a restore into one would overwrite the other`);
     dirs.set(dir, n);
@@ -28,7 +30,7 @@ export function parseEnvironment(text: string, source: string): Environment {
     if (s.from !== undefined && !env.redis[s.from]) throw new ConfigError(`${source}: backups.schedules.${id}.from: no Redis instance named "${s.from}"`);
     if (s.from === s.redis) throw new ConfigError(`${source}: backups.schedules.${id}.from: must name a replica of ${s.redis}, not ${s.redis} itself`);
   }
-  const recovery = recoveryProblem(env) ?? drillProblem(env);
+  const recovery = hostProblem(env) ?? recoveryProblem(env) ?? drillProblem(env);
   if (recovery) throw new ConfigError(`${source}: ${recovery.field}: ${recovery.message}`);
   return env;
 }

@@ -17,6 +17,8 @@ export const ErrorType = {
   RestoreRequestInvalid: 'RestoreRequestInvalid',
   NoValidBackup: 'NoValidBackup',
   RedisStartFailed: 'RedisStartFailed',
+  /** A host-bound activity reached the worker of another host (it refuses rather than touch the wrong machine). */
+  WrongHost: 'WrongHost',
   RedisStopFailed: 'RedisStopFailed',
   RestoreVerificationFailed: 'RestoreVerificationFailed',
   NoSpaceForRestore: 'NoSpaceForRestore',

@@ -12,6 +12,9 @@ export const TASK_QUEUE = 'titan-recovery';
 /** A drill's sandbox worker polls this queue beside production's. */
 export const drillTaskQueue = (taskQueue: string) => `${taskQueue}-drill`;
 
+/** The queue only the worker running on a host polls (`titan worker --host <name>`): the host's data directories, Redis processes, engine, files. */
+export const hostTaskQueue = (env: Named, host: string) => id(env, `host-${host}`);
+
 /** What a run is, for the Web UI's filters (search attribute TitanKind). */
 export const Kind = {
   backup: 'backup',

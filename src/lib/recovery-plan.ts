@@ -3,6 +3,7 @@
 // receives — which stages run, as which child workflow, who may sign each off, and when a silent
 // sign-off is reminded and escalated. Pure, so workflows may import it.
 import { type Environment, STAGES, type StageName } from './config';
+import { onConfigHosts, onModulesHost, onRedisHost } from './hosts';
 import { ConfigError, durationMs } from './validation';
 
 export interface PlannedStage {
@@ -13,6 +14,8 @@ export interface PlannedStage {
   approvers: string[];
   /** What the stage does, in the plan's words. */
   summary: string;
+  /** A stage of several parts (the redis stage of several instances): one child each, in parallel; `args` unused. */
+  parts?: { name: string; args: unknown[] }[];
 }
 
 export interface RecoveryPlan {
@@ -24,16 +27,26 @@ export interface RecoveryPlan {
   webhook: boolean;
 }
 
-/** The instance the redis stage restores: the named one, else the only one, else `main`. */
-export function recoveryRedis(env: Environment): string | undefined {
+/** The instances the redis stage restores: the listed ones, else the only one or `main`; with hosts, every one that is not a replica source. */
+export function recoveryRedisInstances(env: Environment): string[] {
+  const listed = env.recovery?.redis;
+  if (listed !== undefined) return typeof listed === 'string' ? [listed] : listed;
   const names = Object.keys(env.redis);
-  return env.recovery?.redis ?? (names.length === 1 ? names[0] : names.includes('main') ? 'main' : undefined);
+  if (env.hosts) {
+    const replicas = new Set(Object.values(env.backups.schedules).flatMap((s) => (s.from ? [s.from] : [])));
+    return names.filter((n) => !replicas.has(n));
+  }
+  const one = names.length === 1 ? names[0] : names.includes('main') ? 'main' : undefined;
+  return one ? [one] : [];
 }
+
+/** The first instance the redis stage restores (a drill restores one into its sandbox). */
+export const recoveryRedis = (env: Environment): string | undefined => recoveryRedisInstances(env)[0];
 
 /** Whether the environment file describes the system a stage recovers. */
 function configured(env: Environment, stage: StageName): boolean {
   switch (stage) {
-    case 'redis': { const r = recoveryRedis(env); return r !== undefined && r in env.redis; }
+    case 'redis': { const r = recoveryRedisInstances(env); return r.length > 0 && r.every((n) => n in env.redis); }
     case 'modules': return env.modules !== undefined;
     case 'config': return env.configSync !== undefined;
     case 'logs': return env.logging !== undefined;
@@ -44,7 +57,8 @@ function configured(env: Environment, stage: StageName): boolean {
 export function recoveryProblem(env: Environment): { field: string; message: string } | undefined {
   const r = env.recovery;
   if (!r) return undefined;
-  if (r.redis && !env.redis[r.redis]) return { field: 'recovery.redis', message: `no Redis instance named "${r.redis}"` };
+  const unknown = recoveryRedisInstances(env).find((n) => !env.redis[n]);
+  if (unknown) return { field: 'recovery.redis', message: `no Redis instance named "${unknown}"` };
   const missing = r.stages?.find((s) => !configured(env, s));
   if (missing) {
     const why = missing === 'redis' ? 'several Redis instances and none named main: set recovery.redis' : `the file has no ${{ modules: 'modules', config: 'configSync', logs: 'logging' }[missing]} section`;
@@ -67,13 +81,20 @@ export function resolveRecoveryPlan(env: Environment, opts: { incidentAt?: strin
   if (opts.incidentAt !== undefined && Number.isNaN(Date.parse(opts.incidentAt))) {
     throw new ConfigError(`incident time "${opts.incidentAt}" is not a date and time (use ISO 8601, e.g. 2026-11-25T09:00:00Z)`);
   }
-  const redis = recoveryRedis(env)!;
+  const instances = recoveryRedisInstances(env);
   // A snapshot taken after the incident may already hold its damage.
+  const restoreArgs = (redis: string) => [{ redis, before: opts.incidentAt, ...onRedisHost(env, redis) }];
   const stage = (n: StageName): Omit<PlannedStage, 'name' | 'approvers'> => ({
-    redis: { childWorkflowType: 'redisRestore', args: [{ redis, before: opts.incidentAt }], summary: `Restore Redis ${redis} from the latest valid backup${opts.incidentAt ? ` taken before ${opts.incidentAt}` : ''}` },
-    modules: { childWorkflowType: 'restoreModules', args: [{}], summary: 'Redeploy the failed modules from the private registry' },
-    config: { childWorkflowType: 'resyncConfig', args: [{}], summary: 'Re-sync the latest valid configuration from Git' },
-    logs: { childWorkflowType: 'resumeLogs', args: [{}], summary: 'Resume log shipping and check that nothing was lost' },
+    redis: {
+      childWorkflowType: 'redisRestore',
+      args: restoreArgs(instances[0]!),
+      summary: `Restore Redis ${instances.join(', ')} from the latest valid backup${opts.incidentAt ? ` taken before ${opts.incidentAt}` : ''}`,
+      // One instance keeps the single child of before; several get one child each.
+      ...(instances.length > 1 ? { parts: instances.map((i) => ({ name: i, args: restoreArgs(i) })) } : {}),
+    },
+    modules: { childWorkflowType: 'restoreModules', args: [onModulesHost(env)], summary: 'Redeploy the failed modules from the private registry' },
+    config: { childWorkflowType: 'resyncConfig', args: [onConfigHosts(env)], summary: 'Re-sync the latest valid configuration from Git' },
+    logs: { childWorkflowType: 'resumeLogs', args: [onModulesHost(env)], summary: 'Resume log shipping and check that nothing was lost' },
   })[n];
   const stages = plannedStages(env);
   if (stages.length === 0) throw new ConfigError('recovery.stages: the file describes no system to recover');

@@ -42,6 +42,8 @@ export interface StageStatus {
   signOffs: SignedOff[];
   /** Reminders and escalations sent while it waited. */
   notices: { kind: NoticeKind; at: string; delivered: boolean }[];
+  /** While its work waits for a host's worker: "waiting for a worker on host B (queue …)", one per host. */
+  waitingFor?: string[];
 }
 
 export type NoticeKind = 'reminder' | 'escalation';

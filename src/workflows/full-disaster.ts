@@ -4,13 +4,14 @@
 // it. The report is stored beside the backups however it ends. As a drill (`drill`, on the sandbox
 // task queue, started by recoveryDrill) it may sign its stages off itself, and it returns its
 // report, whatever the outcome, for the drill to store with the sandbox cleanup.
-import { ApplicationFailure, ChildWorkflowFailure, executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PlannedStage } from '../lib/recovery-plan';
 import { describeStageResult, type RecoveryReport, recoveryReport, type RecoveryStatus, type SignedOff, type StageAttempt, type StageStatus } from '../lib/recovery-report';
 import { DRILL_SIGNER } from '../lib/drill';
 import { ErrorType } from '../lib/errors';
 import { Kind, SearchKey } from '../lib/names';
 import { acceptSignOffs } from './sign-off';
+import { PartsFailed, stageChildren } from './stage-children';
 import { failureReason, quickStep } from './steps';
 
 export interface FullDisasterInput {
@@ -32,11 +33,12 @@ export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promi
     warnings: [], problems: [], ...(input.drill ? { drill: { autoSignOff: input.drill.autoSignOff } } : {}),
   };
   const waitForSignOff = acceptSignOffs(status, plan, input.drill?.autoSignOff ? DRILL_SIGNER : undefined);
+  const runChildren = stageChildren(status, plan, () => stageDetails(status));
 
   for (const [i, planned] of plan.stages.entries()) {
     const stage = status.stages[i]!;
     for (let attempt = 1; ; attempt++) {
-      const succeeded = await runStage(status, stage, planned, attempt);
+      const succeeded = await runStage(status, stage, planned, attempt, runChildren);
       const signed = await waitForSignOff(stage, attempt, succeeded ? ['approve', 'reject', 'retry'] : ['retry', 'reject']);
       if (signed.decision === 'approve') { stage.state = 'approved'; break; }
       if (signed.decision === 'reject') return finish(status, runId, succeeded ? 'rejected' : 'aborted', signed);
@@ -48,19 +50,17 @@ export async function fullDisasterRecovery(input: FullDisasterInput = {}): Promi
 const kind = (d: { drill?: unknown }) => (d.drill ? Kind.drill : Kind.recovery);
 
 /** One attempt of a stage as its own child workflow; false when it failed. */
-async function runStage(status: RecoveryStatus, stage: StageStatus, planned: PlannedStage, attempt: number): Promise<boolean> {
+async function runStage(status: RecoveryStatus, stage: StageStatus, planned: PlannedStage, attempt: number, runChildren: ReturnType<typeof stageChildren>): Promise<boolean> {
   const childWorkflowId = `${status.workflowId}-${stage.name}-${attempt}`;
   status.current = stage.name;
   stage.state = 'running';
   upsertSearchAttributes([{ key: SearchKey.stage, value: stage.name }]);
-  setCurrentDetails(`Stage **${stage.name}**${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${stage.summary} — child workflow \`${childWorkflowId}\``);
   const run: StageAttempt = { attempt, childWorkflowId, startedAt: new Date().toISOString(), outcome: 'running' };
   stage.attempts.push(run);
+  stageDetails(status);
   try {
-    const result = await executeChild(planned.childWorkflowType, {
-      workflowId: childWorkflowId,
+    const { summary, results } = await runChildren(stage, planned, attempt, childWorkflowId, {
       taskQueue: workflowInfo().taskQueue,
-      args: planned.args,
       staticSummary: `Recovery of ${status.environment}, stage ${stage.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${stage.summary}`,
       typedSearchAttributes: [
         { key: SearchKey.environment, value: status.environment },
@@ -68,24 +68,35 @@ async function runStage(status: RecoveryStatus, stage: StageStatus, planned: Pla
         { key: SearchKey.stage, value: stage.name },
       ],
     });
-    const d = describeStageResult(stage.name, result);
     run.outcome = 'succeeded';
-    run.summary = d.summary;
-    if (d.snapshot) status.snapshot = d.snapshot;
-    status.warnings.push(...d.warnings.map((w) => `${stage.name}: ${w}`));
-    status.problems.push(...d.problems.map((p) => `${stage.name}: ${p}`));
+    run.summary = summary;
+    for (const d of results.map((r) => describeStageResult(stage.name, r))) {
+      // Several instances: the oldest snapshot bounds the data lost (RPO).
+      if (d.snapshot && (!status.snapshot || d.snapshot.takenAt < status.snapshot.takenAt)) status.snapshot = d.snapshot;
+      status.warnings.push(...d.warnings.map((w) => `${stage.name}: ${w}`));
+      status.problems.push(...d.problems.map((p) => `${stage.name}: ${p}`));
+    }
     stage.state = 'awaiting sign-off';
     return true;
   } catch (err) {
-    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    if (!(err instanceof ChildWorkflowFailure || err instanceof PartsFailed)) throw err;
     run.outcome = 'failed';
-    run.summary = failureReason(err);
+    run.summary = err instanceof PartsFailed ? err.message : failureReason(err);
     status.problems.push(`${stage.name} attempt ${attempt} failed: ${run.summary}`);
     stage.state = 'failed';
     return false;
   } finally {
     run.endedAt = new Date().toISOString();
   }
+}
+
+/** The running stage and its child workflow, led by the hosts whose workers it waits for. */
+function stageDetails(status: RecoveryStatus) {
+  const stage = status.stages.find((s) => s.name === status.current);
+  const run = stage?.attempts[stage.attempts.length - 1];
+  if (!stage || !run || stage.state !== 'running') return;
+  const waiting = stage.waitingFor?.map((w) => `**${w}**\n\n`).join('') ?? '';
+  setCurrentDetails(`${waiting}Stage **${stage.name}**${run.attempt > 1 ? ` (attempt ${run.attempt})` : ''}: ${stage.summary} — child workflow \`${run.childWorkflowId}\``);
 }
 
 /** Stores the report; a rejected or aborted recovery then fails with that reason. */

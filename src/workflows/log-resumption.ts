@@ -2,18 +2,25 @@
 // store from its checkpoint, backfilling the outage from the engine's logs → verify that nothing
 // was lost: every source line by id, per-minute counts, duplicates, a canary through each module,
 // and the store's retention. The shipping schedule is paused while this runs and always resumed.
-import { ApplicationFailure, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { type EngineTime, normalizeTime } from '../lib/log-lines';
 import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings, retentionProblems, type ShipResult } from '../lib/log-verdicts';
 import { ErrorType } from '../lib/errors';
-import { longStep, quickStep } from './steps';
+import type { HostRoute } from '../lib/hosts';
+import { routesOf, runOnHosts } from './host-wait';
+import { onHost, quickStep } from './steps';
 
 export interface ResumeLogsInput {
   /** Only these modules (default: every configured one). */
   modules?: string[];
   /** Backfill and verify from this time instead of each module's checkpoint (ISO 8601). */
   since?: string;
+  /** The host whose engine runs the modules: their log sources are read there (absent: the implicit host). */
+  host?: HostRoute;
 }
+
+/** Where this run's log-source steps go, and how it tells what it does. */
+type On = { steps: ReturnType<typeof onHost>; details: (step: string) => void };
 
 export interface ModuleLogResumption {
   module: string;
@@ -36,8 +43,12 @@ export interface ResumeLogsResult {
 }
 
 export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLogsResult> {
-  setCurrentDetails('Identifying log sources and checkpoints');
-  const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
+  return runOnHosts(routesOf(input), (details) => resume(input, { steps: onHost(input.host), details }));
+}
+
+async function resume(input: ResumeLogsInput, on: On): Promise<ResumeLogsResult> {
+  on.details('Identifying log sources and checkpoints');
+  const sources = await on.steps.quick('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
   const since = input.since === undefined ? undefined : normalizeTime(new Date(input.since).toISOString());
   const result: ResumeLogsResult = { store: sources.store, retentionDays: sources.retentionDays, retentionNote: sources.retentionNote, modules: [], problems: [], warnings: [] };
   result.problems.push(...retentionProblems(sources));
@@ -46,32 +57,32 @@ export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLog
   const paused = await quickStep('pause the log-shipping schedule').pauseLogShipping({ reason: `resumeLogs ${workflowInfo().workflowId} is backfilling` });
   try {
     // One module after the other: each backfill keeps the store busy on its own.
-    for (const source of sources.modules) result.modules.push(await resumeModule(source, since));
+    for (const source of sources.modules) result.modules.push(await resumeModule(source, since, on));
   } finally {
     if (paused) await quickStep('resume the log-shipping schedule').resumeLogShipping({ note: `resumed by ${workflowInfo().workflowId}` });
   }
   result.problems.push(...result.modules.flatMap(logProblems));
-  setCurrentDetails(result.problems.length ? `Log verification failed: ${result.problems.join('; ')}` : `Logs resumed and verified: ${result.modules.map((m) => `${m.module} ${m.check.sourceLines} lines`).join(', ')}`);
+  on.details(result.problems.length ? `Log verification failed: ${result.problems.join('; ')}` : `Logs resumed and verified: ${result.modules.map((m) => `${m.module} ${m.check.sourceLines} lines`).join(', ')}`);
   if (result.problems.length) {
     throw ApplicationFailure.nonRetryable(`logs not verified: ${result.problems.join('; ')}`, ErrorType.LogVerificationFailed, result);
   }
   return result;
 }
 
-async function resumeModule(source: LogSource, since: EngineTime | undefined): Promise<ModuleLogResumption> {
+async function resumeModule(source: LogSource, since: EngineTime | undefined, on: On): Promise<ModuleLogResumption> {
   const { module, checkpoint } = source;
   const from = since ?? checkpoint?.time;
-  setCurrentDetails(`**${module}**: backfilling from ${from ?? 'its first line'}`);
+  on.details(`**${module}**: backfilling from ${from ?? 'its first line'}`);
   const until = normalizeTime(new Date().toISOString());
-  const backfill = await longStep(`backfill ${module} from ${from ?? 'its first line'}`).shipModuleLogs({ module, since: from, until });
+  const backfill = await on.steps.long(`backfill ${module} from ${from ?? 'its first line'}`).shipModuleLogs({ module, since: from, until });
 
-  setCurrentDetails(`**${module}**: writing a canary and shipping it`);
+  on.details(`**${module}**: writing a canary and shipping it`);
   const text = `titan-canary ${workflowInfo().workflowId}/${workflowInfo().runId}/${module}`;
-  const canary = await quickStep(`write a canary through ${module}`).writeLogCanary({ module, text });
-  const after = await longStep(`ship ${module} up to its canary`).shipModuleLogs({ module, since: until, until: canary.time });
+  const canary = await on.steps.quick(`write a canary through ${module}`).writeLogCanary({ module, text });
+  const after = await on.steps.long(`ship ${module} up to its canary`).shipModuleLogs({ module, since: until, until: canary.time });
 
-  setCurrentDetails(`**${module}**: verifying source against store`);
-  const check = await longStep(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text });
+  on.details(`**${module}**: verifying source against store`);
+  const check = await on.steps.long(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text });
   // Retired containers' spooled logs are shipped and verified now: no longer needed.
   const spooled = source.containers.flatMap((c) => (c.spooled ? [c.spooled] : []));
   if (spooled.length && logProblems({ module, check }).length === 0) await quickStep(`drop the spooled logs of ${module}'s retired containers`).dropSpooledLogs({ keys: spooled });
@@ -82,14 +93,18 @@ async function resumeModule(source: LogSource, since: EngineTime | undefined): P
 export interface ShipLogsResult { modules: ShipResult[] }
 
 /** The schedule's regular shipment: every module from its checkpoint up to now. */
-export async function shipLogs(input: { modules?: string[] } = {}): Promise<ShipLogsResult> {
-  const sources = await quickStep('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
+export async function shipLogs(input: { modules?: string[]; host?: HostRoute } = {}): Promise<ShipLogsResult> {
+  return runOnHosts(routesOf(input), (details) => ship(input, { steps: onHost(input.host), details }));
+}
+
+async function ship(input: { modules?: string[] }, on: On): Promise<ShipLogsResult> {
+  const sources = await on.steps.quick('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
   const until = normalizeTime(new Date().toISOString());
   const modules = [];
   for (const s of sources.modules) {
-    setCurrentDetails(`Shipping **${s.module}** from ${s.checkpoint?.time ?? 'its first line'}`);
-    modules.push(await longStep(`ship ${s.module}`).shipModuleLogs({ module: s.module, since: s.checkpoint?.time, until }));
+    on.details(`Shipping **${s.module}** from ${s.checkpoint?.time ?? 'its first line'}`);
+    modules.push(await on.steps.long(`ship ${s.module}`).shipModuleLogs({ module: s.module, since: s.checkpoint?.time, until }));
   }
-  setCurrentDetails(`Shipped ${modules.map((m) => `${m.module}: ${m.shipped}`).join(', ')}`);
+  on.details(`Shipped ${modules.map((m) => `${m.module}: ${m.shipped}`).join(', ')}`);
   return { modules };
 }

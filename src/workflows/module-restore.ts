@@ -2,15 +2,22 @@
 // registry → verify. Images are pulled before anything is stopped, so a registry problem leaves
 // running modules untouched; modules start in dependency waves; a module that fails verification
 // is rolled back to the image it ran before.
-import { ApplicationFailure, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import type { ModuleStatus } from '../lib/module-state';
 import { ErrorType } from '../lib/errors';
-import { failureReason, longStep, quickStep } from './steps';
+import type { HostRoute } from '../lib/hosts';
+import { routesOf, runOnHosts } from './host-wait';
+import { failureReason, onHost } from './steps';
 
 export interface RestoreModulesInput {
   /** Only these modules (default: every module of the compose file). */
   services?: string[];
+  /** The host whose Docker engine runs the modules (absent: the implicit host). */
+  host?: HostRoute;
 }
+
+/** Where this run's engine steps go, and how it tells what it does. */
+type On = { steps: ReturnType<typeof onHost>; details: (step: string) => void };
 
 export interface ModuleOutcome {
   service: string;
@@ -34,9 +41,13 @@ export interface RestoreModulesResult {
 }
 
 export async function restoreModules(input: RestoreModulesInput = {}): Promise<RestoreModulesResult> {
+  return runOnHosts(routesOf(input), (details) => restore(input, { steps: onHost(input.host), details }));
+}
+
+async function restore(input: RestoreModulesInput, on: On): Promise<RestoreModulesResult> {
   const runId = workflowInfo().runId;
-  setCurrentDetails('Identifying failed modules');
-  const inv = await quickStep('identify failed modules').inspectModules({ services: input.services });
+  on.details('Identifying failed modules');
+  const inv = await on.steps.quick('identify failed modules').inspectModules({ services: input.services });
   const failed = new Map<string, ModuleStatus>(inv.modules.filter((m) => m.failed).map((m) => [m.service, m]));
   const result: RestoreModulesResult = {
     project: inv.project,
@@ -45,49 +56,49 @@ export async function restoreModules(input: RestoreModulesInput = {}): Promise<R
     outcomes: [],
   };
   if (failed.size === 0) {
-    setCurrentDetails('Every module is healthy: nothing to do');
+    on.details('Every module is healthy: nothing to do');
     return result;
   }
 
   const images = [...new Set([...failed.values()].map((m) => m.desiredImage))];
-  setCurrentDetails(`Pulling ${images.join(', ')} from the private registry`);
-  await Promise.all(images.map((image) => longStep(`pull ${image}`).pullModuleImage({ image })));
+  on.details(`Pulling ${images.join(', ')} from the private registry`);
+  await Promise.all(images.map((image) => on.steps.long(`pull ${image}`).pullModuleImage({ image })));
 
   for (const [i, wave] of inv.waves.entries()) {
-    setCurrentDetails(`Wave ${i + 1} of ${inv.waves.length}: redeploying **${wave.join(', ')}**`);
+    on.details(`Wave ${i + 1} of ${inv.waves.length}: redeploying **${wave.join(', ')}**`);
     const outcomes = await Promise.all(wave.map((service) => {
       // A module whose dependency could not be brought back would only fail the same way.
       const blocked = inv.dependsOn[service]!.filter((d) => result.outcomes.some((o) => o.service === d && ['failed', 'skipped'].includes(o.action)));
       const m = failed.get(service)!;
       return blocked.length
         ? { service, reason: `${m.state}: ${m.reason}`, action: 'skipped' as const, image: m.desiredImage, previousImageId: m.imageId, problems: [`not redeployed: ${blocked.join(', ')} failed`] }
-        : redeploy(m, runId);
+        : redeploy(m, runId, on);
     }));
     result.outcomes.push(...outcomes);
   }
-  if (patched('restart-dependents')) result.outcomes.push(...await restartDependents(inv.restartedWith ?? {}, result.outcomes, failed));
+  if (patched('restart-dependents')) result.outcomes.push(...await restartDependents(inv.restartedWith ?? {}, result.outcomes, failed, on));
   const bad = result.outcomes.filter((o) => o.action !== 'redeployed' && o.action !== 'restarted');
   if (bad.length > 0) {
     const what = bad.map((o) => `${o.service} ${o.action} (${o.problems.join('; ')})`).join('; ');
     throw ApplicationFailure.nonRetryable(`modules not restored to their good images (the compose file's or the recorded Kubernetes spec): ${what}`, ErrorType.ModuleRestoreFailed, result);
   }
-  setCurrentDetails(`Redeployed and verified: ${result.outcomes.map((o) => o.service).join(', ')}`);
+  on.details(`Redeployed and verified: ${result.outcomes.map((o) => o.service).join(', ')}`);
   return result;
 }
 
 /** compose's depends_on `restart: true`: a module not redeployed itself is restarted after its dependency was. */
-async function restartDependents(restartedWith: Record<string, string[]>, outcomes: ModuleOutcome[], failed: Map<string, ModuleStatus>): Promise<ModuleOutcome[]> {
+async function restartDependents(restartedWith: Record<string, string[]>, outcomes: ModuleOutcome[], failed: Map<string, ModuleStatus>, on: On): Promise<ModuleOutcome[]> {
   const replaced = outcomes.filter((o) => o.action === 'redeployed' || o.action === 'rolled back').map((o) => o.service);
   const dependents = [...new Set(replaced.flatMap((s) => restartedWith[s] ?? []))].filter((d) => !failed.has(d)).sort();
   if (!dependents.length) return [];
-  setCurrentDetails(`Restarting **${dependents.join(', ')}** after the redeploy of what they depend on`);
+  on.details(`Restarting **${dependents.join(', ')}** after the redeploy of what they depend on`);
   const restarted = await Promise.all(dependents.map(async (service): Promise<ModuleOutcome | undefined> => {
     const because = replaced.filter((s) => restartedWith[s]!.includes(service));
     const outcome = { service, reason: `depends on ${because.join(', ')} with restart: true`, image: '', problems: [] as string[] };
     try {
-      const c = await longStep(`restart ${service}`).restartModule({ service });
+      const c = await on.steps.long(`restart ${service}`).restartModule({ service });
       if (!c) return undefined; // no container: nothing runs that could hold on to the old dependency
-      const v = await longStep(`verify ${service}`).verifyModule({ service, containerId: c.containerId });
+      const v = await on.steps.long(`verify ${service}`).verifyModule({ service, containerId: c.containerId });
       return { ...outcome, image: c.image, containerId: c.containerId, startedAt: v.startedAt, problems: v.problems, action: v.healthy ? 'restarted' : 'failed' };
     } catch (err) {
       return { ...outcome, action: 'failed', problems: [failureReason(err)] };
@@ -96,11 +107,11 @@ async function restartDependents(restartedWith: Record<string, string[]>, outcom
   return restarted.filter((o) => o !== undefined);
 }
 
-async function redeploy(m: ModuleStatus, runId: string): Promise<ModuleOutcome> {
+async function redeploy(m: ModuleStatus, runId: string, on: On): Promise<ModuleOutcome> {
   const outcome: ModuleOutcome = { service: m.service, reason: `${m.state}: ${m.reason}`, action: 'redeployed', image: m.desiredImage, previousImageId: m.imageId, problems: [] };
   const deployAndVerify = async (image: string, tag: string) => {
-    const containerId = await longStep(`redeploy ${m.service} from ${image}`).redeployModule({ service: m.service, image, deployTag: `${runId}/${m.service}/${tag}` });
-    const v = await longStep(`verify ${m.service}`).verifyModule({ service: m.service, containerId });
+    const containerId = await on.steps.long(`redeploy ${m.service} from ${image}`).redeployModule({ service: m.service, image, deployTag: `${runId}/${m.service}/${tag}` });
+    const v = await on.steps.long(`verify ${m.service}`).verifyModule({ service: m.service, containerId });
     return { containerId, ...v };
   };
   let v = await deployAndVerify(m.desiredImage, 'deploy').catch((err) => ({ containerId: undefined, healthy: false, problems: [failureReason(err)], startedAt: undefined }));

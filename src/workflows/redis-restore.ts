@@ -3,12 +3,14 @@
 // checked before Redis is touched; a failed verification puts the previous data back. A snapshot
 // Redis refuses to load (although Titan's verifier passed it) is rejected like any invalid copy:
 // the previous data goes back, and the next older valid backup is tried.
-import { ActivityFailure, ApplicationFailure, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CandidateList, VerificationReport } from '../activities/redis-restore';
 import type { Rejection, StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
 import { SearchKey } from '../lib/names';
-import { failureReason, longStep, quickStep } from './steps';
+import type { HostRoute } from '../lib/hosts';
+import { routesOf, runOnHosts } from './host-wait';
+import { failureReason, onHost, quickStep } from './steps';
 
 export interface RedisRestoreInput {
   /** The Redis instance whose backups are restored. */
@@ -19,6 +21,8 @@ export interface RedisRestoreInput {
   before?: string;
   /** Restore into this instance instead of `redis` itself (drills, inspection). */
   target?: string;
+  /** The host of the target, whose worker stages, swaps and verifies (absent: the implicit host). */
+  host?: HostRoute;
 }
 
 export interface RedisRestoreResult {
@@ -34,7 +38,12 @@ export interface RedisRestoreResult {
 }
 
 export async function redisRestore(input: RedisRestoreInput): Promise<RedisRestoreResult> {
+  return runOnHosts(routesOf(input), (details) => restore(input, details));
+}
+
+async function restore(input: RedisRestoreInput, details: (text: string) => void): Promise<RedisRestoreResult> {
   const target = input.target ?? input.redis;
+  const { quick, long } = onHost(input.host);
   const restoreId = workflowInfo().runId;
   const steps: RedisRestoreResult['steps'] = [];
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
@@ -46,12 +55,12 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     }
   };
   // Names the rollback folder to keep (after a fallback, the last attempt's holds the previous data).
-  const cleanUp = (succeeded: boolean, attemptId = restoreId) => quickStep('remove staged downloads').cleanUpRestore({ target, restoreId: attemptId, succeeded });
+  const cleanUp = (succeeded: boolean, attemptId = restoreId) => quick('remove staged downloads').cleanUpRestore({ target, restoreId: attemptId, succeeded });
 
-  setCurrentDetails(`Inspecting Redis **${target}**`);
-  const info = await timed('inspect target', () => quickStep(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
+  details(`Inspecting Redis **${target}**`);
+  const info = await timed('inspect target', () => quick(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
 
-  setCurrentDetails(`Finding the latest valid backup of Redis **${input.redis}**`);
+  details(`Finding the latest valid backup of Redis **${input.redis}**`);
   const list = await timed('list backups', () => quickStep(`list backups of Redis ${input.redis}`)
     .listRestoreCandidates({ redis: input.redis, backupId: input.backupId, before: input.before }));
   const rejected = [...list.rejected];
@@ -65,9 +74,9 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     while (nextCopy < copies.length) {
       const { id, location } = copies[nextCopy++]!;
       if (refusedByRedis.has(id)) continue;
-      setCurrentDetails(`Downloading and verifying **${id}** from the ${location} location (Redis **${target}** untouched so far)`);
+      details(`Downloading and verifying **${id}** from the ${location} location (Redis **${target}** untouched so far)`);
       try {
-        return await longStep(`download and verify ${id} from ${location}`)
+        return await long(`download and verify ${id} from ${location}`)
           .stageBackup({ redis: input.redis, backupId: id, location, target, maxRdbVersion: info.maxRdbVersion });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
@@ -89,20 +98,20 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     const backup: StagedBackup = staged;
     upsertSearchAttributes([{ key: SearchKey.backupId, value: backup.backupId }]);
 
-    setCurrentDetails(`Stopping Redis **${target}** (without saving) to restore **${backup.backupId}**`);
-    await timed('stop Redis', () => longStep(`stop Redis ${target} without saving`).stopRedis({ target }));
-    setCurrentDetails(`Replacing the data of Redis **${target}** with **${backup.backupId}**`);
-    const { rollbackDir } = await timed('replace data', () => quickStep(`replace the data of Redis ${target}`)
+    details(`Stopping Redis **${target}** (without saving) to restore **${backup.backupId}**`);
+    await timed('stop Redis', () => long(`stop Redis ${target} without saving`).stopRedis({ target }));
+    details(`Replacing the data of Redis **${target}** with **${backup.backupId}**`);
+    const { rollbackDir } = await timed('replace data', () => quick(`replace the data of Redis ${target}`)
       .replaceRedisData({ target, plan: info.plan, backupId: backup.backupId, restoreId: attemptId }));
 
     let verification: VerificationReport | undefined;
     let failure: string | undefined;
     let loadRefused = false;
     try {
-      setCurrentDetails(`Starting Redis **${target}** and waiting for it to load **${backup.backupId}**`);
-      await timed('start Redis', () => longStep(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
-      setCurrentDetails(`Verifying Redis **${target}** against **${backup.backupId}**`);
-      verification = await timed('verify', () => quickStep(`verify Redis ${target}: counts, sampled values, probe`)
+      details(`Starting Redis **${target}** and waiting for it to load **${backup.backupId}**`);
+      await timed('start Redis', () => long(`start Redis ${target}`).startRedis({ target, pauseWrites: true }));
+      details(`Verifying Redis **${target}** against **${backup.backupId}**`);
+      verification = await timed('verify', () => quick(`verify Redis ${target}: counts, sampled values, probe`)
         .verifyRestoredRedis({ target, backupId: backup.backupId, restoreId }));
       if (verification.problems.length > 0) failure = verification.problems.join('; ');
     } catch (err) {
@@ -112,18 +121,18 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     }
 
     if (failure !== undefined || !verification) {
-      setCurrentDetails(`${loadRefused ? `Redis refused to load **${backup.backupId}**` : 'Verification failed'}; putting the previous data of Redis **${target}** back`);
+      details(`${loadRefused ? `Redis refused to load **${backup.backupId}**` : 'Verification failed'}; putting the previous data of Redis **${target}** back`);
       await timed('roll back', async () => {
-        await longStep(`stop Redis ${target} for rollback`).stopRedis({ target });
-        await quickStep(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId: attemptId });
-        await longStep(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
+        await long(`stop Redis ${target} for rollback`).stopRedis({ target });
+        await quick(`put the previous data of Redis ${target} back`).rollBackRedisData({ target, plan: info.plan, restoreId: attemptId });
+        await long(`start Redis ${target} on its previous data`).startRedis({ target, pauseWrites: false });
       });
       // Redis running again on its previous data shows the snapshot was the problem, not Redis:
       // reject it like any invalid copy and go on to the next older valid backup.
       if (loadRefused && patched('restore-falls-back-when-redis-refuses-the-snapshot')) {
         rejected.push({ id: backup.backupId, location: backup.location, problem: `Redis ${target} refused to load it: ${failure}` });
         refusedByRedis.add(backup.backupId);
-        setCurrentDetails(`Redis **${target}** refused to load **${backup.backupId}**; trying the next older valid backup`);
+        details(`Redis **${target}** refused to load **${backup.backupId}**; trying the next older valid backup`);
         staged = await stageNext();
         attemptId = `${restoreId}.${attempt + 1}`;
         continue;
@@ -137,7 +146,7 @@ export async function redisRestore(input: RedisRestoreInput): Promise<RedisResto
     }
 
     await cleanUp(true, attemptId);
-    setCurrentDetails(`Restored **${backup.backupId}** into Redis **${target}** and verified it`);
+    details(`Restored **${backup.backupId}** into Redis **${target}** and verified it`);
     return { target, backup, rejected, unreachable: list.unreachable, steps, verification, rollbackDir, notes: info.notes };
   }
 }

@@ -33,6 +33,18 @@ function refused(reason: string): ApplicationFailure {
   return failure;
 }
 
+/** Sends a reminder or escalation for a stage to the webhook and records it on the stage; `waitingFor` when it waits for a host's worker, not a person. */
+export function recoveryNotifier(status: RecoveryStatus) {
+  return (stage: StageStatus, attempt: number, kind: NoticeKind, waitingSince: string, waitingFor?: string) => {
+    const notice = { kind, at: new Date().toISOString(), delivered: false };
+    stage.notices.push(notice);
+    // Not awaited: a webhook that is down must not delay (or fail) the wait.
+    void quickStep(`send the ${kind} for stage ${stage.name} to the webhook`)
+      .notifyRecovery({ kind, workflowId: workflowInfo().workflowId, environment: status.environment, stage: stage.name, attempt, waitingSince, approvers: stage.approvers, ...(waitingFor ? { waitingFor } : {}) })
+      .then((sent) => { notice.delivered = sent; }, (err) => { status.warnings.push(`${kind} for stage ${stage.name} not delivered: ${failureReason(err)}`); });
+  };
+}
+
 /**
  * Registers the sign-off handlers and the Query on `status`; returns the wait for one stage's sign-off.
  * With `autoSigner` (drills), nothing waits: a verified stage is approved and a failed one rejected by it.
@@ -59,14 +71,7 @@ export function acceptSignOffs(status: RecoveryStatus, plan: Pick<RecoveryPlan, 
   }, { description: 'The signOff Update as a Signal, for tools that can only signal; invalid ones are ignored' });
   setHandler(recoveryStatusQuery, () => status, { description: 'Stages, attempts, sign-offs, and what the recovery waits for from whom' });
 
-  const notify = (stage: StageStatus, attempt: number, kind: NoticeKind, waitingSince: string) => {
-    const notice = { kind, at: new Date().toISOString(), delivered: false };
-    stage.notices.push(notice);
-    // Not awaited: a webhook that is down must not delay (or fail) the wait for the sign-off.
-    void quickStep(`send the ${kind} for stage ${stage.name} to the webhook`)
-      .notifyRecovery({ kind, workflowId: workflowInfo().workflowId, environment: status.environment, stage: stage.name, attempt, waitingSince, approvers: stage.approvers })
-      .then((sent) => { notice.delivered = sent; }, (err) => { status.warnings.push(`${kind} for stage ${stage.name} not delivered: ${failureReason(err)}`); });
-  };
+  const notify = recoveryNotifier(status);
 
   /** Waits until an approver decides on the stage; reminds, escalates, then keeps waiting. */
   return async function waitForSignOff(stage: StageStatus, attempt: number, decisions: Decision[]): Promise<SignedOff> {

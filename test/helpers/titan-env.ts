@@ -22,6 +22,8 @@ export interface TestEnvOptions {
   retention?: { hourlyHours?: number; dailyDays?: number; orphanGraceHours?: number };
   schedules?: Record<string, { cron: string; retentionClass: 'hourly' | 'daily'; redis: string; from?: string }>;
   docker?: { socketPath: string };
+  /** hosts: each served by its own worker (TITAN_HOST). */
+  hosts?: Record<string, Record<string, unknown>>;
   modules?: Record<string, unknown>;
   configSync?: Record<string, unknown>;
   logging?: Record<string, unknown>;
@@ -57,6 +59,7 @@ export function writeTestEnvironment(o: TestEnvOptions): TestEnv {
     taskQueue,
     temporal: { encryption: o.payloadEncryption ?? STACK_PAYLOAD_ENCRYPTION },
     ...(o.docker ? { docker: o.docker } : {}),
+    ...(o.hosts ? { hosts: o.hosts } : {}),
     ...(o.modules ? { modules: o.modules } : {}),
     ...(o.configSync ? { configSync: o.configSync } : {}),
     ...(o.logging ? { logging: o.logging } : {}),

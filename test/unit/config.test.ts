@@ -18,6 +18,10 @@ describe('environment file', () => {
   });
 
   const cases: [string, (d: any) => void, RegExp][] = [
+    ['a Redis instance on an undeclared host', (d) => { d.hosts = { a: {} }; d.redis.main.host = 'b'; }, /^titan\.yaml: redis\.main\.host: no host named "b" \(hosts: a\)$/],
+    ['a host named without a hosts section', (d) => (d.redis.main.host = 'a'), /^titan\.yaml: redis\.main\.host: names host "a" but the file has no hosts section$/],
+    ['no host for the modules among several hosts', (d) => { d.hosts = { a: {}, b: {} }; for (const r of Object.values<any>(d.redis)) r.host = 'a'; }, /^titan\.yaml: modules\.host: required: the file declares several hosts \(a, b\)$/],
+    ['a recovery of an unknown instance in a list', (d) => (d.recovery.redis = ['main', 'cache']), /^titan\.yaml: recovery\.redis: no Redis instance named "cache"$/],
     ['a missing bucket', (d) => delete d.backups.locations.primary.s3.bucket, /^titan\.yaml: backups\.locations\.primary\.s3\.bucket: /],
     ['an inlined password', (d) => (d.redis.main.url = 'redis://:hunter2@127.0.0.1:6390'), /^titan\.yaml: redis\.main\.url: must not contain a password/],
     ['a secret value instead of a variable name', (d) => (d.redis.main.passwordEnv = 's3cr3t-value'), /^titan\.yaml: redis\.main\.passwordEnv: must be an environment variable name/],

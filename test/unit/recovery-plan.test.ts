@@ -56,6 +56,25 @@ describe('recovery section of the environment file', () => {
     assert.equal(plan.webhook, true);
   });
 
+  it('with hosts: every instance but a replica source, one child each, routed to its host\'s queue', () => {
+    const env = parseEnvironment(withRecovery({ approvers }, (d) => {
+      d.hosts = { a: {}, b: { docker: { socketPath: '/run/b.sock' } } };
+      d.redis.main.host = 'a';
+      // The same path on another host is another directory.
+      d.redis.sessions = { ...d.redis.main, host: 'b', url: 'redis://127.0.0.1:6391' };
+      d.redis.replica = { ...d.redis.main, url: 'redis://127.0.0.1:6392', dataDir: '/var/lib/replica' };
+      d.backups.schedules.hourly.from = 'replica';
+      d.modules.host = 'b';
+      d.configSync.host = 'a';
+    }), 'titan.yaml');
+    const redis = resolveRecoveryPlan(env).stages[0]!;
+    assert.deepEqual(redis.parts, [
+      { name: 'main', args: [{ redis: 'main', before: undefined, host: { host: 'a', taskQueue: 'titan-local-host-a' } }] },
+      { name: 'sessions', args: [{ redis: 'sessions', before: undefined, host: { host: 'b', taskQueue: 'titan-local-host-b' } }] },
+    ]);
+    assert.equal(redis.summary, 'Restore Redis main, sessions from the latest valid backup');
+  });
+
   it('counts log resumption as configured only when the file has a logging section', () => {
     const env = parseEnvironment(withRecovery({ approvers: { default: ['alice'] } }), 'titan.yaml');
     assert.deepEqual(resolveRecoveryPlan(env).stages.map((s) => s.name), ['redis', 'modules', 'config', 'logs']);

@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DRILL_SIGNER } from '../../src/lib/drill';
 import { drillTaskQueue } from '../../src/lib/names';
@@ -17,8 +16,7 @@ import { SearchKey } from '../../src/lib/names';
 import type { DrillInput, recoveryDrill } from '../../src/workflows/drill';
 import { drillStatusQuery } from '../../src/lib/messages';
 import { recoveryStatusQuery, signOffUpdate } from '../../src/lib/messages';
-import { testServerBin } from '../helpers/stack';
-import { quietRuntime } from '../helpers/worker';
+import { timeSkippingEnvironment } from '../helpers/time-skipping';
 import type { StageRun } from './stub-stages';
 import { untilDefined } from '../helpers/wait';
 
@@ -56,10 +54,7 @@ describe('DR drill (time-skipping server, stub stages and sandbox)', function ()
 
   before(async function () {
     this.timeout(180_000);
-    quietRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBin } } });
-    const K = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-    await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace, searchAttributes: Object.fromEntries(Object.values(SearchKey).map((k) => [k.name, K])) });
+    env = await timeSkippingEnvironment();
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./stub-stages'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
     const storeRecoveryReport = async (req: { workflowId: string; runId: string; report: RecoveryReport }) => {
       reports.set(req.workflowId, req.report);

@@ -7,9 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, type WorkflowHandle, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RecoveryNotice } from '../../src/activities/full-disaster';
 import { startRecovery } from '../../src/cli/recovery-commands';
 import { parseEnvironment } from '../../src/lib/environment';
@@ -22,8 +20,7 @@ import type { LoadedEnvironment } from '../../src/load-environment';
 import type { fullDisasterRecovery } from '../../src/workflows/full-disaster';
 import { recoveryStatusQuery, signOffSignal, signOffUpdate } from '../../src/lib/messages';
 import { titan } from '../helpers/cli';
-import { testServerBin } from '../helpers/stack';
-import { quietRuntime } from '../helpers/worker';
+import { stubStagesWorker, timeSkippingEnvironment } from '../helpers/time-skipping';
 import type { StageRun } from './stub-stages';
 import { untilDefined } from '../helpers/wait';
 
@@ -51,8 +48,7 @@ interface Behaviour { failures?: Partial<Record<StageName, number>>; results?: P
 
 describe('full-disaster recovery (time-skipping server, stub stages)', function () {
   let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> } | undefined;
   const behaviours = new Map<string, Behaviour>();
   const runs: StageRun[] = [];
   const notices: RecoveryNotice[] = [];
@@ -61,42 +57,28 @@ describe('full-disaster recovery (time-skipping server, stub stages)', function 
 
   before(async function () {
     this.timeout(180_000);
-    quietRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBin } } });
-    const K = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace,
-      searchAttributes: Object.fromEntries(Object.values(SearchKey).map((k) => [k.name, K])),
-    });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace,
-      taskQueue: TASK_QUEUE,
-      workflowsPath: require.resolve('./stub-stages'),
-      activities: {
-        async planRecovery(req: { incidentAt?: string }) { return plan(req.incidentAt); },
-        async notifyRecovery(notice: RecoveryNotice) { notices.push(notice); return true; },
-        async storeRecoveryReport(req: { workflowId: string; runId: string; report: RecoveryReport }) {
-          reports.set(req.workflowId, req.report);
-          return { markdownKey: `redis/_recoveries/${req.workflowId}/${req.runId}/report.md`, jsonKey: `redis/_recoveries/${req.workflowId}/${req.runId}/report.json` };
-        },
-        async stageOutcome(run: StageRun) {
-          runs.push(run);
-          const parent = run.childWorkflowId.replace(/-[a-z]+-\d+$/, '');
-          const b = behaviours.get(parent) ?? {};
-          const earlier = runs.filter((r) => r.stage === run.stage && r.childWorkflowId.startsWith(`${parent}-`)).length - 1;
-          if (earlier < (b.failures?.[run.stage] ?? 0)) return { fail: `stub ${run.stage} failure #${earlier + 1}` };
-          return { result: b.results?.[run.stage] };
-        },
+    env = await timeSkippingEnvironment();
+    worker = await stubStagesWorker(env, TASK_QUEUE, {
+      async planRecovery(req: { incidentAt?: string }) { return plan(req.incidentAt); },
+      async notifyRecovery(notice: RecoveryNotice) { notices.push(notice); return true; },
+      async storeRecoveryReport(req: { workflowId: string; runId: string; report: RecoveryReport }) {
+        reports.set(req.workflowId, req.report);
+        return { markdownKey: `redis/_recoveries/${req.workflowId}/${req.runId}/report.md`, jsonKey: `redis/_recoveries/${req.workflowId}/${req.runId}/report.json` };
+      },
+      async stageOutcome(run: StageRun) {
+        runs.push(run);
+        const parent = run.childWorkflowId.replace(/-[a-z]+-\d+$/, '');
+        const b = behaviours.get(parent) ?? {};
+        const earlier = runs.filter((r) => r.stage === run.stage && r.childWorkflowId.startsWith(`${parent}-`)).length - 1;
+        if (earlier < (b.failures?.[run.stage] ?? 0)) return { fail: `stub ${run.stage} failure #${earlier + 1}` };
+        return { result: b.results?.[run.stage] };
       },
     });
-    running = worker.run();
   });
 
   after(async function () {
     this.timeout(60_000);
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
   });
 
