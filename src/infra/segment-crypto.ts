@@ -98,11 +98,11 @@ export class SegmentEncryptor {
 }
 
 /**
- * Decrypts as the bytes arrive, in the sizes they arrive (no segment is reassembled: copying 1 MiB
- * segments and handing 1 MiB chunks on cost more CPU than the decryption itself), and releases a
- * segment's plaintext only once its tag has passed. Whether a segment is the last one is known only
- * when the stream goes on or ends, so each is decrypted as a middle segment and, if the stream ends
- * inside it, opened again as the last one from the ciphertext held meanwhile.
+ * Collects each stored segment in one reused buffer (the pushed chunks are copied, never held) and
+ * opens it in one pass once it is known whether it is the last: a full segment when the next byte
+ * arrives, the one the stream ends in by `end`. A segment's plaintext is handed on only after its
+ * tag has passed. (Holding the pushed chunks and their plaintext for a whole segment made them
+ * outlive V8's young generation, and the full GCs cost more than the cipher.)
  */
 export class SegmentDecryptor {
   private readonly aad: Buffer;
@@ -110,12 +110,8 @@ export class SegmentDecryptor {
   private prefix: Buffer | undefined;
   private counter: number;
   private done = false;
-  // The segment being received: its stored bytes (views of the pushed chunks), their count, and
-  // the plaintext of its body decrypted so far, not yet authenticated.
-  private stored: Buffer[] = [];
+  private readonly segment = Buffer.allocUnsafeSlow(STORED_SEGMENT);
   private got = 0;
-  private plain: Buffer[] = [];
-  private decipher: DecipherGCM | undefined;
 
   /** To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
   constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }) {
@@ -135,7 +131,7 @@ export class SegmentDecryptor {
     return this.counter;
   }
 
-  /** Plaintext of the segments whose tags passed. `stored` is held (not copied) until its segment is done: do not reuse it. */
+  /** Plaintext of the segments whose tags passed. */
   push(stored: Buffer): Buffer[] {
     if (this.done) throw new SegmentError('encrypted object continues after its last segment');
     let chunk = stored;
@@ -149,10 +145,10 @@ export class SegmentDecryptor {
     }
     const out: Buffer[] = [];
     for (let at = 0; at < chunk.length;) {
-      if (this.got === STORED_SEGMENT) out.push(...this.closeMiddle()); // more bytes follow: not the last
-      const piece = chunk.subarray(at, at + STORED_SEGMENT - this.got);
-      this.receive(piece);
-      at += piece.length;
+      if (this.got === STORED_SEGMENT) out.push(this.open(false)); // more bytes follow: not the last
+      const n = chunk.copy(this.segment, this.got, at, at + STORED_SEGMENT - this.got);
+      this.got += n;
+      at += n;
     }
     return out;
   }
@@ -161,49 +157,24 @@ export class SegmentDecryptor {
   end(): Buffer[] {
     if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
     if (this.got < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
-    const last = this.open(Buffer.concat(this.stored), true);
+    const last = this.open(true);
     this.done = true;
     return [last];
   }
 
-  private receive(piece: Buffer): void {
-    this.stored.push(piece);
-    const body = Math.min(piece.length, SEGMENT_BYTES - this.got); // the tag is not decrypted
-    if (body > 0) {
-      this.decipher ??= this.decipherFor(this.counter, false);
-      this.plain.push(this.decipher.update(piece.subarray(0, body)));
-    }
-    this.got += piece.length;
-  }
-
-  private closeMiddle(): Buffer[] {
-    const index = this.counter;
-    const d = this.decipher!;
-    d.setAuthTag(lastBytes(this.stored, TAG_BYTES));
-    try {
-      d.final();
-    } catch {
-      throw this.failed(index);
-    }
-    const plain = this.plain;
-    this.counter++;
-    this.stored = [];
-    this.plain = [];
-    this.got = 0;
-    this.decipher = undefined;
-    return plain;
-  }
-
-  private open(segment: Buffer, last: boolean): Buffer {
+  // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
+  private open(last: boolean): Buffer {
     const index = this.counter++;
+    const body = this.got - TAG_BYTES;
     const d = this.decipherFor(index, last);
-    d.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
-    const plain = d.update(segment.subarray(0, segment.length - TAG_BYTES));
+    d.setAuthTag(this.segment.subarray(body, this.got));
+    const plain = d.update(this.segment.subarray(0, body));
     try {
       d.final();
     } catch {
-      throw this.failed(index);
+      throw new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
     }
+    this.got = 0;
     return plain;
   }
 
@@ -212,20 +183,4 @@ export class SegmentDecryptor {
     d.setAAD(this.aad);
     return d;
   }
-
-  // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
-  private failed(index: number): SegmentError {
-    return new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
-  }
-}
-
-/** The last `n` bytes of a list of chunks (n is small: a tag). */
-function lastBytes(chunks: Buffer[], n: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = chunks.length - 1, left = n; left > 0; i--) {
-    const c = chunks[i]!;
-    parts.unshift(c.subarray(Math.max(0, c.length - left)));
-    left -= c.length;
-  }
-  return Buffer.concat(parts);
 }
