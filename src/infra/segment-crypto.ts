@@ -46,8 +46,7 @@ function checkKey(key: Buffer): void {
  * held) and encrypts it in one pass once it is known whether it is the last: a full segment is
  * sealed when the next byte arrives, the one the stream ends in by `end`. Holding the pushed
  * chunks (or per-chunk ciphertext) for a whole segment instead made them outlive V8's young
- * generation: about five times the full GCs of a plaintext backup, which cost more CPU than the
- * cipher.
+ * generation, and the full GCs that freed them cost more CPU than the cipher.
  */
 export class SegmentEncryptor {
   private readonly prefix = randomBytes(PREFIX_BYTES);
