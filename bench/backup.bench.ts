@@ -22,7 +22,7 @@ import { type RedisServer, startRedisServer } from '../test/helpers/redis-server
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, benchEncryption, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
+import { aws, benchEncryption, cpuSeconds, loadAverage, rssBytes, s3PrimaryPid, verdict } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -144,6 +144,7 @@ async function benchSize(gib: number, rounds: number) {
       // CPU seconds per GiB of RDB, medians per process.
       cpu: (['client', 's3', 'redis'] as const).map((k) => [median(manual.map((s) => s.cpu[k])), median(titan.map((s) => s.cpu[k]))].map((c) => (c * GiB) / rdbBytes)),
       encryptedWorkerCpu: (median(encrypted.map((s) => s.cpu.client)) * GiB) / rdbBytes,
+      encryptedRatios: encrypted.map((s, i) => +(s.seconds / titan[i]!.seconds).toFixed(3)),
       rssGrowth: Math.max(...growth),
       all: { manual: manual.map((s) => +s.seconds.toFixed(2)), titan: titan.map((s) => +s.seconds.toFixed(2)), encrypted: encrypted.map((s) => +s.seconds.toFixed(2)) },
     };
@@ -156,7 +157,7 @@ async function benchSize(gib: number, rounds: number) {
 async function main() {
   const sizes = (process.env.BENCH_SIZES_GIB ?? '1,4').split(',').map(Number);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians`);
+  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians; ${loadAverage()}`);
   console.log('dataset  RDB bytes     manual (s)  titan (s)  ratio  worker peak RSS growth  CPU s/GiB, manual / titan: uploader (redis-cli+aws / worker), S3 server, Redis  all runs (manual | titan)');
   const results = [];
   for (const gib of sizes) {
@@ -164,8 +165,12 @@ async function main() {
     results.push(r);
     console.log(`${String(gib).padStart(3)} GiB  ${String(r.rdbBytes).padEnd(12)}  ${r.manual.toFixed(2).padStart(10)}  ${r.titan.toFixed(2).padStart(9)}  ${(r.titan / r.manual).toFixed(2).padStart(5)}  ${(r.rssGrowth / MiB).toFixed(1).padStart(17)} MiB  ${r.cpu.map(([m, t]) => `${m!.toFixed(2)} / ${t!.toFixed(2)}`).join(', ').padStart(40)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
   }
-  console.log('encryption: dataset  titan plaintext (s)  titan encrypted (s)  ratio (target ≤ 1.05)  encrypted worker CPU s/GiB  all encrypted runs');
-  for (const r of results) console.log(`            ${String(r.gib).padStart(3)} GiB  ${r.titan.toFixed(2).padStart(19)}  ${r.encrypted.toFixed(2).padStart(19)}  ${(r.encrypted / r.titan).toFixed(3).padStart(21)}  ${r.encryptedWorkerCpu.toFixed(2).padStart(26)}  ${r.all.encrypted.join(' ')}`);
+  console.log('encryption: dataset  titan plaintext (s)  titan encrypted (s)  ratio encrypted/plaintext  worker CPU s/GiB plaintext / encrypted (target ≤ 3)  per-round ratios  all encrypted runs');
+  for (const r of results) {
+    console.log(`            ${String(r.gib).padStart(3)} GiB  ${r.titan.toFixed(2).padStart(19)}  ${r.encrypted.toFixed(2).padStart(19)}  ${verdict(r.encrypted / r.titan, 1.05)}  `
+      + `${r.cpu[0]![1]!.toFixed(2)} / ${r.encryptedWorkerCpu.toFixed(2)} (${r.encryptedWorkerCpu <= 3 ? 'MET' : 'MISSED'})  ${r.encryptedRatios.join(' ')}  ${r.all.encrypted.join(' ')}`);
+  }
+  console.log(`end: ${loadAverage()}`);
   const growth = results.map((r) => r.rssGrowth);
   console.log(`peak RSS growth spread across sizes: ${(((Math.max(...growth) - Math.min(...growth)) / Math.min(...growth)) * 100).toFixed(1)}% (target ±10%)`);
 }

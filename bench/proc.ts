@@ -2,6 +2,7 @@
 // primary S3 server's pid and the AWS CLI the manual runbooks use.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/helpers/stack';
 
@@ -30,3 +31,9 @@ export function benchEncryption(): { current: string; keys: Record<string, { key
   process.env.TITAN_BENCH_BACKUP_KEY = randomBytes(32).toString('base64');
   return { current: 'bench', keys: { bench: { keyEnv: 'TITAN_BENCH_BACKUP_KEY' } } };
 }
+
+/** A ratio against its ceiling, said plainly. */
+export const verdict = (ratio: number, target: number) => `${ratio.toFixed(3)} (target ≤ ${target}: ${ratio <= target ? 'MET' : 'MISSED'})`;
+
+/** The 1, 5 and 15 minute load averages: the machine may be shared, and wall times then swing. */
+export const loadAverage = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}`;

@@ -24,7 +24,7 @@ import { type ManagedRedis, startManagedRedis } from '../test/helpers/managed-re
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, benchEncryption, cpuSeconds, rssBytes, s3PrimaryPid } from './proc';
+import { aws, benchEncryption, cpuSeconds, loadAverage, rssBytes, s3PrimaryPid, verdict } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -273,7 +273,7 @@ async function main() {
   const started = Date.now();
   const sizes = (process.env.BENCH_SIZES_GIB ?? '1').split(',').map(Number);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians`);
+  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians; ${loadAverage()}`);
   const results = [];
   for (const gib of sizes) results.push(await benchSize(gib, rounds));
   console.log('dataset  RDB bytes     manual (s)  titan (s)  ratio (target ≤ 1.10)  worker peak RSS growth  worker CPU s  S3 server CPU s (manual / titan)  all runs (manual | titan)');
@@ -282,10 +282,10 @@ async function main() {
       + `${(r.rssGrowth / MiB).toFixed(1).padStart(18)} MiB  ${r.workerCpu.toFixed(1).padStart(12)}  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
     console.log(`  manual step medians (s): ${r.manualSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
     console.log(`  titan step medians (s):  ${r.titanSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
-    console.log(`  encryption: titan plaintext ${r.titan.toFixed(2)} s, titan encrypted ${r.encrypted.toFixed(2)} s, ratio ${(r.encrypted / r.titan).toFixed(3)} (target ≤ 1.05); worker CPU ${r.workerCpu.toFixed(1)} / ${r.encryptedWorkerCpu.toFixed(1)} s; all encrypted runs ${r.all.encrypted.join(' ')}`);
+    console.log(`  encryption: titan plaintext ${r.titan.toFixed(2)} s, titan encrypted ${r.encrypted.toFixed(2)} s, ratio ${verdict(r.encrypted / r.titan, 1.05)}; worker CPU ${r.workerCpu.toFixed(1)} / ${r.encryptedWorkerCpu.toFixed(1)} s; all encrypted runs ${r.all.encrypted.join(' ')}`);
     console.log(`  encrypted step medians (s): ${r.encryptedSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
   }
-  console.log(`whole bench: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`whole bench: ${((Date.now() - started) / 1000).toFixed(0)} s; end: ${loadAverage()}`);
 }
 
 main().catch((err) => {

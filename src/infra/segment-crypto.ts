@@ -4,7 +4,7 @@
 // 16-byte GCM tag. Nonce = prefix(7) ‖ segment counter (uint32 BE) ‖ last flag (1 byte), and the
 // backup id is the associated data: a flipped byte, a truncated object, reordered segments or a
 // segment from another backup (other prefix, other id) all fail a tag. Memory: about one segment.
-import { type CipherGCM, createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
 import { ENCRYPTION_FORMAT, SEGMENT_BYTES } from '../lib/manifest';
 
 export { ENCRYPTION_FORMAT, SEGMENT_BYTES };
@@ -42,22 +42,19 @@ function checkKey(key: Buffer): void {
 }
 
 /**
- * Encrypts as the bytes arrive, in the sizes they arrive (reassembling 1 MiB segments cost more
- * CPU than the cipher). Whether a segment is the last is known only when the stream goes on or
- * ends, so each is encrypted as a middle segment and its ciphertext held; if the stream ends inside
- * it, it is sealed again as the last one from the plaintext held meanwhile. `push` keeps references
- * to the chunks it is given until their segment is sealed: do not reuse them.
+ * Collects each segment's plaintext in one reused buffer (the pushed chunks are copied, never
+ * held) and encrypts it in one pass once it is known whether it is the last: a full segment is
+ * sealed when the next byte arrives, the one the stream ends in by `end`. Holding the pushed
+ * chunks (or per-chunk ciphertext) for a whole segment instead made them outlive V8's young
+ * generation, and the full GCs that freed them cost more CPU than the cipher.
  */
 export class SegmentEncryptor {
   private readonly prefix = randomBytes(PREFIX_BYTES);
   private readonly aad: Buffer;
   private counter = 0;
   private started = false;
-  // The segment being filled: its plaintext (the pushed chunks), their count, and its ciphertext so far.
-  private plain: Buffer[] = [];
+  private readonly segment = Buffer.allocUnsafeSlow(SEGMENT_BYTES);
   private got = 0;
-  private sealed: Buffer[] = [];
-  private cipher: CipherGCM | undefined;
 
   constructor(private readonly key: Buffer, backupId: string) {
     checkKey(key);
@@ -68,38 +65,17 @@ export class SegmentEncryptor {
   push(plain: Buffer): Buffer[] {
     const out = this.header();
     for (let at = 0; at < plain.length;) {
-      if (this.got === SEGMENT_BYTES) out.push(...this.closeMiddle()); // more bytes follow: not the last
-      const piece = plain.subarray(at, at + SEGMENT_BYTES - this.got);
-      this.cipher ??= this.cipherFor(false);
-      this.sealed.push(this.cipher.update(piece));
-      this.plain.push(piece);
-      this.got += piece.length;
-      at += piece.length;
+      if (this.got === SEGMENT_BYTES) out.push(...this.seal(false)); // more bytes follow: not the last
+      const n = plain.copy(this.segment, this.got, at, at + SEGMENT_BYTES - this.got);
+      this.got += n;
+      at += n;
     }
     return out;
   }
 
   end(): Buffer[] {
     const out = this.header();
-    const c = this.cipherFor(true);
-    for (const p of this.plain) out.push(c.update(p));
-    c.final();
-    out.push(c.getAuthTag());
-    this.counter++;
-    this.plain = [];
-    this.sealed = [];
-    return out;
-  }
-
-  private closeMiddle(): Buffer[] {
-    const c = this.cipher!;
-    c.final();
-    const out = [...this.sealed, c.getAuthTag()];
-    this.counter++;
-    this.plain = [];
-    this.sealed = [];
-    this.got = 0;
-    this.cipher = undefined;
+    out.push(...this.seal(true));
     return out;
   }
 
@@ -109,20 +85,23 @@ export class SegmentEncryptor {
     return [Buffer.concat([MAGIC, this.prefix])];
   }
 
-  private cipherFor(last: boolean): CipherGCM {
+  private seal(last: boolean): Buffer[] {
     if (this.counter > 0xffffffff) throw new Error('snapshot too large for one encrypted object');
-    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter, last));
+    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter++, last));
     c.setAAD(this.aad);
-    return c;
+    const body = c.update(this.segment.subarray(0, this.got));
+    c.final();
+    this.got = 0;
+    return [body, c.getAuthTag()];
   }
 }
 
 /**
- * Decrypts as the bytes arrive, in the sizes they arrive (no segment is reassembled: copying 1 MiB
- * segments and handing 1 MiB chunks on cost more CPU than the decryption itself), and releases a
- * segment's plaintext only once its tag has passed. Whether a segment is the last one is known only
- * when the stream goes on or ends, so each is decrypted as a middle segment and, if the stream ends
- * inside it, opened again as the last one from the ciphertext held meanwhile.
+ * Collects each stored segment in one reused buffer (the pushed chunks are copied, never held) and
+ * opens it in one pass once it is known whether it is the last: a full segment when the next byte
+ * arrives, the one the stream ends in by `end`. A segment's plaintext is handed on only after its
+ * tag has passed. (Holding the pushed chunks and their plaintext for a whole segment made them
+ * outlive V8's young generation, and the full GCs cost more than the cipher.)
  */
 export class SegmentDecryptor {
   private readonly aad: Buffer;
@@ -130,12 +109,8 @@ export class SegmentDecryptor {
   private prefix: Buffer | undefined;
   private counter: number;
   private done = false;
-  // The segment being received: its stored bytes (views of the pushed chunks), their count, and
-  // the plaintext of its body decrypted so far, not yet authenticated.
-  private stored: Buffer[] = [];
+  private readonly segment = Buffer.allocUnsafeSlow(STORED_SEGMENT);
   private got = 0;
-  private plain: Buffer[] = [];
-  private decipher: DecipherGCM | undefined;
 
   /** To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
   constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }) {
@@ -155,7 +130,7 @@ export class SegmentDecryptor {
     return this.counter;
   }
 
-  /** Plaintext of the segments whose tags passed. `stored` is held (not copied) until its segment is done: do not reuse it. */
+  /** Plaintext of the segments whose tags passed. */
   push(stored: Buffer): Buffer[] {
     if (this.done) throw new SegmentError('encrypted object continues after its last segment');
     let chunk = stored;
@@ -169,10 +144,10 @@ export class SegmentDecryptor {
     }
     const out: Buffer[] = [];
     for (let at = 0; at < chunk.length;) {
-      if (this.got === STORED_SEGMENT) out.push(...this.closeMiddle()); // more bytes follow: not the last
-      const piece = chunk.subarray(at, at + STORED_SEGMENT - this.got);
-      this.receive(piece);
-      at += piece.length;
+      if (this.got === STORED_SEGMENT) out.push(this.open(false)); // more bytes follow: not the last
+      const n = chunk.copy(this.segment, this.got, at, at + STORED_SEGMENT - this.got);
+      this.got += n;
+      at += n;
     }
     return out;
   }
@@ -181,49 +156,24 @@ export class SegmentDecryptor {
   end(): Buffer[] {
     if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
     if (this.got < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
-    const last = this.open(Buffer.concat(this.stored), true);
+    const last = this.open(true);
     this.done = true;
     return [last];
   }
 
-  private receive(piece: Buffer): void {
-    this.stored.push(piece);
-    const body = Math.min(piece.length, SEGMENT_BYTES - this.got); // the tag is not decrypted
-    if (body > 0) {
-      this.decipher ??= this.decipherFor(this.counter, false);
-      this.plain.push(this.decipher.update(piece.subarray(0, body)));
-    }
-    this.got += piece.length;
-  }
-
-  private closeMiddle(): Buffer[] {
-    const index = this.counter;
-    const d = this.decipher!;
-    d.setAuthTag(lastBytes(this.stored, TAG_BYTES));
-    try {
-      d.final();
-    } catch {
-      throw this.failed(index);
-    }
-    const plain = this.plain;
-    this.counter++;
-    this.stored = [];
-    this.plain = [];
-    this.got = 0;
-    this.decipher = undefined;
-    return plain;
-  }
-
-  private open(segment: Buffer, last: boolean): Buffer {
+  // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
+  private open(last: boolean): Buffer {
     const index = this.counter++;
+    const body = this.got - TAG_BYTES;
     const d = this.decipherFor(index, last);
-    d.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
-    const plain = d.update(segment.subarray(0, segment.length - TAG_BYTES));
+    d.setAuthTag(this.segment.subarray(body, this.got));
+    const plain = d.update(this.segment.subarray(0, body));
     try {
       d.final();
     } catch {
-      throw this.failed(index);
+      throw new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
     }
+    this.got = 0;
     return plain;
   }
 
@@ -232,20 +182,4 @@ export class SegmentDecryptor {
     d.setAAD(this.aad);
     return d;
   }
-
-  // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
-  private failed(index: number): SegmentError {
-    return new SegmentError(`encrypted segment ${index} failed authentication (altered, truncated, reordered or from another backup)`);
-  }
-}
-
-/** The last `n` bytes of a list of chunks (n is small: a tag). */
-function lastBytes(chunks: Buffer[], n: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = chunks.length - 1, left = n; left > 0; i--) {
-    const c = chunks[i]!;
-    parts.unshift(c.subarray(Math.max(0, c.length - left)));
-    left -= c.length;
-  }
-  return Buffer.concat(parts);
 }

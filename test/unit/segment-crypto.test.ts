@@ -91,6 +91,23 @@ describe('encrypted segment format', function () {
     assert.ok(Buffer.concat(released).equals(plain.subarray(0, SEGMENT_BYTES)), 'segment 0 only, nothing of the altered segment 1');
   });
 
+  it('pushed chunks are copied, not held: a caller may refill its buffer after each push', function () {
+    const plain = randomBytes(2 * SEGMENT_BYTES + 777);
+    const reused = Buffer.alloc(65_536);
+    const feed = (c: { push(b: Buffer): Buffer[]; end(): Buffer[] }, bytes: Buffer) => {
+      const out: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += reused.length) {
+        const n = bytes.copy(reused, 0, i, i + reused.length);
+        out.push(...c.push(reused.subarray(0, n)));
+        reused.fill(0xee); // what a socket or file reader would do with its next read
+      }
+      return Buffer.concat([...out, ...c.end()]);
+    };
+    const stored = feed(new SegmentEncryptor(key, 'b1'), plain);
+    assert.ok(open(stored).equals(plain));
+    assert.ok(feed(new SegmentDecryptor(key, 'b1'), stored).equals(plain));
+  });
+
   it('decryption resumes at a segment boundary with the header’s nonce prefix', function () {
     const plain = randomBytes(3 * SEGMENT_BYTES + 99);
     const stored = seal(plain);
