@@ -1,10 +1,10 @@
 // The log source: each module's container log streams, read from the Docker engine (which keeps
 // what a module wrote while the central store was down). Every line gets a stable id, so shipping
 // the same line twice is recognised by the store side.
-import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { type EngineTime, engineTime, normalizeTime } from '../lib/log-lines';
 import type { SourceContainer } from '../lib/log-verdicts';
+import { sha256Hex } from '../lib/sha256';
 
 export interface SourceLine {
   container: string;
@@ -85,7 +85,7 @@ function lineRanker(container: string) {
     const key = `${stream}\n${text}`;
     const n = seen.get(key) ?? 0;
     seen.set(key, n + 1);
-    const id = createHash('sha256').update(`${container}\n${time}\n${key}\n${n}`).digest('hex').slice(0, 32);
+    const id = sha256Hex(`${container}\n${time}\n${key}\n${n}`).slice(0, 32);
     return { container, time, stream, text, id };
   };
 }
