@@ -44,7 +44,9 @@ export class EsHttp {
   private async send<T>(method: string, path: string, body: string | undefined, type: string, accept: number[]): Promise<EsReply<T>> {
     const target = new URL(path, this.url);
     const headers: Record<string, string | number> = { accept: 'application/json' };
-    if (body !== undefined) Object.assign(headers, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    // Encoded once: a bulk body is megabytes, and its length is needed before it is sent.
+    const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
+    if (payload) Object.assign(headers, { 'content-type': type, 'content-length': payload.length });
     if (this.authorization) headers.authorization = this.authorization;
     const lib = target.protocol === 'https:' ? https : http;
     let status: number;
@@ -59,7 +61,7 @@ export class EsHttp {
         });
         req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
         req.on('error', reject);
-        req.end(body);
+        req.end(payload);
       }));
     } catch (err) {
       throw new Error(`${this.description} is unreachable: ${(err as Error).message}`);

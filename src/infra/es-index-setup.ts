@@ -40,14 +40,26 @@ export async function clusterInfo(es: EsHttp): Promise<ClusterInfo> {
   return { distribution: body.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: body.version?.number ?? '?' };
 }
 
+/**
+ * Every line is written with `create` and its own `_id`, so the store looks each id up before
+ * indexing it; in a first backfill none is there. OpenSearch ≥ 2.13 can answer "not there" from a
+ * bloom filter on `_id` instead of searching every segment's terms (measured in
+ * docs/benchmarks.md); Elasticsearch has no such setting.
+ */
+export function indexSettings(info: ClusterInfo): Record<string, unknown> {
+  const [major = 0, minor = 0] = info.version.split('.').map(Number);
+  const bloom = info.distribution === 'opensearch' && (major > 2 || (major === 2 && minor >= 13));
+  return { number_of_shards: 1, ...(bloom ? { 'index.optimize_doc_id_lookup.fuzzy_set.enabled': true } : {}) };
+}
+
 /** The template (always rewritten: it is Titan's), then the index or data stream unless it exists, then its mapping checked and completed. */
-export async function setUpIndex(es: EsHttp, target: EsTarget): Promise<void> {
+export async function setUpIndex(es: EsHttp, target: EsTarget, info: ClusterInfo): Promise<void> {
   const name = target.index ?? target.dataStream;
   await es.json('PUT', `/_index_template/titan-logs-${name}`, {
     index_patterns: [name],
     priority: 500,
     ...(target.dataStream ? { data_stream: {} } : {}),
-    template: { settings: { number_of_shards: 1 }, mappings: MAPPINGS },
+    template: { settings: indexSettings(info), mappings: MAPPINGS },
     _meta: { managed_by: 'titan-recovery' },
   });
   const created = target.index

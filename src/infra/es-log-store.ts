@@ -34,7 +34,7 @@ export class ElasticsearchStore implements LogStore {
   private readonly es: EsHttp;
   private readonly name: string;
   private ready?: Promise<ClusterInfo>;
-  private readonly scans = new Map<string, Promise<string[]>>();
+  private readonly scans = new Map<string, Promise<Set<string>>>();
 
   constructor(private readonly o: ElasticsearchStoreOptions) {
     this.name = o.target.index ?? o.target.dataStream;
@@ -55,7 +55,7 @@ export class ElasticsearchStore implements LogStore {
     this.ready ??= (async () => {
       const info = await clusterInfo(this.es);
       this.es.description = `${info.distribution === 'opensearch' ? 'OpenSearch' : 'Elasticsearch'} ${info.version} at ${this.o.url} (${this.where})`;
-      await setUpIndex(this.es, this.o.target);
+      await setUpIndex(this.es, this.o.target, info);
       return info;
     })();
     this.ready.catch(() => (this.ready = undefined));
@@ -141,8 +141,8 @@ export class ElasticsearchStore implements LogStore {
     return found;
   }
 
-  async ids(w: LogWindow): Promise<Set<string>> {
-    return new Set(await this.scan(w));
+  ids(w: LogWindow): Promise<Set<string>> {
+    return this.scan(w);
   }
 
   async counts(w: LogWindow) {
@@ -152,7 +152,7 @@ export class ElasticsearchStore implements LogStore {
       this.scan(w),
     ]);
     // Distinct by a full scan: the cardinality aggregation is approximate above a few thousand ids.
-    return { lines: body.count, distinct: new Set(ids).size };
+    return { lines: body.count, distinct: ids.size };
   }
 
   async perMinute(w: LogWindow) {
@@ -181,9 +181,9 @@ export class ElasticsearchStore implements LogStore {
    * The ids in the window (each at least once), paged by `search_after` on the id: the sort value
    * is the id, so no document is fetched. Lines are counted by `_count`, so copies skipped at a
    * page boundary still show as duplicates. Callers at the same time (ids and counts of one check)
-   * share one scan.
+   * share one scan, and its one set of ids (no array beside it: 500,000 ids are tens of MiB).
    */
-  private scan(w: LogWindow): Promise<string[]> {
+  private scan(w: LogWindow): Promise<Set<string>> {
     const key = JSON.stringify(w);
     let running = this.scans.get(key);
     if (!running) {
@@ -193,9 +193,9 @@ export class ElasticsearchStore implements LogStore {
     return running;
   }
 
-  private async scanOnce(w: LogWindow): Promise<string[]> {
+  private async scanOnce(w: LogWindow): Promise<Set<string>> {
     await this.setup();
-    const out: string[] = [];
+    const out = new Set<string>();
     let after: unknown[] | undefined;
     for (;;) {
       const { body } = await this.search<never>({
@@ -203,7 +203,7 @@ export class ElasticsearchStore implements LogStore {
         ...(after ? { search_after: after } : {}),
       });
       const hits = body.hits.hits;
-      for (const h of hits) out.push(h.sort![0] as string);
+      for (const h of hits) out.add(h.sort![0] as string);
       if (hits.length < PAGE) return out;
       after = hits.at(-1)!.sort;
     }

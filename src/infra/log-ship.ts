@@ -63,7 +63,7 @@ export async function shipModuleLogs(logs: LogsContext, req: ShipRequest, resume
       // A store that refuses copies itself needs no lookups: a re-sent line comes back as already stored.
       if (checkpoint && line.time <= checkpoint && !logs.store.deduplicates) toCheck.push(line);
       else {
-        await check(); // keep the order: a retry resumes after the last line handled
+        if (toCheck.length > 0) await check(); // keep the order: a retry resumes after the last line handled
         toSend.push(storedLine(req.module, line));
       }
       // Commit at a time boundary only, so a resumed read starts with a whole nanosecond.

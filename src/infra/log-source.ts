@@ -1,10 +1,10 @@
 // The log source: each module's container log streams, read from the Docker engine (which keeps
 // what a module wrote while the central store was down). Every line gets a stable id, so shipping
 // the same line twice is recognised by the store side.
-import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { type EngineTime, engineTime, normalizeTime } from '../lib/log-lines';
 import type { SourceContainer } from '../lib/log-verdicts';
+import { sha256Hex } from '../lib/sha256';
 
 export interface SourceLine {
   container: string;
@@ -73,19 +73,28 @@ export async function* engineLines(docker: Docker, container: string, window: { 
   }
 }
 
-/** Stable ids: lines identical in every field within one nanosecond differ by their rank. */
+/**
+ * Stable ids: lines identical in every field within one nanosecond differ by their rank. Most
+ * nanoseconds hold one line, so the counts are kept only once a second line shares one (a Map
+ * write per line was a fifth of this function's time).
+ */
 function lineRanker(container: string) {
   let at = '';
-  const seen = new Map<string, number>();
+  let first = '';
+  let seen: Map<string, number> | undefined;
   return (time: EngineTime, stream: 'stdout' | 'stderr', text: string): SourceLine => {
+    const key = `${stream}\n${text}`;
+    let n = 0;
     if (time !== at) {
       at = time;
-      seen.clear();
+      first = key;
+      seen = undefined;
+    } else {
+      seen ??= new Map([[first, 1]]);
+      n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
     }
-    const key = `${stream}\n${text}`;
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
-    const id = createHash('sha256').update(`${container}\n${time}\n${key}\n${n}`).digest('hex').slice(0, 32);
+    const id = sha256Hex(`${container}\n${time}\n${key}\n${n}`).slice(0, 32);
     return { container, time, stream, text, id };
   };
 }

@@ -1,5 +1,6 @@
 // What only the Elasticsearch-API store does, on the stack's real OpenSearch: the store itself
-// refuses a re-sent line (409, counted as already stored; nothing stored twice, no lookups); an
+// refuses a re-sent line (409, counted as already stored; nothing stored twice, no lookups; the
+// index Titan makes has the bloom filter that answers those lookups for new lines); an
 // index mapping one of Titan's fields otherwise fails with the field named; an index without a
 // lifecycle policy is reported against the plan's 30 days; wrong credentials are one line.
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { shipModuleLogs } from '../../src/infra/log-ship';
 import { normalizeTime } from '../../src/lib/log-lines';
 import { titan } from '../helpers/cli';
 import { composeFileFor, docker, emit, engineLines, startModule } from '../helpers/log-modules';
-import { OPENSEARCH, opensearch, openSearch, TEST_INDEX } from '../helpers/log-stores';
+import { OPENSEARCH, opensearch, openSearchStore, TEST_INDEX } from '../helpers/log-stores';
 import { moduleSection } from '../helpers/module-compose';
 import { dockerSocket, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
@@ -49,7 +50,11 @@ describe('the Elasticsearch-API log store on the real OpenSearch', function () {
   }
 
   it('a re-sent batch: the store refuses every copy (409), Titan counts them as already stored and stores nothing twice', async () => {
-    const store = { url: OPENSEARCH, index: TEST_INDEX, declaredRetentionDays: 35 };
+    // An index of its own, so it is made from Titan's current template.
+    const index = uniqueName('titan-test-resent').toLowerCase();
+    indices.push(index);
+    const openSearch = openSearchStore(index);
+    const store = { url: OPENSEARCH, index, declaredRetentionDays: 35 };
     const { env, project } = await setUp(store, 300);
     const first = await shipAll(env);
     assert.deepEqual([first.read, first.shipped, first.alreadyStored], [301, 301, 0]);
@@ -57,6 +62,8 @@ describe('the Elasticsearch-API log store on the real OpenSearch', function () {
     const again = await shipAll(env);
     assert.deepEqual([again.read, again.shipped, again.alreadyStored], [301, 0, 301], 'every line came back as a 409');
     assert.deepEqual(await openSearch.counts(env.environment, 'alpha'), { lines: 301, distinct: 301 });
+    const settings = await opensearch<Record<string, { settings: { index: { optimize_doc_id_lookup?: { fuzzy_set?: { enabled?: string } } } } }>>('GET', `/${index}/_settings`);
+    assert.equal(settings[index]?.settings.index.optimize_doc_id_lookup?.fuzzy_set?.enabled, 'true', 'the bloom filter on _id is on');
     // A batch partly stored: only the missing lines are stored, the rest counted as already there.
     await openSearch.deleteMatching(env.environment, 'alpha', 'line 1[0-9][0-9]');
     const partly = await shipAll(env);
