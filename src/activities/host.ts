@@ -18,7 +18,7 @@ const CONFIG_ON_HOST = ['renderConfigFiles', 'restartConfiguredModules', 'runCon
 const LOGS_ON_HOST = ['identifyLogSources', 'shipModuleLogs', 'writeLogCanary', 'verifyModuleLogs'] as const;
 
 /** What the worker running on a host registers on the host's queue, and nothing else. */
-export function createHostActivities(deps: Pick<Deps, 'redis' | 'redisTarget' | 'docker' | 'store' | 'allStores' | 'partSize' | 'queueSize' | 'retention' | 'metrics' | 'modules' | 'configSync' | 'logs'>) {
+export function createHostActivities(deps: Pick<Deps, 'redis' | 'redisTarget' | 'docker' | 'store' | 'allStores' | 'partSize' | 'queueSize' | 'retention' | 'metrics' | 'modules' | 'moduleOrchestrator' | 'configSync' | 'logs'>) {
   return {
     // Also on the orchestration queue: the stream needs only the network, so schedules of before still run.
     ...pick(createRedisBackupActivities(deps), ['snapshotToPrimary']),
