@@ -1,5 +1,6 @@
 // What every Titan worker registers, shared by src/worker.ts and the tests' in-process workers,
 // so tests exercise the same settings as production.
+import { ApplicationFailure } from '@temporalio/common';
 import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities, createRecoveryStageActivities } from './activities';
 import { createDrillActivities, drillLoaded, drillSandbox } from './activities/drill';
@@ -8,6 +9,7 @@ import { buildDataConverter, buildDeps, type Deps } from './deps';
 import { failureConverterPath } from './infra/data-converter';
 import { createHostActivities, HOST_BOUND } from './activities/host';
 import { buildHostDeps, hostLoaded } from './host-deps';
+import { ErrorType } from './lib/errors';
 import { hostTaskQueue } from './lib/names';
 import type { LoadedEnvironment } from './load-environment';
 
@@ -34,6 +36,10 @@ const withActivities = (activities: object, dataConverter: WorkerOptions['dataCo
   interceptors: { activity: [retrySignalInterceptor] },
 });
 
+const notOnThisQueue = (activity: string) => async () => {
+  throw ApplicationFailure.nonRetryable(`${activity} must run on its host's worker, but this run carries no host route: start it with the titan CLI, which routes each step to its host's queue`, ErrorType.WrongHost);
+};
+
 export interface TitanWorkerSpec {
   taskQueue: string;
   deps: Deps;
@@ -52,7 +58,8 @@ export function titanWorkers(loaded: LoadedEnvironment, deps: Deps = buildDeps(l
   const dataConverter = buildDataConverter(loaded, logMissingKey);
   // With declared hosts, host-bound work reaches only its host's queue: the orchestration queue refuses it.
   const all = createActivities(deps);
-  const orchestration = loaded.env.hosts ? Object.fromEntries(Object.entries(all).filter(([n]) => !HOST_BOUND.has(n))) : all;
+  // A run started without routes (the Web UI's form) gets one clear failure, not endless "not registered" retries.
+  const orchestration = loaded.env.hosts ? Object.fromEntries(Object.entries(all).map(([n, fn]) => [n, HOST_BOUND.has(n) ? notOnThisQueue(n) : fn])) : all;
   const workers = [{ taskQueue: loaded.env.taskQueue, deps, options: withActivities(orchestration, dataConverter) }];
   if (onHost) {
     // The same metrics as the orchestration activities: one worker, one /metrics.

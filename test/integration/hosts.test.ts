@@ -157,6 +157,19 @@ describe('Titan across hosts (a worker per host)', function () {
     assert.equal(await sessions.client().get('session:1'), 'alice');
   });
 
+  it('a restore started without a host route (the Web UI\'s form) fails at once, naming the step, and leaves Redis as it was', async () => {
+    const env = await twoHostEnvironment();
+    startHost(env, 'a');
+    await backUp(env, 'sessions', false);
+    await sessions.client().set('session:untouched', 'yes');
+    const err = await client.workflow.execute('redisRestore', { taskQueue: env.taskQueue, workflowId: uniqueName(`${env.environment}-restore-unrouted`), args: [{ redis: 'sessions' }] })
+      .then(() => undefined, (e: Error) => e);
+    assert.ok(err, 'the restore must fail');
+    const cause = (err as { cause?: { cause?: Error } }).cause?.cause;
+    assert.match(cause?.message ?? '', /^\w+ must run on its host's worker, but this run carries no host route/);
+    assert.equal(await sessions.client().get('session:untouched'), 'yes');
+  });
+
   it('a worker started with a host the file does not declare refuses to start in one line', async () => {
     const env = await twoHostEnvironment();
     const w = spawnWorker(env, { TITAN_HOST: 'c' }, 'ignore', 'pipe');
