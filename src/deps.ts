@@ -14,6 +14,7 @@ import { spoolContainerLog } from './infra/log-spool';
 import { ElasticsearchStore } from './infra/es-log-store';
 import { type LogStore, VictoriaLogsStore } from './infra/log-store';
 import { noMetrics, type TitanMetrics } from './infra/metrics';
+import { ComposeModules, type ModulesContext } from './infra/compose-modules';
 import { KubernetesModules } from './infra/kubernetes-modules';
 import { ModuleEngine, type RegistryAuth } from './infra/module-engine';
 import type { ModuleOrchestrator } from './infra/module-orchestrator';
@@ -29,7 +30,7 @@ import { sha256Hex } from './lib/sha256';
 import { ConfigError, durationMs } from './lib/validation';
 import type { LoadedEnvironment } from './load-environment';
 
-export type { ConfigSyncContext, LogsContext };
+export type { ConfigSyncContext, LogsContext, ModulesContext };
 
 export interface Deps {
   environment: string;
@@ -40,8 +41,8 @@ export interface Deps {
   docker(): Docker;
   /** Titan's modules: the compose file read now (it may have changed), the registry login, the limits. */
   modules(): ModulesContext;
-  /** Titan's modules when they run on Kubernetes (modules.kubernetes); undefined for compose modules. */
-  moduleOrchestrator(): ModuleOrchestrator | undefined;
+  /** What runs Titan's modules: Kubernetes (modules.kubernetes) or the compose project of modules(). */
+  moduleOrchestrator(): ModuleOrchestrator;
   /** Titan's configuration repository and where its keys and files go. */
   configSync(): ConfigSyncContext;
   /** The central log store and the modules whose logs go there. */
@@ -57,17 +58,6 @@ export interface Deps {
   retention: RetentionPolicy;
   /** Titan's Prometheus metrics; the worker replaces the no-op with the runtime's exporter. */
   metrics: TitanMetrics;
-}
-
-export interface ModulesContext {
-  engine: ModuleEngine;
-  auth(): RegistryAuth;
-  stopTimeoutS: number;
-  healthDeadlineMs: number;
-  probes: NonNullable<Environment['modules']>['probes'];
-  errorPattern: RegExp;
-  /** With a logging section: keeps a container's log in the backup location before a redeploy removes it. */
-  spoolLog?: (service: string, container: string) => Promise<void>;
 }
 
 export interface RecoveryContext {
@@ -114,9 +104,9 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     password: secret(m.registry.passwordEnv, 'modules.registry.passwordEnv'),
     serveraddress: m.registry.address,
   });
-  const moduleOrchestrator = (): ModuleOrchestrator | undefined => {
+  const moduleOrchestrator = (): ModuleOrchestrator => {
     const m = env.modules;
-    if (!m?.kubernetes) return undefined;
+    if (!m?.kubernetes) return new ComposeModules(modulesContext());
     const k = m.kubernetes;
     return (kubernetes ??= new KubernetesModules({
       config: { ...k, kubeconfig: k.kubeconfig && loaded.resolvePath(k.kubeconfig) },

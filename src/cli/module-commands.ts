@@ -10,7 +10,7 @@ import { runWorkflow } from './start-workflow';
 /** Prints every module's state; returns false when some need a redeploy. */
 export async function moduleStatus(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }): Promise<boolean> {
   const deps = buildDeps(loaded);
-  const inv = await (deps.moduleOrchestrator()?.inventory(opts.services) ?? deps.modules().engine.inventory(opts.services));
+  const inv = await deps.moduleOrchestrator().inventory(opts.services);
   for (const w of inv.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   printResult(opts.json, inv, () => table(inv.modules.map((m) => ({
     module: m.service,
@@ -46,9 +46,9 @@ export async function restoreModulesCommand(client: Client, loaded: LoadedEnviro
 
 /** Records the healthy Kubernetes workloads as their modules' last known good. */
 export async function recordModules(loaded: LoadedEnvironment, opts: { services: string[]; json: boolean }) {
-  const k = buildDeps(loaded).moduleOrchestrator();
-  if (!k) throw new Error(`${loaded.file}: modules.kubernetes is not configured; compose modules' good state is the compose file`);
-  const recorded = await k.record(opts.services);
+  const orchestrator = buildDeps(loaded).moduleOrchestrator();
+  if (!orchestrator.record) throw new Error(`${loaded.file}: modules.kubernetes is not configured; compose modules' good state is the compose file`);
+  const recorded = await orchestrator.record(opts.services);
   printResult(opts.json, recorded, () => table(recorded.map((r) => ({
     module: r.service,
     revision: r.revision ?? '-',

@@ -87,11 +87,12 @@ export class KubernetesModules implements ModuleOrchestrator {
   }
 
   /** Kubernetes pulls on the node: Titan checks the private registry still has each image. */
-  async pull(images: string): Promise<string> {
+  async pull(images: string, onProgress: (p: { phase: string }) => void): Promise<string> {
     const auth = this.opts.auth();
     const digests: string[] = [];
     for (const image of images.split(', ').filter(Boolean)) {
       if (!image.startsWith(`${auth.serveraddress}/`)) continue;
+      onProgress({ phase: `check ${image} in the registry` });
       const d = await registryDigest(image, auth);
       if (!d) throw ApplicationFailure.nonRetryable(`image ${image} is not in the private registry ${auth.serveraddress}`, ErrorType.ImageNotFound);
       digests.push(d);
