@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/deps.sh
 bash scripts/stack.sh up
+# The whole suite unless test files are named (`npm test -- dist/test/unit/x.test.js`); a spec in
+# .mocharc would be run on top of named files.
+case " $* " in *.js\ *) ;; *) set -- 'dist/test/**/*.test.js' "$@" ;; esac
 exec npx mocha --reporter ./dist/test/summary-reporter.js "$@"
