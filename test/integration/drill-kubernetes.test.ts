@@ -5,20 +5,18 @@
 // ends. Production's namespace is only read. Only the apiserver on 127.0.0.1 is contacted.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DRILL_SIGNER } from '../../src/lib/drill';
 import { ErrorType } from '../../src/lib/errors';
 import type { RecoveryReport } from '../../src/lib/recovery-report';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { repoRoot, temporalClient, uniqueName } from '../helpers/stack';
+import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes-modules';
+import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { startWorker } from '../helpers/worker';
 
-const kubeconfig = path.join(repoRoot, '.titan', 'kubeconfig');
-const kubectlBin = path.join(repoRoot, '.titan', 'tools', 'bin', 'kubectl');
-const IMAGE = 'titan/module:1';
+const IMAGE = '127.0.0.1:5000/titan/module:1';
 // store ← api ← web (titan.io/depends-on)
 const DEPENDS: Record<string, string[]> = { store: [], api: ['store'], web: ['api'] };
 
@@ -57,17 +55,7 @@ describe('DR drill with a Kubernetes modules stage (real control plane, kwok nod
     });
     return { lines, stop: () => p.kill() };
   };
-  const manifest = (name: string) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, labels: { 'titan.io/module': 'true' }, annotations: DEPENDS[name]!.length ? { 'titan.io/depends-on': DEPENDS[name]!.join(',') } : {} },
-    spec: {
-      replicas: 2,
-      progressDeadlineSeconds: 30,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'module', image: `127.0.0.1:5000/${IMAGE}` }], nodeSelector: { type: 'kwok' } } },
-    },
-  });
+  const manifest = (name: string) => moduleDeployment(name, DEPENDS[name]!, { image: IMAGE, progressDeadlineSeconds: 30 });
 
   before(async function () {
     this.timeout(240_000);
@@ -80,11 +68,7 @@ describe('DR drill with a Kubernetes modules stage (real control plane, kwok nod
     for (const name of Object.keys(DEPENDS)) kubectl('-n', prod, 'rollout', 'status', `deployment/${name}`, '--timeout=120s');
     env = writeTestEnvironment({
       redisUrl: 'redis://127.0.0.1:1',
-      modules: {
-        kubernetes: { kubeconfig, namespace: prod, selector: 'titan.io/module=true' },
-        registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' },
-        healthDeadline: '60s',
-      },
+      modules: kubernetesModulesSection(prod),
       recovery: { stages: ['modules'], approvers: { default: ['alice'] }, drill: { modules: { kubernetes: { namespace: sandboxNs } } } },
     });
     const recorded = await titan(['--config', env.file, 'modules', 'record']);
