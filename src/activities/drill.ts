@@ -65,7 +65,7 @@ export function createDrillActivities(deps: Pick<Deps, 'redisTarget' | 'docker'>
     return { ...t, runAs: t.runAs, configFile: `${t.dataDir.replace(/\/+$/, '')}.conf` };
   };
   const inspect = (c: Docker.Container) => c.inspect().catch((err) => { if (notFound(err)) return undefined; throw err; });
-  /** The drill that made the container, if it is another one that still runs. */
+  /** The drill a sandbox container or namespace names as its owner, if it is another one that still runs. */
   const otherRunningDrill = async (owner: string | undefined, workflowId: string): Promise<string | undefined> => {
     if (!owner || owner === workflowId) return undefined;
     try {
