@@ -21,7 +21,7 @@ import type { ModuleOrchestrator } from './infra/module-orchestrator';
 import type { RedisTarget } from './infra/redis-control';
 import type { RedisEndpoint } from './infra/redis-sync';
 import { parseCompose } from './lib/compose';
-import { type EncryptionConfig, type Environment, type LocationName } from './lib/config';
+import { type EncryptionConfig, type Environment, type KubernetesModulesConfig, type LocationName } from './lib/config';
 import { ErrorType } from './lib/errors';
 import { ScheduleId } from './lib/names';
 import { type RecoveryPlan, resolveRecoveryPlan } from './lib/recovery-plan';
@@ -107,9 +107,8 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
   const moduleOrchestrator = (): ModuleOrchestrator => {
     const m = env.modules;
     if (!m?.kubernetes) return new ComposeModules(modulesContext());
-    const k = m.kubernetes;
     return (kubernetes ??= new KubernetesModules({
-      config: { ...k, kubeconfig: k.kubeconfig && loaded.resolvePath(k.kubeconfig) },
+      config: kubernetesModulesConfig(loaded)!,
       auth: registryAuth(m),
       healthDeadlineMs: durationMs(m.healthDeadline),
     }));
@@ -210,6 +209,12 @@ export function buildDeps(loaded: LoadedEnvironment): Deps {
     retention: env.backups.retention,
     metrics: noMetrics,
   };
+}
+
+/** modules.kubernetes with its kubeconfig resolved against the environment file; undefined for compose modules. */
+export function kubernetesModulesConfig(loaded: LoadedEnvironment): KubernetesModulesConfig | undefined {
+  const k = loaded.env.modules?.kubernetes;
+  return k && { ...k, kubeconfig: k.kubeconfig && loaded.resolvePath(k.kubeconfig) };
 }
 
 /**

@@ -13,14 +13,10 @@ import {
   assessWorkload, dependsOnOf, imagesOf, manifestOf, revisionOf, rolloutProgress, verificationProblems,
 } from '../lib/kubernetes-workloads';
 import type { ModuleInventory, ModuleStatus, ModuleVerification } from '../lib/module-state';
+import { ifMissing, type KubernetesApis, kubernetesApis } from './kubernetes-client';
 import type { ModuleOrchestrator } from './module-orchestrator';
 import type { RegistryAuth } from './module-engine';
 import { registryDigest } from './registry-digest';
-
-type ClientNode = typeof K8s;
-// @kubernetes/client-node 1.x is ESM-only and tsc (module: commonjs) turns import() into require():
-// this import() stays a real one.
-const importEsm = new Function('s', 'return import(s)') as (s: string) => Promise<ClientNode>;
 
 const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 const POLL_MS = 1000;
@@ -36,7 +32,7 @@ export interface KubernetesModulesOptions {
 }
 
 export class KubernetesModules implements ModuleOrchestrator {
-  private apis?: Promise<{ apps: K8s.AppsV1Api; core: K8s.CoreV1Api }>;
+  private apis?: Promise<KubernetesApis>;
   private readonly ns: string;
 
   constructor(private readonly opts: KubernetesModulesOptions) {
@@ -44,24 +40,7 @@ export class KubernetesModules implements ModuleOrchestrator {
   }
 
   private client() {
-    return (this.apis ??= (async () => {
-      const k8s = await importEsm('@kubernetes/client-node');
-      const c = this.opts.config;
-      const kc = new k8s.KubeConfig();
-      if (c.inCluster) kc.loadFromCluster();
-      else {
-        try {
-          kc.loadFromFile(c.kubeconfig!);
-        } catch (err) {
-          throw ApplicationFailure.nonRetryable(`modules.kubernetes.kubeconfig: cannot read ${c.kubeconfig}: ${(err as Error).message}`, ErrorType.ConfigInvalid);
-        }
-      }
-      if (c.context) {
-        if (!kc.getContextObject(c.context)) throw ApplicationFailure.nonRetryable(`modules.kubernetes.context: ${c.kubeconfig} has no context "${c.context}"`, ErrorType.ConfigInvalid);
-        kc.setCurrentContext(c.context);
-      }
-      return { apps: kc.makeApiClient(k8s.AppsV1Api), core: kc.makeApiClient(k8s.CoreV1Api) };
-    })());
+    return (this.apis ??= kubernetesApis(this.opts.config));
   }
 
   async inventory(services?: string[]): Promise<ModuleInventory> {
@@ -313,10 +292,4 @@ export class KubernetesModules implements ModuleOrchestrator {
 
 function selectorOf(w: Workload): string {
   return Object.entries(w.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-}
-
-/** A read that found nothing (404) is undefined; other errors stay errors. */
-function ifMissing(err: unknown): undefined {
-  if ((err as { code?: number }).code === 404) return undefined;
-  throw err;
 }

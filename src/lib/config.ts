@@ -84,6 +84,8 @@ const schedule = z.strictObject({
 /** A Kubernetes object name (RFC 1123 subdomain). */
 const kubeName = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be a Kubernetes name (lowercase a-z, 0-9, - .)');
 
+const namespaceName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a namespace name (lowercase a-z, 0-9, -)');
+
 /**
  * Modules on Kubernetes: Deployments and StatefulSets of one namespace, chosen by a label selector
  * or listed as kind/name (their order is the restore order unless titan.io/depends-on says more).
@@ -95,7 +97,7 @@ const kubernetesModules = z.strictObject({
   inCluster: z.literal(true).optional(),
   /** The kubeconfig's context (default: its current context). */
   context: z.string().min(1).optional(),
-  namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a namespace name (lowercase a-z, 0-9, -)'),
+  namespace: namespaceName,
   selector: z.string().min(1).optional(),
   workloads: z.array(z.string().regex(/^(deployment|statefulset)\/[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be deployment/NAME or statefulset/NAME')).min(1).optional(),
   /** The ConfigMap where Titan keeps each workload's last known good spec. */
@@ -261,8 +263,19 @@ export const drillSchema = z.strictObject({
     dataDir: z.string().min(1),
     image: z.string().min(1).default(DEFAULT_DRILL_REDIS_IMAGE),
   }).optional(),
-  /** The modules under another compose project; its compose file must use other ports (host networking). */
-  modules: z.strictObject({ project: name, composeFile: z.string().min(1) }).optional(),
+  /**
+   * Compose modules: under another compose project, whose compose file must use other ports (host
+   * networking). Kubernetes modules: in another namespace of the same cluster, which the drill
+   * creates and deletes.
+   */
+  modules: z.strictObject({
+    project: name.optional(),
+    composeFile: z.string().min(1).optional(),
+    kubernetes: z.strictObject({ namespace: namespaceName }).optional(),
+  })
+    .refine((m) => (m.composeFile === undefined) !== (m.kubernetes === undefined), 'needs exactly one of composeFile (with project) or kubernetes')
+    .refine((m) => (m.composeFile === undefined) === (m.project === undefined), 'composeFile and project go together')
+    .optional(),
   /** Configuration files go here; its keys go into the sandbox Redis. */
   config: z.strictObject({ filesRoot: z.string().min(1) }).optional(),
   /** The drill's log lines carry this `environment` label in the central store. */

@@ -35,8 +35,15 @@ export function drillProblem(env: Environment): { field: string; message: string
     if (dir) return { field: f('redis.dataDir'), message: `the data directory of production Redis ${dir[0]}` };
   }
   const m = env.modules;
-  if (d.modules && m?.project === d.modules.project) return { field: f('modules.project'), message: `production's compose project ${m.project}` };
-  if (d.modules && m?.composeFile && samePath(m.composeFile, d.modules.composeFile)) return { field: f('modules.composeFile'), message: "production's compose file: the drill's modules must use other ports" };
+  if (d.modules && m) {
+    const k = m.kubernetes;
+    if (k && !d.modules.kubernetes) return { field: f('modules.kubernetes'), message: `production's modules run on Kubernetes: the drill's sandbox is another namespace, set here` };
+    if (!k && d.modules.kubernetes) return { field: f('modules.kubernetes'), message: "production's modules run by Docker Compose: the drill's need project and composeFile instead" };
+    if (k) {
+      if (k.namespace === d.modules.kubernetes!.namespace) return { field: f('modules.kubernetes.namespace'), message: `production's namespace ${k.namespace}: the drill creates and deletes its sandbox namespace` };
+    } else if (m.project === d.modules.project) return { field: f('modules.project'), message: `production's compose project ${m.project}` };
+    else if (samePath(m.composeFile!, d.modules.composeFile!)) return { field: f('modules.composeFile'), message: "production's compose file: the drill's modules must use other ports" };
+  }
   const c = env.configSync;
   if (d.config && c && samePath(c.filesRoot, d.config.filesRoot)) return { field: f('config.filesRoot'), message: "production's files root" };
   const label = env.logging && (env.logging.label ?? env.environment);
@@ -73,10 +80,17 @@ export function drillEnvironment(env: Environment): Environment {
       },
     } : {},
     // Probes name production's ports; the sandbox modules are checked by their health checks.
-    modules: has('modules', 'logs') && env.modules && d.modules ? { ...env.modules, ...d.modules, probes: {} } : undefined,
+    modules: has('modules', 'logs') && env.modules && d.modules ? { ...env.modules, ...sandboxModules(env, d), probes: {} } : undefined,
     configSync: has('config') && env.configSync && d.config ? { ...env.configSync, filesRoot: d.config.filesRoot, redis: instance } : undefined,
     logging: has('logs') && env.logging && d.logs ? { ...env.logging, label: d.logs.label } : undefined,
     recovery: { ...env.recovery!, redis: instance, stages, drill: undefined },
     backups: { ...env.backups, schedules: {} },
   };
+}
+
+/** Where the drill's modules run: the drill's compose project and file, or production's cluster with the sandbox namespace. */
+function sandboxModules(env: Environment, d: DrillConfig) {
+  const m = d.modules!;
+  const k = env.modules!.kubernetes;
+  return k && m.kubernetes ? { kubernetes: { ...k, namespace: m.kubernetes.namespace } } : { project: m.project, composeFile: m.composeFile };
 }

@@ -1,6 +1,6 @@
-// A DR drill: the full-disaster chain against sandbox targets beside production. The sandbox Redis
-// is started, fullDisasterRecovery runs as a child on the drill's task queue (whose worker's
-// activities only reach the sandbox), and the sandbox is removed however that ends — success, a
+// A DR drill: the full-disaster chain against sandbox targets beside production. The sandbox (Redis,
+// the modules namespace on Kubernetes) is started, fullDisasterRecovery runs as a child on the
+// drill's task queue (whose worker's activities only reach the sandbox), and the sandbox is removed however that ends — success, a
 // failed or rejected stage, a sandbox that did not start, or a cancelled drill. The report, with
 // the measured RTO and what was removed, is stored like a recovery's under the drill's id.
 import {
@@ -29,7 +29,7 @@ export async function recoveryDrill(input: DrillInput = {}): Promise<RecoveryRep
   let cleanupProblem: string | undefined;
   try {
     setCurrentDetails(`Starting the sandbox (task queue \`${sandboxQueue}\`)`);
-    const sandbox = await sandboxStep('start the sandbox Redis', sandboxQueue).startDrillSandbox({ workflowId });
+    const sandbox = await sandboxStep('start the sandbox: Redis, modules namespace on Kubernetes', sandboxQueue).startDrillSandbox({ workflowId });
     status.phase = 'recovering';
     const autoSignOff = input.waitForSignOff === undefined ? sandbox.autoSignOff : !input.waitForSignOff;
     setCurrentDetails(`Recovering into the sandbox: child workflow \`${status.recoveryWorkflowId}\`${autoSignOff ? '' : ' (waits for sign-offs)'}`);
@@ -49,7 +49,7 @@ export async function recoveryDrill(input: DrillInput = {}): Promise<RecoveryRep
       status.phase = 'removing the sandbox';
       setCurrentDetails('Removing the sandbox');
       try {
-        const removed = await sandboxStep('remove the sandbox: Redis container and data, drill modules, files', sandboxQueue).removeDrillSandbox({ workflowId });
+        const removed = await sandboxStep('remove the sandbox: Redis container and data, drill modules (containers or namespace), files', sandboxQueue).removeDrillSandbox({ workflowId });
         status.cleanedUp = removed.removed;
         cleanupProblem = removed.leftAlone;
       } catch (err) {

@@ -4,20 +4,18 @@
 // Only the apiserver on 127.0.0.1 is contacted: no pod, proxy, logs or exec traffic.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { RecoveryReport, RecoveryStatus } from '../../src/lib/recovery-report';
 import type { RestoreModulesResult } from '../../src/workflows/module-restore';
 import { ErrorType } from '../../src/lib/errors';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { repoRoot, temporalClient, uniqueName } from '../helpers/stack';
+import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes-modules';
+import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { startWorker } from '../helpers/worker';
 
-const kubeconfig = path.join(repoRoot, '.titan', 'kubeconfig');
-const kubectlBin = path.join(repoRoot, '.titan', 'tools', 'bin', 'kubectl');
 const IMAGE = (tag: string) => `127.0.0.1:5000/titan/module:${tag}`;
 // store ← api ← web (titan.io/depends-on)
 const DEPENDS: Record<string, string[]> = { store: [], api: ['store'], web: ['api'] };
@@ -33,21 +31,7 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
   const image = (name: string) => deployment(name).spec.template.spec.containers[0].image as string;
   const restore = (): Promise<RestoreModulesResult> =>
     client.workflow.execute('restoreModules', { taskQueue: env.taskQueue, workflowId: uniqueName('k8s-modules'), args: [{}] });
-  const manifest = (name: string) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, labels: { 'titan.io/module': 'true' }, annotations: DEPENDS[name]!.length ? { 'titan.io/depends-on': DEPENDS[name]!.join(',') } : {} },
-    spec: {
-      replicas: 2,
-      progressDeadlineSeconds: 10,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        // the fake node's taint-free, kwok-managed: pods land there and kwok plays their kubelet
-        spec: { containers: [{ name: 'module', image: IMAGE('1') }], nodeSelector: { type: 'kwok' } },
-      },
-    },
-  });
+  const manifest = (name: string) => moduleDeployment(name, DEPENDS[name]!, { image: IMAGE('1'), progressDeadlineSeconds: 10 });
 
   before(async function () {
     this.timeout(240_000);
@@ -58,11 +42,7 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
     for (const name of Object.keys(DEPENDS)) kubectl('rollout', 'status', `deployment/${name}`, '--timeout=120s');
     env = writeTestEnvironment({
       redisUrl: 'redis://127.0.0.1:1',
-      modules: {
-        kubernetes: { kubeconfig, namespace: ns, selector: 'titan.io/module=true' },
-        registry: { address: '127.0.0.1:5000', usernameEnv: 'TITAN_REGISTRY_USER', passwordEnv: 'TITAN_REGISTRY_PASSWORD' },
-        healthDeadline: '60s',
-      },
+      modules: kubernetesModulesSection(ns),
       recovery: { stages: ['modules'], approvers: { default: ['alice'] } },
     });
     const unrecorded = await titan(['--config', env.file, '--json', 'modules', 'status']);

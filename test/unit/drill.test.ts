@@ -10,6 +10,12 @@ import { configErrorOf, example, variant } from '../helpers/example-environment'
 const configSync = { repo: 'https://git.example/titan-config.git', redis: 'main', filesRoot: '.titan/data/config' };
 
 const withDrill = (change: (drill: any, doc: any) => void) => variant((doc) => change(doc.recovery.drill, doc));
+/** Production's modules on Kubernetes (namespace prod), the drill's sandbox namespace prod-drill; only the modules stage planned. */
+const onKubernetes = (d: any, doc: any) => {
+  doc.modules = { kubernetes: { kubeconfig: '.titan/kubeconfig', namespace: 'prod', selector: 'titan.io/module=true' }, registry: doc.modules.registry };
+  doc.recovery.stages = ['modules'];
+  d.modules = { kubernetes: { namespace: 'prod-drill' } };
+};
 
 describe('recovery.drill section and the sandbox environment', () => {
   const cases: [string, (d: any, doc: any) => void, RegExp][] = [
@@ -17,6 +23,11 @@ describe('recovery.drill section and the sandbox environment', () => {
     ["production Redis's data dir", (d) => { d.redis.dataDir = '.titan/data/redis/'; }, /^titan\.yaml: recovery\.drill\.redis\.dataDir: the data directory of production Redis main$/],
     ["production's compose project", (d) => { d.modules.project = 'titan-modules'; }, /^titan\.yaml: recovery\.drill\.modules\.project: production's compose project titan-modules$/],
     ["production's compose file", (d) => { d.modules.composeFile = './deploy/modules.compose.yaml'; }, /^titan\.yaml: recovery\.drill\.modules\.composeFile: production's compose file/],
+    ["production's namespace for the Kubernetes sandbox", (d, doc) => { onKubernetes(d, doc); d.modules.kubernetes.namespace = 'prod'; }, /^titan\.yaml: recovery\.drill\.modules\.kubernetes\.namespace: production's namespace prod: the drill creates and deletes its sandbox namespace$/],
+    ['a compose sandbox for modules on Kubernetes', (d, doc) => { onKubernetes(d, doc); d.modules = { project: 'x-drill', composeFile: 'x.yaml' }; }, /^titan\.yaml: recovery\.drill\.modules\.kubernetes: production's modules run on Kubernetes: the drill's sandbox is another namespace, set here$/],
+    ['a namespace sandbox for compose modules', (d) => { d.modules = { kubernetes: { namespace: 'prod-drill' } }; }, /^titan\.yaml: recovery\.drill\.modules\.kubernetes: production's modules run by Docker Compose/],
+    ['both a compose project and a namespace', (d) => { d.modules.kubernetes = { namespace: 'prod-drill' }; }, /^titan\.yaml: recovery\.drill\.modules: needs exactly one of composeFile \(with project\) or kubernetes$/],
+    ['a sandbox namespace that is not a namespace name', (d, doc) => { onKubernetes(d, doc); d.modules.kubernetes.namespace = 'Prod_Drill'; }, /^titan\.yaml: recovery\.drill\.modules\.kubernetes\.namespace: must be a namespace name/],
     ["production's files root", (d, doc) => { doc.configSync = configSync; d.config = { filesRoot: '.titan/data/config' }; }, /^titan\.yaml: recovery\.drill\.config\.filesRoot: production's files root$/],
     ["production's log label", (d) => { d.logs.label = 'local'; }, /^titan\.yaml: recovery\.drill\.logs\.label: production's log label local/],
     ['a planned stage without its sandbox', (d) => { delete d.modules; }, /^titan\.yaml: recovery\.drill\.modules: stage modules of the recovery plan needs a sandbox setting here$/],
@@ -53,6 +64,14 @@ describe('recovery.drill section and the sandbox environment', () => {
     assert.equal(env.recovery?.drill, undefined);
     assert.deepEqual(resolveRecoveryPlan(env).stages.map((s) => [s.name, s.approvers]), resolveRecoveryPlan(prod).stages.map((s) => [s.name, s.approvers]), 'the same stages and approvers');
     assert.deepEqual(prod.redis.main?.url, 'redis://127.0.0.1:6390', 'production is not changed');
+  });
+
+  it('derives the Kubernetes sandbox: production\'s cluster and selector, the sandbox namespace', () => {
+    const prod = parseEnvironment(withDrill(onKubernetes), 'titan.yaml');
+    const env = drillEnvironment(prod);
+    assert.deepEqual(env.modules?.kubernetes, { ...prod.modules!.kubernetes, namespace: 'prod-drill' });
+    assert.deepEqual([env.modules?.project, env.modules?.composeFile], [undefined, undefined]);
+    assert.equal(prod.modules?.kubernetes?.namespace, 'prod', 'production is not changed');
   });
 
   it('leaves out the systems the plan does not recover', () => {
