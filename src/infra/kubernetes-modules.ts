@@ -10,7 +10,7 @@ import { wavesOf } from '../lib/dependency-waves';
 import { ErrorType } from '../lib/errors';
 import {
   DEPLOY_ANNOTATION, DEPLOYED_AT_ANNOTATION, type LastKnownGood, type Workload, type WorkloadKind,
-  assessWorkload, dependsOnOf, imagesOf, manifestOf, revisionOf, rolloutProgress, verificationProblems,
+  assessWorkload, dependsOnOf, imagesOf, manifestOf, pinnedManifest, revisionOf, rolloutProgress, verificationProblems,
 } from '../lib/kubernetes-workloads';
 import type { ModuleInventory, ModuleStatus, ModuleVerification } from '../lib/module-state';
 import { ifMissing, type KubernetesApis, kubernetesApis } from './kubernetes-client';
@@ -53,7 +53,7 @@ export class KubernetesModules implements ModuleOrchestrator {
       const a = assessWorkload(w, good, w ? await this.currentPods(w) : []);
       return {
         service: t.name, ...a,
-        desiredImage: Object.values(good?.images ?? (w ? imagesOf(w) : {})).join(', '),
+        desiredImage: Object.values(good ? imagesOf(pinnedManifest(good)) : w ? imagesOf(w) : {}).join(', '),
         containerId: `${t.kind.toLowerCase()}/${t.name}${w ? ` revision ${revisionOf(w) ?? '?'}` : ''}`,
         image: w && Object.values(imagesOf(w)).join(', '),
       };
@@ -65,7 +65,7 @@ export class KubernetesModules implements ModuleOrchestrator {
     return { project: `namespace ${this.ns}`, modules, waves: annotated ? wavesOf(dependsOn, failed) : failed.map((f) => [f]), dependsOn };
   }
 
-  /** Kubernetes pulls on the node: Titan checks the private registry still has each image. */
+  /** Kubernetes pulls on the node: Titan checks the private registry still has each image (a pinned one by its digest). */
   async pull(images: string, onProgress: (p: { phase: string }) => void): Promise<string> {
     const auth = this.opts.auth();
     const digests: string[] = [];
@@ -87,8 +87,8 @@ export class KubernetesModules implements ModuleOrchestrator {
     await this.ensurePullSecret();
     let w = await this.read(t!);
     if (w?.metadata?.annotations?.[DEPLOY_ANNOTATION] !== req.deployTag) {
-      onProgress(`${this.where(t!)}: re-applying the good revision recorded at ${good.recordedAt}`);
-      w = await this.apply(t!, this.withPullSecret(good.manifest, req.deployTag), w);
+      onProgress(`${this.where(t!)}: re-applying the good revision recorded at ${good.recordedAt}, its images pinned to their recorded digests`);
+      w = await this.apply(t!, this.withPullSecret(pinnedManifest(good), req.deployTag), w);
     }
     const rollout = await this.waitRollout(t!, w!, onProgress);
     if (rollout.ok) return `${t!.kind.toLowerCase()}/${t!.name} revision ${revisionOf(rollout.w) ?? '?'}`;
@@ -196,32 +196,75 @@ export class KubernetesModules implements ModuleOrchestrator {
       onProgress(`${this.where(t)}: ${p.waiting}`);
       if (p.complete) return { ok: true, w: now };
       if (p.stuck) return { ok: false, reason: p.stuck };
-      if (Date.now() > deadline) return { ok: false, reason: `rollout did not complete within ${Math.round(limit / 1000)}s: ${p.waiting}` };
+      if (Date.now() > deadline) {
+        // A StatefulSet has no progress deadline of its own: modules.healthDeadline is its deadline.
+        return { ok: false, reason: t.kind === 'StatefulSet'
+          ? `rollout exceeded its progress deadline (modules.healthDeadline, ${Math.round(limit / 1000)}s: ${p.waiting})`
+          : `rollout did not complete within ${Math.round(limit / 1000)}s: ${p.waiting}` };
+      }
       await sleep(POLL_MS);
     }
   }
 
-  /** Like `kubectl rollout undo`: the template of the newest older ReplicaSet goes back into the Deployment. */
+  /**
+   * Like `kubectl rollout undo`: the pod template of the previous revision (a Deployment's newest
+   * older ReplicaSet, a StatefulSet's newest older ControllerRevision) goes back into the workload.
+   */
   private async rollBack(t: Target, onProgress: (phase: string) => void): Promise<string> {
     const w = await this.read(t);
-    if (!w || t.kind !== 'Deployment') return 'not rolled back (only a Deployment has previous revisions to return to)';
-    const current = Number(revisionOf(w) ?? 0);
-    const previous = (await this.replicaSets(w))
-      .map((rs) => ({ rs, revision: Number(rs.metadata?.annotations?.[REVISION_ANNOTATION] ?? 0) }))
-      .filter((r) => r.revision < current).sort((a, b) => b.revision - a.revision)[0];
+    if (!w) return 'not rolled back (the workload is gone)';
+    const previous = await this.previousRevision(w);
     if (!previous) return 'no previous revision to roll back to';
-    const template = structuredClone(previous.rs.spec!.template!);
-    delete template.metadata?.labels?.['pod-template-hash'];
     onProgress(`${this.where(t)}: rolling back to revision ${previous.revision}`);
     const body = structuredClone(w);
-    body.spec!.template = template;
-    const back = await this.rollout(t, body, onProgress);
-    return `rolled back to revision ${previous.revision}${back.ok ? '' : ` (which did not complete either: ${back.reason})`}`;
+    body.spec!.template = previous.template;
+    const applied = await this.apply(t, body, body);
+    const released = t.kind === 'StatefulSet' ? await this.releaseStuckPods(t, applied, (w as K8s.V1StatefulSet).status!.updateRevision!, onProgress) : [];
+    const back = await this.waitRollout(t, applied, onProgress);
+    const deleted = released.length ? ` after deleting pod(s) ${released.join(', ')}, stuck not ready on the failed revision (a StatefulSet does not replace them itself)` : '';
+    return `rolled back to revision ${previous.revision}${deleted}${back.ok ? '' : ` (which did not complete either: ${back.reason})`}`;
   }
 
-  private async rollout(t: Target, body: Workload, onProgress: (phase: string) => void) {
-    const w = await this.apply(t, body, body);
-    return this.waitRollout(t, w, onProgress);
+  private async previousRevision(w: Workload): Promise<{ revision: number; template: K8s.V1PodTemplateSpec } | undefined> {
+    if (w.kind === 'Deployment') {
+      const current = Number(revisionOf(w) ?? 0);
+      const rs = (await this.replicaSets(w))
+        .map((r) => ({ revision: Number(r.metadata?.annotations?.[REVISION_ANNOTATION] ?? 0), template: structuredClone(r.spec!.template!) }))
+        .filter((r) => r.revision < current).sort((a, b) => b.revision - a.revision)[0];
+      delete rs?.template.metadata?.labels?.['pod-template-hash'];
+      return rs;
+    }
+    const { apps } = await this.client();
+    const owned = (await apps.listNamespacedControllerRevision({ namespace: this.ns, labelSelector: selectorOf(w) })).items
+      .filter((r) => r.metadata?.ownerReferences?.some((o) => o.uid === w.metadata?.uid));
+    const current = owned.find((r) => r.metadata?.name === (w as K8s.V1StatefulSet).status?.updateRevision)?.revision ?? Number.MAX_SAFE_INTEGER;
+    const cr = owned.filter((r) => r.revision < current).sort((a, b) => b.revision - a.revision)[0];
+    return cr && { revision: cr.revision, template: templateOfRevision(cr) };
+  }
+
+  /**
+   * With the template back, a StatefulSet still waits for its not-ready pods of the failed revision
+   * and never replaces them (kubernetes#67250): as the Kubernetes docs tell operators ("forced
+   * rollback"), delete them once the controller has seen the rollback, so it recreates them from it.
+   */
+  private async releaseStuckPods(t: Target, applied: Workload, failedRevision: string, onProgress: (phase: string) => void): Promise<string[]> {
+    const deadline = Date.now() + this.opts.healthDeadlineMs;
+    let w: Workload | undefined = applied;
+    for (;;) {
+      const s = (w as K8s.V1StatefulSet).status;
+      if ((s?.observedGeneration ?? 0) >= (w.metadata?.generation ?? 0) && s?.updateRevision !== failedRevision) break;
+      if (Date.now() > deadline) return [];
+      await sleep(POLL_MS);
+      if (!(w = await this.read(t))) return [];
+    }
+    const { core } = await this.client();
+    const stuck = (await core.listNamespacedPod({ namespace: this.ns, labelSelector: `${selectorOf(w)},controller-revision-hash=${failedRevision}` })).items
+      .filter((p) => !p.metadata?.deletionTimestamp && !p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    for (const p of stuck) {
+      onProgress(`${this.where(t)}: deleting pod ${p.metadata!.name}, not ready on the failed revision ${failedRevision}`);
+      await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.ns }).catch(ifMissing);
+    }
+    return stuck.map((p) => p.metadata!.name!);
   }
 
   private async replicaSets(w: Workload): Promise<K8s.V1ReplicaSet[]> {
@@ -288,6 +331,12 @@ export class KubernetesModules implements ModuleOrchestrator {
       }
     }
   }
+}
+
+/** The pod template a ControllerRevision holds (its data is a strategic merge patch replacing the template). */
+function templateOfRevision(cr: K8s.V1ControllerRevision): K8s.V1PodTemplateSpec {
+  const { $patch: _, ...template } = (cr.data as { spec: { template: K8s.V1PodTemplateSpec & { $patch?: string } } }).spec.template;
+  return template;
 }
 
 function selectorOf(w: Workload): string {

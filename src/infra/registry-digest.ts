@@ -9,17 +9,21 @@ const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
-/** sha256:… of `image` if it is in the registry `auth` logs into (undefined for another registry's image or a missing tag). */
+/**
+ * sha256:… of `image` if it is in the registry `auth` logs into (undefined for a missing tag or
+ * digest). An image pinned by digest (`repo[:tag]@sha256:…`) is looked up by that digest; another
+ * registry's pinned image is taken at its word, another registry's tag is undefined.
+ */
 export async function registryDigest(image: string, auth: RegistryAuth): Promise<string | undefined> {
   const pinned = /@(sha256:[0-9a-f]{64})$/.exec(image);
-  if (pinned) return pinned[1];
-  if (!image.startsWith(`${auth.serveraddress}/`)) return undefined;
-  const rest = image.slice(auth.serveraddress.length + 1);
+  if (!image.startsWith(`${auth.serveraddress}/`)) return pinned?.[1];
+  const rest = image.slice(auth.serveraddress.length + 1, pinned ? pinned.index : undefined);
   const colon = rest.lastIndexOf(':');
   const [repo, tag] = colon > rest.lastIndexOf('/') ? [rest.slice(0, colon), rest.slice(colon + 1)] : [rest, 'latest'];
+  const reference = pinned?.[1] ?? encodeURIComponent(tag);
   // The stack's registry (and any on the loopback interface) speaks plain HTTP.
   const scheme = /^(127\.0\.0\.1|localhost)(:|$)/.test(auth.serveraddress) ? 'http' : 'https';
-  const res = await fetch(`${scheme}://${auth.serveraddress}/v2/${repo}/manifests/${encodeURIComponent(tag)}`, {
+  const res = await fetch(`${scheme}://${auth.serveraddress}/v2/${repo}/manifests/${reference}`, {
     method: 'HEAD',
     headers: { accept: MANIFEST_TYPES, authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` },
     signal: AbortSignal.timeout(10_000),

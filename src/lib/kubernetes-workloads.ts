@@ -43,6 +43,27 @@ export function imagesOf(w: Workload): Record<string, string> {
   return Object.fromEntries((w.spec?.template.spec?.containers ?? []).map((c) => [c.name, c.image ?? '']));
 }
 
+/** The image by the digest recorded for it, so a tag moved since the record cannot change what runs (`repo:tag@sha256:…`). */
+export const pinnedImage = (image: string, digest: string | undefined): string =>
+  !digest || image.includes('@') ? image : `${image}@${digest}`;
+
+/** The recorded manifest with each image pinned to its recorded digest: what a restore applies. */
+export function pinnedManifest(good: LastKnownGood): Workload {
+  const m = structuredClone(good.manifest);
+  for (const c of m.spec?.template.spec?.containers ?? []) c.image = pinnedImage(c.image ?? '', good.digests[c.name]);
+  return m;
+}
+
+/** The live workload with the pinned form of a recorded image read as the recorded image itself. */
+function unpinned(w: Workload, good: LastKnownGood): Workload {
+  const u = structuredClone(w);
+  for (const c of u.spec?.template.spec?.containers ?? []) {
+    const recorded = good.images[c.name];
+    if (recorded && c.image === pinnedImage(recorded, good.digests[c.name])) c.image = recorded;
+  }
+  return u;
+}
+
 /** The names a workload depends on, from its annotation. */
 export function dependsOnOf(w: Workload | undefined): string[] {
   const a = w?.metadata?.annotations?.[DEPENDS_ON_ANNOTATION] ?? '';
@@ -81,10 +102,10 @@ function specPart(w: Workload): unknown {
 export function assessWorkload(w: Workload | undefined, good: LastKnownGood | undefined, pods: V1Pod[]): WorkloadAssessment {
   if (!w) return { state: 'missing', failed: true, reason: good ? 'the workload is missing; its recorded good spec can recreate it' : 'the workload is missing and no good spec was recorded' };
   if (good) {
-    const now = imagesOf(w);
+    const now = imagesOf(unpinned(w, good));
     const changed = Object.entries(good.images).filter(([c, image]) => now[c] !== image);
     if (changed.length) return { state: 'image differs', failed: true, reason: changed.map(([c, image]) => `container ${c} runs ${now[c] ?? 'nothing'}, recorded good ${image}`).join('; ') };
-    if (canonical(specPart(w)) !== canonical(specPart(good.manifest))) return { state: 'config differs', failed: true, reason: `its spec differs from the good revision recorded at ${good.recordedAt}` };
+    if (canonical(specPart(unpinned(w, good))) !== canonical(specPart(good.manifest))) return { state: 'config differs', failed: true, reason: `its spec differs from the good revision recorded at ${good.recordedAt}` };
   }
   const progress = rolloutProgress(w);
   if (progress.stuck) return { state: 'rollout stuck', failed: true, reason: progress.stuck };

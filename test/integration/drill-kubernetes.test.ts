@@ -11,7 +11,7 @@ import { ErrorType } from '../../src/lib/errors';
 import type { RecoveryReport } from '../../src/lib/recovery-report';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes-modules';
+import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes';
 import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { startWorker } from '../helpers/worker';

@@ -10,13 +10,12 @@ import type { RestoreModulesResult } from '../../src/workflows/module-restore';
 import { ErrorType } from '../../src/lib/errors';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes-modules';
+import { MODULE_IMAGE as IMAGE, kubeconfig, kubectlBin, kubectlIn as kubectlInNs, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes';
 import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { until } from '../helpers/wait';
 import { startWorker } from '../helpers/worker';
 
-const IMAGE = (tag: string) => `127.0.0.1:5000/titan/module:${tag}`;
 // store ← api ← web (titan.io/depends-on)
 const DEPENDS: Record<string, string[]> = { store: [], api: ['store'], web: ['api'] };
 
@@ -25,8 +24,9 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
   let ns: string;
   let env: TestEnv;
   let worker: { stop(): Promise<void> };
-  const kubectl = (...args: string[]) => execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '-n', ns, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-  const kubectlIn = (input: string, ...args: string[]) => execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '-n', ns, ...args], { encoding: 'utf8', input });
+  let recordedDigest: string;
+  const kubectl = (...args: string[]) => kubectlInNs(ns, undefined, ...args);
+  const kubectlIn = (input: string, ...args: string[]) => kubectlInNs(ns, input, ...args);
   const deployment = (name: string) => JSON.parse(kubectl('get', 'deployment', name, '-o', 'json'));
   const image = (name: string) => deployment(name).spec.template.spec.containers[0].image as string;
   const restore = (): Promise<RestoreModulesResult> =>
@@ -53,6 +53,7 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
     const records = JSON.parse(recorded.stdout) as { service: string; images: Record<string, string>; digests: Record<string, string> }[];
     assert.deepEqual(records.map((r) => r.service), ['api', 'store', 'web']);
     assert.match(records[0]!.digests.module!, /^sha256:[0-9a-f]{64}$/, 'the image digest from the private registry');
+    recordedDigest = records[0]!.digests.module!;
     worker = await startWorker(env);
   });
   after(async () => {
@@ -88,7 +89,7 @@ describe('restoreModules on a real Kubernetes control plane (kwok nodes)', funct
     const result = await restore();
     assert.deepEqual(result.waves, [['api']]);
     assert.deepEqual(result.outcomes.map((o) => [o.service, o.action]), [['api', 'redeployed']]);
-    assert.equal(image('api'), IMAGE('1'));
+    assert.equal(image('api'), `${IMAGE('1')}@${recordedDigest}`, 'the recorded image, pinned to its recorded digest');
     const d = deployment('api');
     assert.equal(d.status.updatedReplicas, 2);
     assert.equal(d.status.readyReplicas, 2);

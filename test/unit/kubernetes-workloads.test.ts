@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { assessWorkload, type LastKnownGood, manifestOf, rolloutProgress, verificationProblems } from '../../src/lib/kubernetes-workloads';
+import { assessWorkload, type LastKnownGood, manifestOf, pinnedManifest, rolloutProgress, verificationProblems } from '../../src/lib/kubernetes-workloads';
 
 const deployment = (image: string, status: V1Deployment['status'], generation = 2): V1Deployment => ({
   kind: 'Deployment',
@@ -24,6 +24,16 @@ describe('Kubernetes workloads in the recovery plan\'s words', () => {
     const scaled = deployment('r/m:1', complete);
     scaled.spec!.replicas = 5;
     assert.equal(assessWorkload(scaled, good(healthy), []).state, 'config differs');
+  });
+  it('pinned digests: a restore applies image@digest, and the pinned form of the recorded image is the recorded image', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const record = { ...good(healthy), digests: { module: digest } };
+    assert.equal(pinnedManifest(record).spec!.template.spec!.containers[0]!.image, `r/m:1@${digest}`);
+    assert.equal(record.manifest.spec!.template.spec!.containers[0]!.image, 'r/m:1', 'the record itself unchanged');
+    assert.equal(pinnedManifest({ ...record, images: { module: `r/m:1@${digest}` }, manifest: manifestOf(deployment(`r/m:1@${digest}`, complete), 'Deployment') }).spec!.template.spec!.containers[0]!.image, `r/m:1@${digest}`, 'pinned once');
+    assert.equal(assessWorkload(deployment(`r/m:1@${digest}`, complete), record, []).state, 'healthy');
+    const other = assessWorkload(deployment(`r/m:1@sha256:${'b'.repeat(64)}`, complete), record, []);
+    assert.deepEqual([other.state, other.failed], ['image differs', true], 'the same tag by another digest is other bytes');
   });
   it('rollout stuck (ProgressDeadlineExceeded), crash-looping, unavailable, still starting', () => {
     const stuck = deployment('r/m:1', { ...complete, readyReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "api-1" has timed out progressing.' }] });
