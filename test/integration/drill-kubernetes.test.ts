@@ -11,12 +11,11 @@ import { ErrorType } from '../../src/lib/errors';
 import type { RecoveryReport } from '../../src/lib/recovery-report';
 import { failureOf } from '../helpers/backups';
 import { titan } from '../helpers/cli';
-import { kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes';
+import { MODULE_IMAGE, kubeconfig, kubectlBin, kubernetesModulesSection, moduleDeployment } from '../helpers/kubernetes';
 import { temporalClient, uniqueName } from '../helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
 import { startWorker } from '../helpers/worker';
 
-const IMAGE = '127.0.0.1:5000/titan/module:1';
 // store ← api ← web (titan.io/depends-on)
 const DEPENDS: Record<string, string[]> = { store: [], api: ['store'], web: ['api'] };
 
@@ -55,7 +54,7 @@ describe('DR drill with a Kubernetes modules stage (real control plane, kwok nod
     });
     return { lines, stop: () => p.kill() };
   };
-  const manifest = (name: string) => moduleDeployment(name, DEPENDS[name]!, { image: IMAGE, progressDeadlineSeconds: 30 });
+  const manifest = (name: string) => moduleDeployment(name, DEPENDS[name]!, { image: MODULE_IMAGE('1'), progressDeadlineSeconds: 30 });
 
   before(async function () {
     this.timeout(240_000);
