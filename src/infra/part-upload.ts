@@ -8,6 +8,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, type CompletedPart, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { BuildMiddleware, MiddlewareStack } from '@smithy/types';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { crc32 } from 'node:zlib';
 import type { BackupStore } from './backup-store';
 
@@ -57,7 +58,11 @@ export class PartUpload {
     private readonly queueSize: number,
     private readonly retainUntil?: Date,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    // Every request in flight (up to queueSize parts) listens on the signal, once or twice inside
+    // the SDK; unsigned parts reach that point together, past Node's warning threshold of 10.
+    if (signal) setMaxListeners(Math.max(getMaxListeners(signal), 10 + 2 * queueSize), signal);
+  }
 
   /** Copies `chunk` into part buffers; waits only when every buffer is in flight. */
   async write(chunk: Uint8Array): Promise<void> {
