@@ -17,7 +17,7 @@ import type { BackupStore } from './backup-store';
  * signing its SHA-256: SigV4's payload hash cost ~0.6 CPU-s per GiB, and the checksum header it
  * would duplicate is itself signed. Why that is enough: docs/benchmarks.md, Backup.
  */
-function unsignedPayload<C extends UploadPartCommand | PutObjectCommand>(command: C): C {
+export function unsignedPayload<C extends UploadPartCommand | PutObjectCommand>(command: C): C {
   const unsigned: BuildMiddleware<object, object> = (next) => async (args) => {
     const request = args.request as { headers?: Record<string, string> };
     if (request.headers?.['x-amz-checksum-crc32']) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
