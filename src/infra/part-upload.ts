@@ -7,8 +7,25 @@
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, type CompletedPart, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import type { BuildMiddleware, MiddlewareStack } from '@smithy/types';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { crc32 } from 'node:zlib';
 import type { BackupStore } from './backup-store';
+
+/**
+ * Sends a body whose CRC32 S3 checks unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD) instead of
+ * signing its SHA-256: SigV4's payload hash cost ~0.6 CPU-s per GiB, and the checksum header it
+ * would duplicate is itself signed. Why that is enough: docs/benchmarks.md, Backup.
+ */
+export function unsignedPayload<C extends UploadPartCommand | PutObjectCommand>(command: C): C {
+  const unsigned: BuildMiddleware<object, object> = (next) => async (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers?.['x-amz-checksum-crc32']) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    return next(args);
+  };
+  (command.middlewareStack as unknown as MiddlewareStack<object, object>).add(unsigned, { step: 'build', name: 'titanUnsignedPayload' });
+  return command;
+}
 
 const crc32Bytes = (data: Uint8Array): Buffer => {
   const b = Buffer.alloc(4);
@@ -41,7 +58,11 @@ export class PartUpload {
     private readonly queueSize: number,
     private readonly retainUntil?: Date,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    // Every request in flight (up to queueSize parts) listens on the signal, once or twice inside
+    // the SDK; unsigned parts reach that point together, past Node's warning threshold of 10.
+    if (signal) setMaxListeners(Math.max(getMaxListeners(signal), 10 + 2 * queueSize), signal);
+  }
 
   /** Copies `chunk` into part buffers; waits only when every buffer is in flight. */
   async write(chunk: Uint8Array): Promise<void> {
@@ -64,7 +85,7 @@ export class PartUpload {
       // Everything fits one part: a plain PUT, whose checksum is the CRC32 itself.
       const body = (this.current ?? Buffer.alloc(0)).subarray(0, this.fill);
       const crc = crc32Bytes(body).toString('base64');
-      await this.store.client.send(new PutObjectCommand({ ...this.params(), Body: body, ContentLength: body.length, ChecksumCRC32: crc }), { abortSignal: this.signal });
+      await this.store.client.send(unsignedPayload(new PutObjectCommand({ ...this.params(), Body: body, ContentLength: body.length, ChecksumCRC32: crc })), { abortSignal: this.signal });
       return { crc32: crc };
     }
     if (this.fill > 0) this.sendPart();
@@ -115,9 +136,9 @@ export class PartUpload {
       .then((r) => r.UploadId!);
     const crc = crc32Bytes(body);
     const sent: Promise<void> = this.uploadId
-      .then((uploadId) => this.store.client.send(new UploadPartCommand({
+      .then((uploadId) => this.store.client.send(unsignedPayload(new UploadPartCommand({
         Bucket: this.store.bucket, Key: this.key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ChecksumCRC32: crc.toString('base64'),
-      }), { abortSignal: this.signal }))
+      })), { abortSignal: this.signal }))
       .then((r) => {
         this.parts.push({ PartNumber: partNumber, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 ?? crc.toString('base64'), crc });
       })

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { ListMultipartUploadsCommand, UploadPartCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
+import type { FinalizeRequestMiddleware, MiddlewareStack } from '@smithy/types';
 import type { BackupStore } from '../../src/infra/backup-store';
-import { PartUpload } from '../../src/infra/part-upload';
+import { PartUpload, unsignedPayload } from '../../src/infra/part-upload';
 import { readObject, stores } from '../helpers/backups';
 import { prng, randomBytes } from '../helpers/prng';
 import { type TestEnv, writeTestEnvironment } from '../helpers/titan-env';
@@ -56,15 +57,22 @@ describe('PartUpload on SeaweedFS', function () {
     assert.equal((await primary.headObject(key('single')))?.crc32, sent.crc32);
   });
 
-  it('the store refuses a part whose bytes do not match the CRC32 sent with it (what the per-part check relies on)', async () => {
+  it('sends parts unsigned (UNSIGNED-PAYLOAD), and the store still refuses a part whose bytes do not match the CRC32 sent with it (what the per-part check relies on)', async () => {
     const k = key('refused');
     const { UploadId } = await primary.client.send(new CreateMultipartUploadCommand({ Bucket: primary.bucket, Key: k, ChecksumAlgorithm: 'CRC32' }));
     const body = Buffer.from(randomBytes(4096, 4));
     const wrong = crc32Base64(Buffer.concat([body, Buffer.from([0])]));
-    await assert.rejects(
-      primary.client.send(new UploadPartCommand({ Bucket: primary.bucket, Key: k, UploadId, PartNumber: 1, Body: body, ChecksumCRC32: wrong })),
-      (err: Error) => err.name === 'BadDigest',
-    );
+    const command = unsignedPayload(new UploadPartCommand({ Bucket: primary.bucket, Key: k, UploadId, PartNumber: 1, Body: body, ChecksumCRC32: wrong }));
+    // What went on the wire, once signed: the body's hash is not part of the signature.
+    const sent: Record<string, string> = {};
+    const capture: FinalizeRequestMiddleware<object, object> = (next) => async (args) => {
+      Object.assign(sent, (args.request as { headers?: Record<string, string> }).headers);
+      return next(args);
+    };
+    (command.middlewareStack as unknown as MiddlewareStack<object, object>).addRelativeTo(capture, { relation: 'after', toMiddleware: 'httpSigningMiddleware' });
+    await assert.rejects(primary.client.send(command), (err: Error) => err.name === 'BadDigest');
+    assert.equal(sent['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.match(sent.authorization ?? '', /SignedHeaders=[^,]*x-amz-checksum-crc32/, 'the CRC32 header is signed');
     await primary.client.send(new AbortMultipartUploadCommand({ Bucket: primary.bucket, Key: k, UploadId }));
   });
 
