@@ -133,7 +133,7 @@ export function createDrillActivities(deps: Pick<Deps, 'redisTarget' | 'docker'>
     }
     const other = owner && (await otherRunningDrill(owner.drill.workflowId, drill.workflowId));
     if (other) throw ApplicationFailure.nonRetryable(`the sandbox namespace ${kube!.namespace} belongs to drill ${other}, which is still running`, ErrorType.DrillSandboxInUse);
-    await kube!.create(drill, progress);
+    await kube!.create(drill, owner, progress);
   };
 
   /** Deletes the sandbox namespace if it is this drill's, and waits until it is gone; what stays, and why. */

@@ -10,7 +10,7 @@ import { wavesOf } from '../lib/dependency-waves';
 import { ErrorType } from '../lib/errors';
 import {
   DEPLOY_ANNOTATION, DEPLOYED_AT_ANNOTATION, type LastKnownGood, type Workload, type WorkloadKind,
-  assessWorkload, dependsOnOf, imagesOf, manifestOf, pinnedManifest, revisionOf, rolloutProgress, verificationProblems,
+  assessWorkload, dependsOnOf, imagesOf, manifestOf, pinnedImages, pinnedManifest, revisionOf, rolloutProgress, verificationProblems,
 } from '../lib/kubernetes-workloads';
 import type { ModuleInventory, ModuleStatus, ModuleVerification } from '../lib/module-state';
 import { ifMissing, type KubernetesApis, kubernetesApis } from './kubernetes-client';
@@ -53,7 +53,7 @@ export class KubernetesModules implements ModuleOrchestrator {
       const a = assessWorkload(w, good, w ? await this.currentPods(w) : []);
       return {
         service: t.name, ...a,
-        desiredImage: Object.values(good ? imagesOf(pinnedManifest(good)) : w ? imagesOf(w) : {}).join(', '),
+        desiredImage: Object.values(good ? pinnedImages(good) : w ? imagesOf(w) : {}).join(', '),
         containerId: `${t.kind.toLowerCase()}/${t.name}${w ? ` revision ${revisionOf(w) ?? '?'}` : ''}`,
         image: w && Object.values(imagesOf(w)).join(', '),
       };

@@ -59,10 +59,10 @@ export class KubernetesSandbox {
 
   /**
    * Creates the namespace for the drill and copies production's records into it. Production's
-   * records are read first: without them nothing is created. The caller has made sure any
-   * namespace of that name is this drill's (reused: a retried start) or an ended drill's (deleted first).
+   * records are read first: without them nothing is created. `owner` is what owner() found: the
+   * caller has made sure it is this drill (reused: a retried start) or an ended drill (deleted first).
    */
-  async create(drill: DrillRun, onProgress: (phase: string) => void): Promise<{ records: string[] }> {
+  async create(drill: DrillRun, owner: Awaited<ReturnType<KubernetesSandbox['owner']>>, onProgress: (phase: string) => void): Promise<{ records: string[] }> {
     const { core } = await this.client();
     const { production, namespace, recordConfigMap } = this.opts;
     const good = await core.readNamespacedConfigMap({ name: recordConfigMap, namespace: production }).catch(ifMissing);
@@ -70,7 +70,6 @@ export class KubernetesSandbox {
     if (!records.length) {
       throw ApplicationFailure.nonRetryable(`namespace ${production} has no last known good records (ConfigMap ${recordConfigMap}): a drill has nothing to recover; run titan modules record`, ErrorType.ModuleRestoreFailed);
     }
-    const owner = await this.owner();
     if (owner?.kind === 'not a sandbox') throw new Error(`namespace ${namespace} is not labelled a Titan drill sandbox`); // the caller refuses it first
     if (owner && (!sameRun(owner.drill, drill) || owner.terminating)) {
       const left = owner.terminating ? await this.waitGone(onProgress) : await this.deleteAndWait(onProgress);

@@ -98,10 +98,9 @@ export class SegmentEncryptor {
 
 /**
  * Decrypts each pushed chunk as it arrives and hands a segment's plaintext on only after its tag
- * has passed. The stored bytes are also copied into one
- * reused segment buffer (pushed chunks are never held): whether a segment is the last is known only
- * when the stream goes on or ends, and if it ends, the segment is opened again as the last from that
- * copy. (Opening whole 1 MiB segments in one pass, each into a fresh 1 MiB plaintext buffer, cost
+ * has passed. The stored bytes are also copied into one reused segment buffer (pushed chunks are
+ * never held): whether a segment is the last is known only when the stream goes on or ends, and if
+ * it ends, the segment is opened again as the last from that copy. (Opening whole 1 MiB segments in one pass, each into a fresh 1 MiB plaintext buffer, cost
  * the restore path 0.3–1.7 CPU-s/GiB more, paired runs, cause not pinned down; holding the pushed
  * chunks instead made them outlive V8's young generation. docs/backups.md has the figures.)
  */

@@ -54,6 +54,10 @@ export function pinnedManifest(good: LastKnownGood): Workload {
   return m;
 }
 
+/** The recorded images, each pinned to its recorded digest, by container. */
+export const pinnedImages = (good: LastKnownGood): Record<string, string> =>
+  Object.fromEntries(Object.entries(good.images).map(([c, image]) => [c, pinnedImage(image, good.digests[c])]));
+
 /** The live workload with the pinned form of a recorded image read as the recorded image itself. */
 function unpinned(w: Workload, good: LastKnownGood): Workload {
   const u = structuredClone(w);
@@ -102,10 +106,11 @@ function specPart(w: Workload): unknown {
 export function assessWorkload(w: Workload | undefined, good: LastKnownGood | undefined, pods: V1Pod[]): WorkloadAssessment {
   if (!w) return { state: 'missing', failed: true, reason: good ? 'the workload is missing; its recorded good spec can recreate it' : 'the workload is missing and no good spec was recorded' };
   if (good) {
-    const now = imagesOf(unpinned(w, good));
+    const live = unpinned(w, good);
+    const now = imagesOf(live);
     const changed = Object.entries(good.images).filter(([c, image]) => now[c] !== image);
     if (changed.length) return { state: 'image differs', failed: true, reason: changed.map(([c, image]) => `container ${c} runs ${now[c] ?? 'nothing'}, recorded good ${image}`).join('; ') };
-    if (canonical(specPart(unpinned(w, good))) !== canonical(specPart(good.manifest))) return { state: 'config differs', failed: true, reason: `its spec differs from the good revision recorded at ${good.recordedAt}` };
+    if (canonical(specPart(live)) !== canonical(specPart(good.manifest))) return { state: 'config differs', failed: true, reason: `its spec differs from the good revision recorded at ${good.recordedAt}` };
   }
   const progress = rolloutProgress(w);
   if (progress.stuck) return { state: 'rollout stuck', failed: true, reason: progress.stuck };

@@ -1,8 +1,9 @@
 // A DR drill: the full-disaster chain against sandbox targets beside production. The sandbox (Redis,
 // the modules namespace on Kubernetes) is started, fullDisasterRecovery runs as a child on the
-// drill's task queue (whose worker's activities only reach the sandbox), and the sandbox is removed however that ends — success, a
-// failed or rejected stage, a sandbox that did not start, or a cancelled drill. The report, with
-// the measured RTO and what was removed, is stored like a recovery's under the drill's id.
+// drill's task queue (whose worker's activities only reach the sandbox), and the sandbox is removed
+// however that ends — success, a failed or rejected stage, a sandbox that did not start, or a
+// cancelled drill. The report, with the measured RTO and what was removed, is stored like a
+// recovery's under the drill's id.
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
