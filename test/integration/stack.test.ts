@@ -84,15 +84,17 @@ describe('the local stack', () => {
     assert.deepEqual(pids(stackCtl('status')), before);
   });
 
-  it("each SeaweedFS instance keeps its gRPC sockets in its own /tmp, so another stack on the host cannot take them over", function () {
-    if (process.getuid?.() !== 0) this.skip(); // the stack makes the private /tmp only as root
+  // As root the stack gives each weed a private /tmp; otherwise it cannot, and they share the host's.
+  it('each SeaweedFS instance keeps its gRPC sockets in its own /tmp when the stack runs as root (another stack on the host cannot take them over), in the shared /tmp otherwise', () => {
+    const root = process.getuid?.() === 0;
     const status = pids(stackCtl('status'));
     for (const [svc, volumeGrpc] of [['s3-primary', 18081], ['s3-offsite', 18082]] as const) {
       const pid = status[svc]!;
-      assert.notEqual(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), `${svc} runs in its own mount namespace`);
+      const ownMounts = readlinkSync(`/proc/${pid}/ns/mnt`) !== readlinkSync('/proc/self/ns/mnt');
+      assert.equal(ownMounts, root, `${svc} runs in its own mount namespace exactly when the stack runs as root`);
       const socket = `seaweedfs-volume-grpc-${volumeGrpc}.sock`;
-      assert.ok(existsSync(path.join(repoRoot, '.titan', 'data', svc, 'tmp', socket)), `${svc}'s volume socket is under its data directory`);
-      assert.ok(!existsSync(path.join(os.tmpdir(), socket)), `no ${socket} in the host's /tmp`);
+      assert.equal(existsSync(path.join(repoRoot, '.titan', 'data', svc, 'tmp', socket)), root, `${svc}'s volume socket is under its data directory exactly as root`);
+      assert.equal(existsSync(path.join(os.tmpdir(), socket)), !root, `${socket} in the host's /tmp exactly when not root`);
     }
   });
 
