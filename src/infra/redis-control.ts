@@ -78,8 +78,9 @@ export async function withRedis<T>(endpoint: RedisEndpoint, fn: (r: Redis) => Pr
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls often at first (a Redis stops or writes its pid file in milliseconds), then every 100 ms. */
 async function until(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(100)) if (await check()) return true;
+  for (let end = Date.now() + timeoutMs, wait = 10; Date.now() < end; await sleep(wait), wait = Math.min(100, wait * 2)) if (await check()) return true;
   return check();
 }
 

@@ -1,22 +1,23 @@
 // Downloads one stored backup into the target's staging folder (same filesystem as its data, so
-// the later rename is atomic) and proves it valid on the way: size, SHA-256, RDB structure and
+// the later rename is atomic) and proves it valid on the way (the per-byte checks on a thread of
+// their own, staging-checks.ts): size, SHA-256, RDB structure and
 // CRC64, and an RDB version the target Redis can read. A download cut short resumes with a ranged
 // GET from the last durable offset; the bytes already on disk are re-read to rebuild the hashes.
 // An encrypted backup is decrypted as it arrives (every GCM tag checked, the plaintext written):
 // its download resumes at the last durable segment boundary.
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LocationName } from '../lib/config';
 import { type KeySample, SEGMENT_BYTES, storedBytes } from '../lib/manifest';
-import { RdbError, RdbVerifier } from '../lib/rdb';
-import { type ExpiryHistogram, newExpiryHistogram, recordExpiry, type StagedBackup } from '../lib/restore-plan';
+import { RdbError } from '../lib/rdb';
+import type { ExpiryHistogram, StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
 import { type BackupStore, ManifestError } from './backup-store';
 import { stagingDir } from './data-dir';
 import { SegmentDecryptor, SegmentError, storedOffsetOfSegment } from './segment-crypto';
+import { ThreadedChecks } from './staging-checks';
 
 /** What the workflow learns about a staged backup (small: no samples, no histogram). */
 /** Kept beside the staged file for the verification step (which may run on another worker). */
@@ -90,98 +91,98 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
     throw ApplicationFailure.nonRetryable(`not enough space in ${files.dir}: the snapshot needs ${need} more bytes, ${free.bavail * free.bsize} are free`, ErrorType.NoSpaceForRestore);
   }
 
-  const sha = createHash('sha256');
-  const expiries = newExpiryHistogram(Date.now());
-  const rdb = new RdbVerifier({ maxVersion: opts.maxRdbVersion, onExpire: (db, at) => recordExpiry(expiries, db, at) });
-  const feed = (chunk: Buffer) => {
-    sha.update(chunk);
-    rdb.push(chunk);
-  };
-  const out = await open(partial, resume > 0 ? 'r+' : 'w', 0o600);
-  const file = batchedWriter(out, resume);
-  let bytes = resume;
+  const checks = new ThreadedChecks({ maxVersion: opts.maxRdbVersion, now: Date.now() });
   try {
-    await out.truncate(resume);
-    // Bytes from the interrupted attempt: re-read to rebuild the hashes and the verifier state.
-    if (resume > 0) for await (const chunk of createReadStream(partial, { end: resume - 1 })) feed(chunk as Buffer);
+    const out = await open(partial, resume > 0 ? 'r+' : 'w', 0o600);
+    let bytes = resume;
     const progress = (): DownloadProgress => ({ phase: `download from ${store.name}`, location: store.name, etag: head.etag, bytes, totalBytes: manifest.bytes, noncePrefix: decrypt?.noncePrefix });
-    let last = Date.now();
-    const body = await store.getObject(objectKey, { from, ifMatch: resume > 0 ? head.etag : undefined });
-    const stop = () => body.destroy(new Error('cancelled'));
-    opts.signal.addEventListener('abort', stop);
+    // A heartbeat only ever claims bytes that are on disk: each one follows a completed flush.
+    const file = batchedWriter(out, resume, (durable) => {
+      bytes = durable;
+      opts.onProgress(progress());
+    });
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        for (const plain of decrypt ? decrypt.push(chunk) : [chunk]) {
-          feed(plain);
-          await file.add(plain);
+      await out.truncate(resume);
+      // Bytes from the interrupted attempt: re-read to rebuild the hashes and the verifier state.
+      if (resume > 0) for await (const chunk of createReadStream(partial, { end: resume - 1 })) await checks.push(chunk as Buffer);
+      let last = Date.now();
+      const body = await store.getObject(objectKey, { from, ifMatch: resume > 0 ? head.etag : undefined });
+      const stop = () => body.destroy(new Error('cancelled'));
+      opts.signal.addEventListener('abort', stop);
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          for (const plain of decrypt ? decrypt.push(chunk) : [chunk]) {
+            await checks.push(plain);
+            await file.add(plain);
+          }
+          if (Date.now() - last >= 1000) {
+            file.checkpoint();
+            last = Date.now();
+          }
         }
-        if (Date.now() - last >= 1000) {
-          bytes = await file.sync(); // a heartbeat only ever claims bytes that are on disk
-          opts.onProgress(progress());
-          last = Date.now();
-        }
+      } finally {
+        opts.signal.removeEventListener('abort', stop);
       }
+      for (const plain of decrypt?.end() ?? []) {
+        await checks.push(plain);
+        await file.add(plain);
+      }
+      await file.sync();
+    } catch (err) {
+      if (err instanceof RdbError || err instanceof SegmentError) {
+        rmSync(partial, { force: true });
+        throw invalid(err.message);
+      }
+      throw err;
     } finally {
-      opts.signal.removeEventListener('abort', stop);
+      await out.close();
     }
-    for (const plain of decrypt?.end() ?? []) {
-      feed(plain);
-      await file.add(plain);
-    }
-    bytes = await file.sync();
-    opts.onProgress(progress());
-  } catch (err) {
-    if (err instanceof RdbError || err instanceof SegmentError) {
-      rmSync(partial, { force: true });
-      throw invalid(err.message);
-    }
-    throw err;
-  } finally {
-    await out.close();
-  }
 
-  const problems: string[] = [];
-  let rdbSummary;
-  try {
-    rdbSummary = rdb.end();
-    if (manifest.crc64 !== 'disabled' && rdbSummary.crc64 !== manifest.crc64) problems.push(`CRC64 ${rdbSummary.crc64}, the manifest says ${manifest.crc64}`);
-  } catch (err) {
-    problems.push((err as Error).message);
+    const problems: string[] = [];
+    const checked = await checks.end().catch((err: Error) => {
+      rmSync(partial, { force: true });
+      throw err instanceof RdbError ? invalid(err.message) : err;
+    });
+    const rdbSummary = 'error' in checked.rdb ? undefined : checked.rdb;
+    if ('error' in checked.rdb) problems.push(checked.rdb.error);
+    else if (manifest.crc64 !== 'disabled' && checked.rdb.crc64 !== manifest.crc64) problems.push(`CRC64 ${checked.rdb.crc64}, the manifest says ${manifest.crc64}`);
+    if (bytes !== manifest.bytes) problems.push(`${bytes} bytes, the manifest says ${manifest.bytes}`);
+    if (checked.sha256 !== manifest.sha256) problems.push(`sha256 ${checked.sha256}, the manifest says ${manifest.sha256}`);
+    if (problems.length > 0 || !rdbSummary) {
+      rmSync(partial, { force: true });
+      throw invalid(problems.join('; '));
+    }
+    const record: StagedRecord = {
+      backupId,
+      location: store.name,
+      bytes,
+      sha256: checked.sha256,
+      rdbVersion: rdbSummary.rdbVersion,
+      createdAt: manifest.createdAt,
+      keyCounts: rdbSummary.keyCounts,
+      resumedAt: resume,
+      samples: manifest.samples ?? [],
+      expiries: checked.expiries,
+    };
+    writeFileSync(`${files.record}.tmp`, JSON.stringify(record));
+    renameSync(partial, files.rdb);
+    renameSync(`${files.record}.tmp`, files.record);
+    return summary(record);
+  } finally {
+    await checks.close();
   }
-  if (bytes !== manifest.bytes) problems.push(`${bytes} bytes, the manifest says ${manifest.bytes}`);
-  const digest = sha.digest('hex');
-  if (digest !== manifest.sha256) problems.push(`sha256 ${digest}, the manifest says ${manifest.sha256}`);
-  if (problems.length > 0 || !rdbSummary) {
-    rmSync(partial, { force: true });
-    throw invalid(problems.join('; '));
-  }
-  const record: StagedRecord = {
-    backupId,
-    location: store.name,
-    bytes,
-    sha256: digest,
-    rdbVersion: rdbSummary.rdbVersion,
-    createdAt: manifest.createdAt,
-    keyCounts: rdbSummary.keyCounts,
-    resumedAt: resume,
-    samples: manifest.samples ?? [],
-    expiries,
-  };
-  writeFileSync(`${files.record}.tmp`, JSON.stringify(record));
-  renameSync(partial, files.rdb);
-  renameSync(`${files.record}.tmp`, files.record);
-  return summary(record);
 }
 
 /**
- * Appends chunks in ~1 MiB batches with one write in flight, so hashing the next chunks overlaps
+ * Appends chunks in ~1 MiB batches with one write in flight, so receiving the next chunks overlaps
  * the disk write (one awaited write per 64 KiB chunk stalled the download by ~1 s per GiB).
  */
-function batchedWriter(out: FileHandle, from: number) {
+function batchedWriter(out: FileHandle, from: number, onDurable: (bytes: number) => void) {
   let written = from;
   let writing: Promise<void> = Promise.resolve();
   let batch: Buffer[] = [];
   let batchBytes = 0;
+  let flushing: Promise<void> | undefined;
   const startWrite = async () => {
     await writing;
     const bufs = batch;
@@ -198,12 +199,25 @@ function batchedWriter(out: FileHandle, from: number) {
       batchBytes += chunk.length;
       if (batchBytes >= 1 << 20) await startWrite();
     },
-    /** Writes what is pending, flushes it to disk, and returns the bytes now durable. */
-    async sync(): Promise<number> {
+    /**
+     * Starts flushing what is written so far, without waiting for it (an awaited flush stalled the
+     * download for as long as the disk took); onDurable hears of it once it is done.
+     */
+    checkpoint(): void {
+      flushing ??= (async () => {
+        await writing;
+        const at = written;
+        await out.datasync();
+        onDurable(at);
+      })().catch(() => undefined).finally(() => (flushing = undefined)); // sync() reports failures
+    },
+    /** Writes what is pending and flushes it to disk. */
+    async sync(): Promise<void> {
       if (batchBytes > 0) await startWrite();
+      await flushing;
       await writing;
       await out.datasync();
-      return written;
+      onDurable(written);
     },
   };
 }

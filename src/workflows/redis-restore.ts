@@ -46,23 +46,31 @@ async function restore(input: RedisRestoreInput, details: (text: string) => void
   const { quick, long } = onHost(input.host);
   const restoreId = workflowInfo().runId;
   const steps: RedisRestoreResult['steps'] = [];
+  // Listed in the order the steps start (two may run at once).
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
+    const entry = { step, ms: 0 };
+    steps.push(entry);
     try {
       return await fn();
     } finally {
-      steps.push({ step, ms: Date.now() - t0 });
+      entry.ms = Date.now() - t0;
     }
   };
   // Names the rollback folder to keep (after a fallback, the last attempt's holds the previous data).
   const cleanUp = (succeeded: boolean, attemptId = restoreId) => quick('remove staged downloads').cleanUpRestore({ target, restoreId: attemptId, succeeded });
 
-  details(`Inspecting Redis **${target}**`);
-  const info = await timed('inspect target', () => quick(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
-
-  details(`Finding the latest valid backup of Redis **${input.redis}**`);
-  const list = await timed('list backups', () => quickStep(`list backups of Redis ${input.redis}`)
+  const inspect = () => timed('inspect target', () => quick(`inspect Redis ${target}`).inspectRestoreTarget({ target }));
+  const listBackups = () => timed('list backups', () => quickStep(`list backups of Redis ${input.redis}`)
     .listRestoreCandidates({ redis: input.redis, backupId: input.backupId, before: input.before }));
+  details(`Inspecting Redis **${target}** and finding the latest valid backup of Redis **${input.redis}**`);
+  // Both only read, so the listing runs beside the inspection (each round trip is time the RTO
+  // loses); a target the inspection refuses is still the error reported.
+  const inspecting = inspect();
+  const listing = patched('restore-inspects-and-lists-together') ? listBackups() : undefined;
+  listing?.catch(() => undefined);
+  const info = await inspecting;
+  const list = await (listing ?? listBackups());
   const rejected = [...list.rejected];
 
   // Every stored copy, newest backup first; a backup Redis refused is not tried in another location.
