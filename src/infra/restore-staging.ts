@@ -1,8 +1,8 @@
 // Downloads one stored backup into the target's staging folder (same filesystem as its data, so
-// the later rename is atomic) and proves it valid on the way (the per-byte checks on a thread of
-// their own, staging-checks.ts): size, SHA-256, RDB structure and
-// CRC64, and an RDB version the target Redis can read. A download cut short resumes with a ranged
-// GET from the last durable offset; the bytes already on disk are re-read to rebuild the hashes.
+// the later rename is atomic) and proves it valid on the way: size, SHA-256, RDB structure and
+// CRC64 (these per-byte checks on a thread of their own, staging-checks.ts), and an RDB version the
+// target Redis can read. A download cut short resumes with a ranged GET from the last durable
+// offset; the bytes already on disk are re-read to rebuild the hashes.
 // An encrypted backup is decrypted as it arrives (every GCM tag checked, the plaintext written):
 // its download resumes at the last durable segment boundary.
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
