@@ -159,14 +159,16 @@ async function warmUp(client: Client, env: TestEnv): Promise<void> {
 /** One titan restore on a fresh, ready and warmed-up worker process (a running worker is the normal state). */
 async function titanRestore(redis: ManagedRedis, env: TestEnv, backupId: string, keys: number): Promise<TitanRun> {
   const worker = spawnWorker(env, {}, 'pipe');
-  await ready(worker);
-  const client = await temporalClient();
-  await warmUp(client, env);
-  const pid = worker.pid!;
-  const baseline = rssBytes(pid); // after the warm-up: what the restore itself adds
-  let peak = baseline;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
-  try {
+  let client: Client | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  try { // a failed warm-up or restore still stops the worker
+    await ready(worker);
+    client = await temporalClient();
+    await warmUp(client, env);
+    const pid = worker.pid!;
+    const baseline = rssBytes(pid); // after the warm-up: what the restore itself adds
+    let peak = baseline;
+    sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
     const cpu0 = { s3: cpuSeconds(s3Pid), worker: cpuSeconds(pid) };
     const t0 = process.hrtime.bigint();
     const r: RedisRestoreResult = await client.workflow.execute('redisRestore', {
@@ -185,9 +187,11 @@ async function titanRestore(redis: ManagedRedis, env: TestEnv, backupId: string,
     return { seconds, steps, s3Cpu: cpu.s3, workerCpu: cpu.worker, rssGrowth: peak - baseline, verification: r.verification };
   } finally {
     clearInterval(sampler);
-    worker.kill('SIGTERM');
-    await once(worker, 'exit');
-    await client.connection.close();
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+    await client?.connection.close();
   }
 }
 
