@@ -1,11 +1,11 @@
 // Downloads one stored backup into the target's staging folder (same filesystem as its data, so
 // the later rename is atomic) and proves it valid on the way: size, SHA-256, RDB structure and
-// CRC64 (these per-byte checks on a thread of their own, staging-checks.ts), and an RDB version the
-// target Redis can read. A download cut short resumes with a ranged GET from the last durable
-// offset; the bytes already on disk are re-read to rebuild the hashes.
-// An encrypted backup is decrypted as it arrives (every GCM tag checked, the plaintext written):
-// its download resumes at the last durable segment boundary.
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+// CRC64, and an RDB version the target Redis can read. An encrypted backup is decrypted as it
+// arrives (every GCM tag checked before its plaintext is written). Decrypting and the checks run
+// on a thread of their own (staging-thread.ts). A download cut short resumes with a ranged GET
+// from the last durable offset (of an encrypted one: the last durable segment boundary); the
+// bytes already on disk are re-read to rebuild the hashes.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -16,8 +16,8 @@ import type { ExpiryHistogram, StagedBackup } from '../lib/restore-plan';
 import { ErrorType } from '../lib/errors';
 import { type BackupStore, ManifestError } from './backup-store';
 import { stagingDir } from './data-dir';
-import { SegmentDecryptor, SegmentError, storedOffsetOfSegment } from './segment-crypto';
-import { ThreadedChecks } from './staging-checks';
+import { SegmentError, storedOffsetOfSegment } from './segment-crypto';
+import { type StagingResult, StagingThread } from './staging-thread';
 
 /** What the workflow learns about a staged backup (small: no samples, no histogram). */
 /** Kept beside the staged file for the verification step (which may run on another worker). */
@@ -83,106 +83,102 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
   let resume = prior?.location === store.name && prior.etag === head.etag && existsSync(partial) ? Math.min(prior.bytes, statSync(partial).size) : 0;
   // Ciphertext is read back from a segment boundary, with the nonce prefix the earlier attempt saw.
   if (enc) resume = prior?.noncePrefix ? resume - (resume % SEGMENT_BYTES) : 0;
-  const decrypt = key && new SegmentDecryptor(key, backupId, resume > 0 ? { prefix: Buffer.from(prior!.noncePrefix!, 'hex'), segment: resume / SEGMENT_BYTES } : undefined);
-  const from = decrypt ? (resume > 0 ? storedOffsetOfSegment(resume / SEGMENT_BYTES) : 0) : resume;
+  const from = key && resume > 0 ? storedOffsetOfSegment(resume / SEGMENT_BYTES) : resume;
   const free = statfsSync(files.dir);
   const need = manifest.bytes - resume;
   if (free.bavail * free.bsize < need) {
     throw ApplicationFailure.nonRetryable(`not enough space in ${files.dir}: the snapshot needs ${need} more bytes, ${free.bavail * free.bsize} are free`, ErrorType.NoSpaceForRestore);
   }
 
-  const checks = new ThreadedChecks({ maxVersion: opts.maxRdbVersion, now: Date.now() });
+  const out = await open(partial, resume > 0 ? 'r+' : 'w', 0o600);
+  let thread: StagingThread | undefined;
+  let bytes = resume;
+  let checked: StagingResult;
   try {
-    const out = await open(partial, resume > 0 ? 'r+' : 'w', 0o600);
-    let bytes = resume;
-    const progress = (): DownloadProgress => ({ phase: `download from ${store.name}`, location: store.name, etag: head.etag, bytes, totalBytes: manifest.bytes, noncePrefix: decrypt?.noncePrefix });
+    await out.truncate(resume);
+    // The bytes of an interrupted attempt are read back by the thread to rebuild the hashes.
+    const staging = (thread = new StagingThread({
+      fd: out.fd,
+      resume,
+      decrypt: key && { key, backupId, storedBytes: head.bytes, resume: resume > 0 ? { prefix: prior!.noncePrefix!, segment: resume / SEGMENT_BYTES } : undefined },
+      maxVersion: opts.maxRdbVersion,
+      now: Date.now(),
+    }));
+    const progress = (): DownloadProgress => ({ phase: `download from ${store.name}`, location: store.name, etag: head.etag, bytes, totalBytes: manifest.bytes, noncePrefix: staging.noncePrefix });
+    // Plaintext is written by whoever holds it: the thread writes what it decrypts, this loop what it receives.
+    const file = key ? undefined : batchedWriter(out, resume);
     // A heartbeat only ever claims bytes that are on disk: each one follows a completed flush.
-    const file = batchedWriter(out, resume, (durable) => {
+    const flush = durableProgress(out, () => file?.written ?? staging.written, (durable) => {
       bytes = durable;
       opts.onProgress(progress());
     });
+    let last = Date.now();
+    const body = await store.getObject(objectKey, { from, ifMatch: resume > 0 ? head.etag : undefined });
+    const stop = () => body.destroy(new Error('cancelled'));
+    opts.signal.addEventListener('abort', stop);
     try {
-      await out.truncate(resume);
-      // Bytes from the interrupted attempt: re-read to rebuild the hashes and the verifier state.
-      if (resume > 0) for await (const chunk of createReadStream(partial, { end: resume - 1 })) await checks.push(chunk as Buffer);
-      let last = Date.now();
-      const body = await store.getObject(objectKey, { from, ifMatch: resume > 0 ? head.etag : undefined });
-      const stop = () => body.destroy(new Error('cancelled'));
-      opts.signal.addEventListener('abort', stop);
-      try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          for (const plain of decrypt ? decrypt.push(chunk) : [chunk]) {
-            await checks.push(plain);
-            await file.add(plain);
-          }
-          if (Date.now() - last >= 1000) {
-            file.checkpoint();
-            last = Date.now();
-          }
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        await staging.push(chunk);
+        await file?.add(chunk);
+        if (Date.now() - last >= 1000) {
+          flush.checkpoint();
+          last = Date.now();
         }
-      } finally {
-        opts.signal.removeEventListener('abort', stop);
       }
-      for (const plain of decrypt?.end() ?? []) {
-        await checks.push(plain);
-        await file.add(plain);
-      }
-      await file.sync();
-    } catch (err) {
-      if (err instanceof RdbError || err instanceof SegmentError) {
-        rmSync(partial, { force: true });
-        throw invalid(err.message);
-      }
-      throw err;
     } finally {
-      await out.close();
+      opts.signal.removeEventListener('abort', stop);
     }
-
-    const problems: string[] = [];
-    const checked = await checks.end().catch((err: Error) => {
+    checked = await staging.end();
+    await file?.drain();
+    await flush.sync();
+  } catch (err) {
+    if (err instanceof RdbError || err instanceof SegmentError) {
       rmSync(partial, { force: true });
-      throw err instanceof RdbError ? invalid(err.message) : err;
-    });
-    const rdbSummary = 'error' in checked.rdb ? undefined : checked.rdb;
-    if ('error' in checked.rdb) problems.push(checked.rdb.error);
-    else if (manifest.crc64 !== 'disabled' && checked.rdb.crc64 !== manifest.crc64) problems.push(`CRC64 ${checked.rdb.crc64}, the manifest says ${manifest.crc64}`);
-    if (bytes !== manifest.bytes) problems.push(`${bytes} bytes, the manifest says ${manifest.bytes}`);
-    if (checked.sha256 !== manifest.sha256) problems.push(`sha256 ${checked.sha256}, the manifest says ${manifest.sha256}`);
-    if (problems.length > 0 || !rdbSummary) {
-      rmSync(partial, { force: true });
-      throw invalid(problems.join('; '));
+      throw invalid(err.message);
     }
-    const record: StagedRecord = {
-      backupId,
-      location: store.name,
-      bytes,
-      sha256: checked.sha256,
-      rdbVersion: rdbSummary.rdbVersion,
-      createdAt: manifest.createdAt,
-      keyCounts: rdbSummary.keyCounts,
-      resumedAt: resume,
-      samples: manifest.samples ?? [],
-      expiries: checked.expiries,
-    };
-    writeFileSync(`${files.record}.tmp`, JSON.stringify(record));
-    renameSync(partial, files.rdb);
-    renameSync(`${files.record}.tmp`, files.record);
-    return summary(record);
+    throw err;
   } finally {
-    await checks.close();
+    await thread?.close(); // before the descriptor it reads and writes through is closed
+    await out.close();
   }
+
+  const problems: string[] = [];
+  const rdbSummary = 'error' in checked.rdb ? undefined : checked.rdb;
+  if ('error' in checked.rdb) problems.push(checked.rdb.error);
+  else if (manifest.crc64 !== 'disabled' && checked.rdb.crc64 !== manifest.crc64) problems.push(`CRC64 ${checked.rdb.crc64}, the manifest says ${manifest.crc64}`);
+  if (bytes !== manifest.bytes) problems.push(`${bytes} bytes, the manifest says ${manifest.bytes}`);
+  if (checked.sha256 !== manifest.sha256) problems.push(`sha256 ${checked.sha256}, the manifest says ${manifest.sha256}`);
+  if (problems.length > 0 || !rdbSummary) {
+    rmSync(partial, { force: true });
+    throw invalid(problems.join('; '));
+  }
+  const record: StagedRecord = {
+    backupId,
+    location: store.name,
+    bytes,
+    sha256: checked.sha256,
+    rdbVersion: rdbSummary.rdbVersion,
+    createdAt: manifest.createdAt,
+    keyCounts: rdbSummary.keyCounts,
+    resumedAt: resume,
+    samples: manifest.samples ?? [],
+    expiries: checked.expiries,
+  };
+  writeFileSync(`${files.record}.tmp`, JSON.stringify(record));
+  renameSync(partial, files.rdb);
+  renameSync(`${files.record}.tmp`, files.record);
+  return summary(record);
 }
 
 /**
  * Appends chunks in ~1 MiB batches with one write in flight, so receiving the next chunks overlaps
  * the disk write (one awaited write per 64 KiB chunk stalled the download by ~1 s per GiB).
  */
-function batchedWriter(out: FileHandle, from: number, onDurable: (bytes: number) => void) {
+function batchedWriter(out: FileHandle, from: number) {
   let written = from;
   let writing: Promise<void> = Promise.resolve();
   let batch: Buffer[] = [];
   let batchBytes = 0;
-  let flushing: Promise<void> | undefined;
   const startWrite = async () => {
     await writing;
     const bufs = batch;
@@ -194,30 +190,43 @@ function batchedWriter(out: FileHandle, from: number, onDurable: (bytes: number)
     writing.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
   };
   return {
+    /** Bytes written so far (not yet flushed). */
+    get written() {
+      return written;
+    },
     async add(chunk: Buffer) {
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= 1 << 20) await startWrite();
     },
-    /**
-     * Starts flushing what is written so far, without waiting for it (an awaited flush stalled the
-     * download for as long as the disk took); onDurable hears of it once it is done.
-     */
-    checkpoint(): void {
-      flushing ??= (async () => {
-        await writing;
-        const at = written;
-        await out.datasync();
-        onDurable(at);
-      })().catch(() => undefined).finally(() => (flushing = undefined)); // sync() reports failures
-    },
-    /** Writes what is pending and flushes it to disk. */
-    async sync(): Promise<void> {
+    /** Writes what is pending. */
+    async drain(): Promise<void> {
       if (batchBytes > 0) await startWrite();
-      await flushing;
       await writing;
-      await out.datasync();
-      onDurable(written);
+    },
+  };
+}
+
+/**
+ * Flushes what is written about once a second without waiting for it (an awaited flush stalled
+ * the download for as long as the disk took); onDurable hears of each completed flush, with the
+ * bytes written before it started.
+ */
+function durableProgress(out: FileHandle, written: () => number, onDurable: (bytes: number) => void) {
+  let flushing: Promise<void> | undefined;
+  const flush = async () => {
+    const at = written();
+    await out.datasync();
+    onDurable(at);
+  };
+  return {
+    checkpoint(): void {
+      flushing ??= flush().catch(() => undefined).finally(() => (flushing = undefined)); // sync() reports failures
+    },
+    /** Flushes everything written. */
+    async sync(): Promise<void> {
+      await flushing;
+      await flush();
     },
   };
 }

@@ -98,11 +98,14 @@ export class SegmentEncryptor {
 
 /**
  * Decrypts each pushed chunk as it arrives and hands a segment's plaintext on only after its tag
- * has passed. The stored bytes are also copied into one reused segment buffer (pushed chunks are
- * never held): whether a segment is the last is known only when the stream goes on or ends, and if
- * it ends, the segment is opened again as the last from that copy. (Opening whole 1 MiB segments in one pass, each into a fresh 1 MiB plaintext buffer, cost
- * the restore path 0.3–1.7 CPU-s/GiB more, paired runs, cause not pinned down; holding the pushed
- * chunks instead made them outlive V8's young generation. docs/backups.md has the figures.)
+ * has passed. Given the stored object's size (a restore knows it from the manifest, checked
+ * against S3), the last segment is known up front and opened as the last from its first byte;
+ * only each segment's tag is kept. Without it, the stored bytes are also copied into one reused
+ * segment buffer (pushed chunks are never held): whether a segment is the last is known only when
+ * the stream goes on or ends, and if it ends, the segment is opened again as the last from that
+ * copy. (That copy, from a shared buffer, cost the restore 0.6 CPU-s/GiB; opening whole 1 MiB
+ * segments in one pass, each into a fresh 1 MiB buffer, cost 0.3–1.7 CPU-s/GiB; holding the
+ * pushed chunks instead made them outlive V8's young generation. docs/backups.md has the figures.)
  */
 export class SegmentDecryptor {
   private readonly aad: Buffer;
@@ -115,13 +118,23 @@ export class SegmentDecryptor {
   // The current segment opened as a middle one, and its plaintext so far (not yet authenticated).
   private decipher: DecipherGCM | undefined;
   private plain: Buffer[] = [];
+  // With the stored size known: the last segment's index and the current segment's tag.
+  private readonly last: number | undefined;
+  private readonly tag = Buffer.alloc(TAG_BYTES);
 
-  /** To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
-  constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }) {
+  /**
+   * To resume mid-object: the header's nonce prefix and the first segment that will be fed.
+   * storedBytes: the whole object's size, when known.
+   */
+  constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }, private readonly storedBytes?: number) {
     checkKey(key);
     this.aad = Buffer.from(backupId, 'utf8');
     this.prefix = resume?.prefix;
     this.counter = resume?.segment ?? 0;
+    if (storedBytes !== undefined) {
+      this.last = Math.max(0, Math.ceil((storedBytes - HEADER_BYTES) / STORED_SEGMENT) - 1);
+      if (storedBytes - storedOffsetOfSegment(this.last) < TAG_BYTES) throw new SegmentError(`${storedBytes} bytes is not the size of an encrypted snapshot`);
+    }
   }
 
   /** The header's nonce prefix (hex), once read: a resumed download needs it. */
@@ -147,6 +160,10 @@ export class SegmentDecryptor {
       this.prefix = Buffer.from(this.header.subarray(MAGIC.length));
     }
     const out: Buffer[] = [];
+    if (this.last !== undefined) {
+      this.pushKnown(chunk, this.last, out);
+      return out;
+    }
     for (let at = 0; at < chunk.length;) {
       if (this.got === STORED_SEGMENT) out.push(...this.closeMiddle()); // more bytes follow: not the last
       const n = chunk.copy(this.segment, this.got, at, at + STORED_SEGMENT - this.got);
@@ -161,9 +178,37 @@ export class SegmentDecryptor {
     return out;
   }
 
+  // Each segment opened with its final nonce (last or not) from its first byte; only its tag is copied.
+  private pushKnown(chunk: Buffer, last: number, out: Buffer[]): void {
+    for (let at = 0; at < chunk.length;) {
+      if (this.counter > last) throw new SegmentError('encrypted object continues after its last segment');
+      const isLast = this.counter === last;
+      const length = isLast ? this.storedBytes! - storedOffsetOfSegment(last) : STORED_SEGMENT;
+      const bodyBytes = length - TAG_BYTES;
+      const n = Math.min(chunk.length - at, length - this.got);
+      this.decipher ??= this.decipherFor(this.counter, isLast);
+      const body = Math.max(0, Math.min(this.got + n, bodyBytes) - this.got);
+      if (body > 0) this.plain.push(this.decipher.update(chunk.subarray(at, at + body)));
+      if (this.got + n > bodyBytes) chunk.copy(this.tag, this.got + body - bodyBytes, at + body, at + n);
+      this.got += n;
+      at += n;
+      if (this.got < length) continue;
+      this.verify(this.decipher, this.counter++, this.tag);
+      out.push(...this.plain);
+      this.plain = [];
+      this.decipher = undefined;
+      this.got = 0;
+      this.done = isLast;
+    }
+  }
+
   /** The last segment; throws when the object was cut short. */
   end(): Buffer[] {
     if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
+    if (this.last !== undefined) {
+      if (!this.done) throw new SegmentError('encrypted object is truncated');
+      return [];
+    }
     if (this.got < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
     // Opened as a middle segment so far: open it again, in one pass, as the last.
     const index = this.counter++;

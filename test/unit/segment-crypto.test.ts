@@ -17,8 +17,9 @@ function seal(plain: Buffer, id = 'b1', k = key, chunk = 10_000): Buffer {
   return Buffer.concat(out);
 }
 
-function open(stored: Buffer, id = 'b1', k = key, chunk = 7_777): Buffer {
-  const dec = new SegmentDecryptor(k, id);
+/** Decrypts `stored` fed in chunks; `size`: the object's size as the decryptor is told it (a restore knows it). */
+function open(stored: Buffer, id = 'b1', k = key, chunk = 7_777, size?: number): Buffer {
+  const dec = new SegmentDecryptor(k, id, undefined, size);
   const out: Buffer[] = [];
   for (let i = 0; i < stored.length; i += chunk) out.push(...dec.push(stored.subarray(i, i + chunk)));
   out.push(...dec.end());
@@ -32,6 +33,8 @@ describe('encrypted segment format', function () {
       const stored = seal(plain);
       assert.equal(stored.length, encryptedSize(size));
       assert.ok(open(stored).equals(plain));
+      assert.ok(open(stored, 'b1', key, 7_777, stored.length).equals(plain), 'with the size known up front');
+      assert.ok(open(stored, 'b1', key, stored.length, stored.length).equals(plain), 'with the size known, fed whole');
       // fed in chunks larger than a segment, and whole
       assert.ok(open(seal(plain, 'b1', key, 2.5 * SEGMENT_BYTES)).equals(plain));
       assert.ok(open(seal(plain, 'b1', key, Math.max(1, size))).equals(plain));
@@ -66,16 +69,22 @@ describe('encrypted segment format', function () {
       ['only the header', () => stored.subarray(0, HEADER_BYTES)],
       ['a bad header', () => { const c = Buffer.from(stored); c[0] = 0x58; return c; }],
     ];
+    // Also with the size known up front: the manifest's (the tampered object's size then differs)
+    // and, as if the manifest were altered too, the tampered object's own.
     for (const [name, make] of cases) {
       it(name, function () {
         assert.throws(() => open(make()), SegmentError);
+        assert.throws(() => open(make(), 'b1', key, 7_777, stored.length), SegmentError);
+        assert.throws(() => open(make(), 'b1', key, 7_777, make().length), SegmentError);
       });
     }
     it('another backup id (associated data)', function () {
       assert.throws(() => open(stored, 'b2'), SegmentError);
+      assert.throws(() => open(stored, 'b2', key, 7_777, stored.length), SegmentError);
     });
     it('another key', function () {
       assert.throws(() => open(stored, 'b1', randomBytes(32)), SegmentError);
+      assert.throws(() => open(stored, 'b1', randomBytes(32), 7_777, stored.length), SegmentError);
     });
   });
 
