@@ -115,7 +115,7 @@ export class SegmentDecryptor {
   private done = false;
   private readonly segment = Buffer.allocUnsafeSlow(STORED_SEGMENT);
   private got = 0;
-  // The current segment opened as a middle one, and its plaintext so far (not yet authenticated).
+  // The current segment's decipher (without a size: opened as a middle one), and its plaintext so far (not yet authenticated).
   private decipher: DecipherGCM | undefined;
   private plain: Buffer[] = [];
   // With the stored size known: the last segment's index and the current segment's tag.

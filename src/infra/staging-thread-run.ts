@@ -13,8 +13,6 @@ const setup = workerData as StagingSetup;
 const sha = createHash('sha256');
 const expiries = newExpiryHistogram(setup.now);
 const rdb = new RdbVerifier({ maxVersion: setup.maxVersion, onExpire: (db, at) => recordExpiry(expiries, db, at) });
-const d = setup.decrypt;
-const decrypt = d && new SegmentDecryptor(Buffer.from(d.key), d.backupId, d.resume && { prefix: Buffer.from(d.resume.prefix, 'hex'), segment: d.resume.segment }, d.storedBytes);
 let written = setup.resume;
 let failed = false;
 const post = (m: StagingMessage) => parentPort!.postMessage(m);
@@ -37,8 +35,12 @@ function write(plain: Buffer): void {
   written += plain.length;
 }
 
-// The bytes an interrupted attempt left on disk: hashed and walked again.
+let decrypt: SegmentDecryptor | undefined;
+// The decryptor (an impossible object size fails the staging as a bad segment would), then the
+// bytes an interrupted attempt left on disk: hashed and walked again.
 try {
+  const d = setup.decrypt;
+  decrypt = d && new SegmentDecryptor(Buffer.from(d.key), d.backupId, d.resume && { prefix: Buffer.from(d.resume.prefix, 'hex'), segment: d.resume.segment }, d.storedBytes);
   const buf = Buffer.allocUnsafe(SLOT_BYTES);
   for (let at = 0; at < setup.resume;) {
     const n = readSync(setup.fd, buf, 0, Math.min(SLOT_BYTES, setup.resume - at), at);
