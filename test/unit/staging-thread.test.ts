@@ -43,7 +43,6 @@ function inline(rdb: Buffer) {
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'staging-thread-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 /** Feeds `stored` through a staging thread in the given chunks; the results and the staging file after. */
@@ -74,6 +73,7 @@ function encrypt(plain: Buffer, key: Buffer, backupId: string): Buffer {
 
 describe('staging thread', () => {
   const rdb = dataset();
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives the same SHA-256, RDB summary and expiry histogram as the checks in line, however the bytes are chunked', async () => {
     assert.ok(rdb.length > 3 * SLOT_BYTES, 'the dataset spans several slots');
