@@ -142,11 +142,6 @@ export class SegmentDecryptor {
     return this.prefix?.toString('hex');
   }
 
-  /** The segment the next fed bytes start (valid at segment boundaries). */
-  get nextSegment(): number {
-    return this.counter;
-  }
-
   /** Plaintext of the segments whose tags passed. */
   push(stored: Buffer): Buffer[] {
     if (this.done) throw new SegmentError('encrypted object continues after its last segment');
