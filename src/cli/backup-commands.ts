@@ -6,7 +6,7 @@ import { type Verdict, verifyStoredBackup } from '../infra/backup-verify';
 import type { RetentionClass } from '../lib/manifest';
 import { Kind, WorkflowId } from '../lib/names';
 import { type LoadedEnvironment, requireRedisInstance } from '../load-environment';
-import { byteProgress, humanAge, humanBytes, printResult, table } from './output';
+import { progressBar, humanAge, humanBytes, printResult, table } from './output';
 import { onRedisHost } from '../lib/hosts';
 import { runWorkflow, startWorkflow, type WorkflowStart } from './start-workflow';
 
@@ -72,7 +72,7 @@ export async function listBackups(loaded: LoadedEnvironment, opts: { redis: stri
 export async function verifyBackup(loaded: LoadedEnvironment, opts: { redis: string; id: string; json: boolean }): Promise<boolean> {
   const verdicts: Verdict[] = [];
   for (const store of buildDeps(loaded).allStores) {
-    const bar = opts.json ? undefined : byteProgress(`verify ${store.name}`);
+    const bar = opts.json ? undefined : progressBar(`verify ${store.name}`);
     verdicts.push(await verifyStoredBackup(store, opts.redis, opts.id, (b, total) => bar?.update(b, total, '')));
     bar?.stop();
   }

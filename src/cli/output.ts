@@ -1,10 +1,11 @@
 // How the CLI talks to people and scripts: tables and human sizes on stdout, --json for scripts,
 // one clear line on stderr for errors, progress bars on stderr.
-import { ApplicationFailure, ServiceError, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, QueryNotRegisteredError, ServiceError, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { SingleBar } from 'cli-progress';
+import { type StepProgress, stepProgressQuery } from '../lib/messages';
 
 export function humanBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -34,8 +35,8 @@ export function printResult(json: boolean, data: unknown, human: () => string): 
   process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
 }
 
-/** A byte-progress bar on stderr; when stderr is not a terminal it prints a line every few seconds. */
-export function byteProgress(label: string) {
+/** A progress bar on stderr, of bytes or of steps; when stderr is not a terminal it prints a line every few seconds. */
+export function progressBar(label: string) {
   const bar = new SingleBar({
     format: `${label} [{bar}] {percentage}% {amount} {phase}`,
     stream: process.stderr,
@@ -45,13 +46,17 @@ export function byteProgress(label: string) {
   });
   let started = false;
   const t0 = Date.now();
+  const draw = (value: number, total: number, payload: { amount: string; phase: string }) => {
+    if (!started) { bar.start(total, value, payload); started = true; } else { bar.setTotal(total); bar.update(value, payload); }
+  };
   return {
     /** `bytes` undefined: a step without a byte count (starting, verifying): the phase alone. */
     update(bytes: number | undefined, total: number | undefined, phase: string) {
-      const size = total ?? Math.max(bytes ?? 0, 1);
       const rate = humanBytes((bytes ?? 0) / Math.max(0.001, (Date.now() - t0) / 1000));
-      const payload = { amount: bytes === undefined ? '' : `${humanBytes(bytes)}/${total ? humanBytes(total) : '?'} ${rate}/s`, phase };
-      if (!started) { bar.start(size, bytes ?? 0, payload); started = true; } else { bar.setTotal(size); bar.update(bytes ?? 0, payload); }
+      draw(bytes ?? 0, total ?? Math.max(bytes ?? 0, 1), { amount: bytes === undefined ? '' : `${humanBytes(bytes)}/${total ? humanBytes(total) : '?'} ${rate}/s`, phase });
+    },
+    steps(done: number, total: number, phase: string) {
+      draw(done, total, { amount: `${done}/${total} steps`, phase });
     },
     stop() { if (started) bar.stop(); },
   };
@@ -73,23 +78,49 @@ export async function retryNote(converter: LoadedDataConverter, pending: Pending
   return `attempt ${pending.attempt}${failure ? `: ${failure}` : ''}`;
 }
 
-/** Waits for a workflow's result, drawing its running activity's heartbeats as a progress bar. */
+/** The workflow's stepProgress Query; undefined if it does not answer in time, `false` if it has no such Query. */
+async function askSteps(handle: WorkflowHandle): Promise<StepProgress | false | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), STEPS_QUERY_MS); });
+  const asked = handle.query(stepProgressQuery).catch((err) => (err instanceof QueryNotRegisteredError ? false as const : undefined));
+  return Promise.race([asked, late]).finally(() => clearTimeout(timer));
+}
+/** A busy or absent worker must not stall the bar (nor the end of the command) for long. */
+const STEPS_QUERY_MS = 3000;
+
+/**
+ * Waits for a workflow's result, drawing a progress bar: its steps, if it counts them (the
+ * stepProgress Query: module restore, config re-sync, log resumption), else the running
+ * activity's heartbeated bytes; the phase is the activity's heartbeat or name either way.
+ */
 export async function followWithProgress<T>(handle: WorkflowHandle, json: boolean, label: string): Promise<T> {
-  const bar = json ? undefined : byteProgress(label);
+  const bar = json ? undefined : progressBar(label);
   let last: HeartbeatProgress = {};
+  let steps: StepProgress | false | undefined; // false: the workflow counts no steps (a backup or restore counts bytes)
+  let polling = false;
   const poll = setInterval(async () => {
-    const converter = handle.client.options.loadedDataConverter;
-    const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.[0];
-    const payloads = pending?.heartbeatDetails?.payloads;
-    const p = (payloads?.length ? await decodeFromPayloadsAtIndex<HeartbeatProgress>(converter, 0, payloads).catch(() => undefined) : undefined) ?? {};
-    const retrying = await retryNote(converter, pending).catch(() => undefined);
-    const phase = [p.phase ?? pending?.activityType?.name ?? '', retrying].filter(Boolean).join(' — ');
-    if (p.bytes !== undefined) last = p;
-    if (pending) bar?.update(p.bytes ?? last.bytes, p.totalBytes ?? last.totalBytes, phase);
+    if (polling) return;
+    polling = true;
+    try {
+      const converter = handle.client.options.loadedDataConverter;
+      const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities?.[0];
+      const payloads = pending?.heartbeatDetails?.payloads;
+      const p = (payloads?.length ? await decodeFromPayloadsAtIndex<HeartbeatProgress>(converter, 0, payloads).catch(() => undefined) : undefined) ?? {};
+      const retrying = await retryNote(converter, pending).catch(() => undefined);
+      const phase = [p.phase ?? pending?.activityType?.name ?? '', retrying].filter(Boolean).join(' — ');
+      if (p.bytes !== undefined) last = p;
+      if (steps !== false) steps = (await askSteps(handle)) ?? steps;
+      if (steps && steps.total > 0) bar?.steps(steps.done, steps.total, phase);
+      else if (pending) bar?.update(p.bytes ?? last.bytes, p.totalBytes ?? last.totalBytes, phase);
+    } finally {
+      polling = false;
+    }
   }, 1000);
   try {
     const result: T = await handle.result();
-    if (last.totalBytes) bar?.update(last.totalBytes, last.totalBytes, 'done');
+    const final = steps === false ? undefined : await askSteps(handle);
+    if (final && final.total > 0) bar?.steps(final.done, final.total, 'done');
+    else if (last.totalBytes) bar?.update(last.totalBytes, last.totalBytes, 'done');
     return result;
   } finally {
     clearInterval(poll);

@@ -1,5 +1,5 @@
 // The Queries, the Update and the Signal of Titan's long-running workflows: defined once, handled
-// by the workflows (sign-off.ts, drill.ts) and sent by the CLI and the Web UI.
+// by the workflows (sign-off.ts, drill.ts, step-progress.ts) and sent by the CLI and the Web UI.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RecoveryStatus, SignedOff, SignOff } from './recovery-report';
 
@@ -16,6 +16,11 @@ export interface DrillStatus {
 }
 
 export const drillStatusQuery = defineQuery<DrillStatus>('drillStatus');
+
+/** Steps settled of the steps known so far (a rollback or a restart adds some): the CLI's bar where no bytes are counted. */
+export interface StepProgress { done: number; total: number }
+
+export const stepProgressQuery = defineQuery<StepProgress>('stepProgress');
 
 /**
  * Sent by the worker when an activity attempt failed and will be retried (`failure` set), and

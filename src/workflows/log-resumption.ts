@@ -8,6 +8,7 @@ import { type LogSource, logProblems, type ModuleLogCheck, removedSourceWarnings
 import { ErrorType } from '../lib/errors';
 import type { HostRoute } from '../lib/hosts';
 import { routesOf, runOnHosts } from './host-wait';
+import { type Steps, stepProgress } from './step-progress';
 import { onHost, quickStep } from './steps';
 
 export interface ResumeLogsInput {
@@ -47,6 +48,7 @@ export async function resumeLogs(input: ResumeLogsInput = {}): Promise<ResumeLog
 }
 
 async function resume(input: ResumeLogsInput, on: On): Promise<ResumeLogsResult> {
+  const progress = stepProgress();
   on.details('Identifying log sources and checkpoints');
   const sources = await on.steps.quick('identify log sources and checkpoints').identifyLogSources({ modules: input.modules });
   const since = input.since === undefined ? undefined : normalizeTime(new Date(input.since).toISOString());
@@ -57,7 +59,8 @@ async function resume(input: ResumeLogsInput, on: On): Promise<ResumeLogsResult>
   const paused = await quickStep('pause the log-shipping schedule').pauseLogShipping({ reason: `resumeLogs ${workflowInfo().workflowId} is backfilling` });
   try {
     // One module after the other: each backfill keeps the store busy on its own.
-    for (const source of sources.modules) result.modules.push(await resumeModule(source, since, on));
+    progress.plan(4 * sources.modules.length); // backfill, canary, ship to the canary, verify
+    for (const source of sources.modules) result.modules.push(await resumeModule(source, since, on, progress.step));
   } finally {
     if (paused) await quickStep('resume the log-shipping schedule').resumeLogShipping({ note: `resumed by ${workflowInfo().workflowId}` });
   }
@@ -69,20 +72,20 @@ async function resume(input: ResumeLogsInput, on: On): Promise<ResumeLogsResult>
   return result;
 }
 
-async function resumeModule(source: LogSource, since: EngineTime | undefined, on: On): Promise<ModuleLogResumption> {
+async function resumeModule(source: LogSource, since: EngineTime | undefined, on: On, step: Steps['step']): Promise<ModuleLogResumption> {
   const { module, checkpoint } = source;
   const from = since ?? checkpoint?.time;
   on.details(`**${module}**: backfilling from ${from ?? 'its first line'}`);
   const until = normalizeTime(new Date().toISOString());
-  const backfill = await on.steps.long(`backfill ${module} from ${from ?? 'its first line'}`).shipModuleLogs({ module, since: from, until });
+  const backfill = await step(on.steps.long(`backfill ${module} from ${from ?? 'its first line'}`).shipModuleLogs({ module, since: from, until }));
 
   on.details(`**${module}**: writing a canary and shipping it`);
   const text = `titan-canary ${workflowInfo().workflowId}/${workflowInfo().runId}/${module}`;
-  const canary = await on.steps.quick(`write a canary through ${module}`).writeLogCanary({ module, text });
-  const after = await on.steps.long(`ship ${module} up to its canary`).shipModuleLogs({ module, since: until, until: canary.time });
+  const canary = await step(on.steps.quick(`write a canary through ${module}`).writeLogCanary({ module, text }));
+  const after = await step(on.steps.long(`ship ${module} up to its canary`).shipModuleLogs({ module, since: until, until: canary.time }));
 
   on.details(`**${module}**: verifying source against store`);
-  const check = await on.steps.long(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text });
+  const check = await step(on.steps.long(`verify ${module}`).verifyModuleLogs({ module, from, until: canary.time, canary: text }));
   // Retired containers' spooled logs are shipped and verified now: no longer needed.
   const spooled = source.containers.flatMap((c) => (c.spooled ? [c.spooled] : []));
   if (spooled.length && logProblems({ module, check }).length === 0) await quickStep(`drop the spooled logs of ${module}'s retired containers`).dropSpooledLogs({ keys: spooled });

@@ -7,6 +7,7 @@ import type { ModuleStatus } from '../lib/module-state';
 import { ErrorType } from '../lib/errors';
 import type { HostRoute } from '../lib/hosts';
 import { routesOf, runOnHosts } from './host-wait';
+import { type Steps, stepProgress } from './step-progress';
 import { failureReason, onHost } from './steps';
 
 export interface RestoreModulesInput {
@@ -17,7 +18,7 @@ export interface RestoreModulesInput {
 }
 
 /** Where this run's engine steps go, and how it tells what it does. */
-type On = { steps: ReturnType<typeof onHost>; details: (step: string) => void };
+type On = { steps: ReturnType<typeof onHost>; details: (step: string) => void; progress: Steps };
 
 export interface ModuleOutcome {
   service: string;
@@ -41,7 +42,8 @@ export interface RestoreModulesResult {
 }
 
 export async function restoreModules(input: RestoreModulesInput = {}): Promise<RestoreModulesResult> {
-  return runOnHosts(routesOf(input), (details) => restore(input, { steps: onHost(input.host), details }));
+  const progress = stepProgress();
+  return runOnHosts(routesOf(input), (details) => restore(input, { steps: onHost(input.host), details, progress }));
 }
 
 async function restore(input: RestoreModulesInput, on: On): Promise<RestoreModulesResult> {
@@ -61,8 +63,9 @@ async function restore(input: RestoreModulesInput, on: On): Promise<RestoreModul
   }
 
   const images = [...new Set([...failed.values()].map((m) => m.desiredImage))];
+  on.progress.plan(images.length + failed.size); // each pull, then each module once it is settled
   on.details(`Pulling ${images.join(', ')} from the private registry`);
-  await Promise.all(images.map((image) => on.steps.long(`pull ${image}`).pullModuleImage({ image })));
+  await Promise.all(images.map((image) => on.progress.step(on.steps.long(`pull ${image}`).pullModuleImage({ image }))));
 
   for (const [i, wave] of inv.waves.entries()) {
     on.details(`Wave ${i + 1} of ${inv.waves.length}: redeploying **${wave.join(', ')}**`);
@@ -70,9 +73,9 @@ async function restore(input: RestoreModulesInput, on: On): Promise<RestoreModul
       // A module whose dependency could not be brought back would only fail the same way.
       const blocked = inv.dependsOn[service]!.filter((d) => result.outcomes.some((o) => o.service === d && ['failed', 'skipped'].includes(o.action)));
       const m = failed.get(service)!;
-      return blocked.length
+      return on.progress.step(Promise.resolve(blocked.length
         ? { service, reason: `${m.state}: ${m.reason}`, action: 'skipped' as const, image: m.desiredImage, previousImageId: m.imageId, problems: [`not redeployed: ${blocked.join(', ')} failed`] }
-        : redeploy(m, runId, on);
+        : redeploy(m, runId, on)));
     }));
     result.outcomes.push(...outcomes);
   }
@@ -92,8 +95,9 @@ async function restartDependents(restartedWith: Record<string, string[]>, outcom
   const dependents = [...new Set(replaced.flatMap((s) => restartedWith[s] ?? []))].filter((d) => !failed.has(d)).sort();
   if (!dependents.length) return [];
   on.details(`Restarting **${dependents.join(', ')}** after the redeploy of what they depend on`);
-  const restarted = await Promise.all(dependents.map(async (service): Promise<ModuleOutcome | undefined> => {
-    const because = replaced.filter((s) => restartedWith[s]!.includes(service));
+  on.progress.plan(dependents.length);
+  const restarted = await Promise.all(dependents.map((service) => on.progress.step((async (): Promise<ModuleOutcome | undefined> => {
+    const because = replaced.filter((s) => restartedWith[s]?.includes(service));
     const outcome = { service, reason: `depends on ${because.join(', ')} with restart: true`, image: '', problems: [] as string[] };
     try {
       const c = await on.steps.long(`restart ${service}`).restartModule({ service });
@@ -103,7 +107,7 @@ async function restartDependents(restartedWith: Record<string, string[]>, outcom
     } catch (err) {
       return { ...outcome, action: 'failed', problems: [failureReason(err)] };
     }
-  }));
+  })())));
   return restarted.filter((o) => o !== undefined);
 }
 

@@ -179,6 +179,19 @@ describe('restoreModules on the real Docker engine and registry', function () {
     }
   });
 
+  it('titan modules restore: the bar counts steps (each image pulled, each module settled) up to all of them, the table names the modules', async () => {
+    const before = await ids();
+    await docker.getContainer(before.cache!).kill();
+    await docker.getContainer(before.jobs!).kill();
+    const run = await titan(['--config', env.file, 'modules', 'restore']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /cache\s+redeployed/);
+    assert.match(run.stdout, /jobs\s+redeployed/);
+    // stderr is not a terminal: the bar is a line every few seconds and one at the end.
+    const bars = run.stderr.split('\n').filter((l) => l.startsWith('module restore ['));
+    assert.match(bars.at(-1) ?? '', /\] 100% 3\/3 steps done$/, run.stderr); // one image (cache and jobs run the same), two modules
+  });
+
   it('the worker killed in the middle of a redeploy, then restarted: the restore completes with no duplicate containers', async () => {
     await worker.stop();
     let child: ChildProcess = spawnWorker(env);
