@@ -58,6 +58,8 @@ export function progressBar(label: string) {
     steps(done: number, total: number, phase: string) {
       draw(done, total, { amount: `${done}/${total} steps`, phase });
     },
+    /** The workflow succeeded though no total was ever heartbeated (a tiny backup): a full bar, no amount. */
+    done() { if (started) draw(bar.getTotal(), bar.getTotal(), { amount: '', phase: 'done' }); },
     stop() { if (started) bar.stop(); },
   };
 }
@@ -121,6 +123,7 @@ export async function followWithProgress<T>(handle: WorkflowHandle, json: boolea
     const final = steps === false ? undefined : await askSteps(handle);
     if (final && final.total > 0) bar?.steps(final.done, final.total, 'done');
     else if (last.totalBytes) bar?.update(last.totalBytes, last.totalBytes, 'done');
+    else bar?.done();
     return result;
   } finally {
     clearInterval(poll);
