@@ -36,6 +36,8 @@ const VALUE_BYTES = 1024;
 // dividing by a little less makes the RDB at least the requested size.
 const RDB_BYTES_PER_KEY = 1030;
 const PASSWORD_ENV = 'TITAN_BENCH_REDIS_PASSWORD';
+/** The one step decryption adds work to. */
+const STAGING_STEP = 'download and verify';
 const s3Pid = s3PrimaryPid();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -277,6 +279,9 @@ async function benchSize(gib: number, rounds: number) {
       gib, bytes: backup.bytes, keys,
       manual: median(manual.map((r) => r.seconds)), titan: median(titan.map((r) => r.seconds)), encrypted: median(encrypted.map((r) => r.seconds)),
       encryptedSteps: stepMedians(encrypted), encryptedWorkerCpu: median(encrypted.map((r) => r.workerCpu)),
+      // The two titan sides of a round run one after the other: their ratio is freer of the drift between rounds.
+      pairedRatio: median(encrypted.map((e, i) => e.seconds / titan[i]!.seconds)),
+      stagingRatio: median(encrypted.map((e, i) => (e.steps[STAGING_STEP] ?? NaN) / (titan[i]!.steps[STAGING_STEP] ?? NaN))),
       manualSteps: stepMedians(manual), titanSteps: stepMedians(titan),
       manualS3Cpu: median(manual.map((r) => r.s3Cpu)), titanS3Cpu: median(titan.map((r) => r.s3Cpu)),
       workerCpu: median(titan.map((r) => r.workerCpu)),
@@ -307,7 +312,8 @@ async function main() {
       + `${(r.rssGrowth / MiB).toFixed(1).padStart(18)} MiB  ${r.workerCpu.toFixed(1).padStart(12)}  ${r.manualS3Cpu.toFixed(1).padStart(16)} / ${r.titanS3Cpu.toFixed(1)}  ${r.all.manual.join(' ')} | ${r.all.titan.join(' ')}`);
     console.log(`  manual step medians (s): ${r.manualSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
     console.log(`  titan step medians (s):  ${r.titanSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
-    console.log(`  encryption: titan plaintext ${r.titan.toFixed(2)} s, titan encrypted ${r.encrypted.toFixed(2)} s, ratio ${verdict(r.encrypted / r.titan, 1.05)}; worker CPU ${r.workerCpu.toFixed(1)} / ${r.encryptedWorkerCpu.toFixed(1)} s; all encrypted runs ${r.all.encrypted.join(' ')}`);
+    console.log(`  encryption: titan plaintext ${r.titan.toFixed(2)} s, titan encrypted ${r.encrypted.toFixed(2)} s, ratio ${verdict(r.encrypted / r.titan, 1.05)}; `
+      + `median of the rounds' ratios ${r.pairedRatio.toFixed(3)}; ${STAGING_STEP} step ${r.stagingRatio.toFixed(3)}; worker CPU ${r.workerCpu.toFixed(1)} / ${r.encryptedWorkerCpu.toFixed(1)} s; all encrypted runs ${r.all.encrypted.join(' ')}`);
     console.log(`  encrypted step medians (s): ${r.encryptedSteps.map(([s, v]) => `${s} ${v.toFixed(2)}`).join(', ')}`);
   }
   console.log(`whole bench: ${((Date.now() - started) / 1000).toFixed(0)} s; end: ${loadAverage()}`);

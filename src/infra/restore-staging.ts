@@ -2,7 +2,7 @@
 // the later rename is atomic) and proves it valid on the way: size, SHA-256, RDB structure and
 // CRC64, and an RDB version the target Redis can read. An encrypted backup is decrypted as it
 // arrives (every GCM tag checked before its plaintext is written). Decrypting and the checks run
-// on a thread of their own (staging-thread.ts). A download cut short resumes with a ranged GET
+// on threads of their own (staging-thread.ts). A download cut short resumes with a ranged GET
 // from the last durable offset (of an encrypted one: the last durable segment boundary); the
 // bytes already on disk are re-read to rebuild the hashes.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,7 @@ export async function stageBackup(store: BackupStore, redis: string, backupId: s
     throw ApplicationFailure.nonRetryable(`not enough space in ${files.dir}: the snapshot needs ${need} more bytes, ${free.bavail * free.bsize} are free`, ErrorType.NoSpaceForRestore);
   }
 
-  const out = await open(partial, resume > 0 ? 'r+' : 'w', 0o600);
+  const out = await open(partial, resume > 0 ? 'r+' : 'w+', 0o600); // read too: the checking thread reads the plaintext back
   let thread: StagingThread | undefined;
   let bytes = resume;
   let checked: StagingResult;

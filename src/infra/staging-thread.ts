@@ -1,11 +1,13 @@
-// The per-byte work of a download being staged, on a worker thread: the checks (SHA-256, the RDB
+// The per-byte work of a download being staged, on worker threads: the checks (SHA-256, the RDB
 // walk with its CRC64, the expiry histogram) and, of an encrypted backup, decrypting and writing
 // the plaintext. The event loop copies each received chunk into a ring of shared 1 MiB slots and
 // goes on receiving (and writing a plaintext backup's chunks itself); on two CPUs the rest runs
 // beside the download instead of after each chunk of it. Plaintext is written by whoever holds it:
 // decrypting on the event loop made an encrypted restore 20 % slower than a plaintext one, and
 // the thread writing a plaintext backup from the shared slots made it slower (docs/benchmarks.md).
-// The results are the same as doing it all in line (test/unit/staging-thread.test.ts).
+// An encrypted backup takes two threads: one decrypts and writes, the other reads the plaintext
+// back and checks it; on one thread, decrypting, writing and checking made it the download's
+// bottleneck. The results are the same as doing it all in line (test/unit/staging-thread.test.ts).
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { RdbError, type RdbErrorCode, type RdbSummary } from '../lib/rdb';
@@ -14,10 +16,19 @@ import { SegmentError } from './segment-crypto';
 
 export const SLOT_BYTES = 1 << 20;
 const SLOTS = 8;
+/** Cells of the progress array the decrypting thread publishes to the checking one. */
+export const PROGRESS = { seq: 0, written: 1, state: 2 } as const;
+export const RUNNING = 0;
+/** Everything is decrypted and written. */
+export const ENDED = 1;
+/** The decrypting thread failed: what is written is all there will be. */
+export const STOPPED = 2;
 
 export interface StagingSetup {
   shared: SharedArrayBuffer;
-  /** The staging file: the thread reads back what an interrupted attempt left, and writes decrypted plaintext. */
+  /** BigInt64 cells (PROGRESS): the plaintext written so far, and the decrypting thread's state. */
+  progress: SharedArrayBuffer;
+  /** The staging file (read and write): the threads read back what an interrupted attempt left, write decrypted plaintext and read it back. */
   fd: number;
   /** Plaintext bytes already on disk from an interrupted attempt: checked again before any push. */
   resume: number;
@@ -33,6 +44,9 @@ export type StagingMessage =
   | { free: number; written: number }
   | { noncePrefix: string }
   | { failed: { kind: 'rdb' | 'segment' | 'io'; code?: RdbErrorCode; message: string } }
+  /** The decrypting thread's last message. */
+  | { ended: true }
+  /** The checking thread's last message. */
   | { done: StagingResult };
 
 export interface StagingResult {
@@ -47,51 +61,31 @@ export interface StagingResult {
 export class StagingThread {
   private readonly shared = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
   private readonly view = new Uint8Array(this.shared);
-  private readonly thread: Worker;
+  private readonly threads: Worker[] = [];
   private readonly free: number[] = [];
   private slot: number | undefined;
   private filled = 0;
   private failure: Error | undefined;
-  private finished = false;
   private wake: (() => void) | undefined;
-  private result: Promise<StagingResult>;
+  private readonly result: Promise<StagingResult>;
+  private settle!: { resolve(r: StagingResult): void; reject(err: Error): void };
+  /** Threads yet to post their last message; the checking thread's results. */
+  private running = 0;
+  private checked: StagingResult | undefined;
   /** Decrypted plaintext bytes the thread has written to the file so far. */
   written: number;
   /** An encrypted object's nonce prefix (public), once the thread has read the header. */
   noncePrefix: string | undefined;
 
-  constructor(setup: Omit<StagingSetup, 'shared'>) {
+  constructor(setup: Omit<StagingSetup, 'shared' | 'progress'>) {
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
     this.written = setup.resume;
     this.noncePrefix = setup.decrypt?.resume?.prefix;
-    this.thread = new Worker(path.join(__dirname, 'staging-thread-run.js'), { workerData: { ...setup, shared: this.shared } satisfies StagingSetup });
-    this.result = new Promise((resolve, reject) => {
-      this.thread.on('message', (m: StagingMessage) => {
-        if ('free' in m) {
-          this.free.push(m.free);
-          this.written = m.written;
-        } else if ('noncePrefix' in m) this.noncePrefix = m.noncePrefix;
-        else if ('failed' in m) this.failure = threadError(m.failed);
-        else {
-          this.finished = true;
-          this.written = m.done.written;
-          resolve(m.done);
-        }
-        this.wakeUp();
-      });
-      this.thread.on('error', (err) => {
-        this.failure = err;
-        reject(err);
-        this.wakeUp();
-      });
-      this.thread.on('exit', (code) => {
-        if (this.finished) return;
-        this.failure ??= new Error(`the staging thread exited (${code}) before it had checked everything`);
-        reject(this.failure);
-        this.wakeUp();
-      });
-    });
+    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.result.catch(() => undefined); // surfaced by push or end
+    const data: StagingSetup = { ...setup, shared: this.shared, progress: new SharedArrayBuffer(3 * 8) };
+    this.start('staging-thread-run.js', data); // the slots' reader: first, it is sent the slots
+    if (setup.decrypt) this.start('staging-check-run.js', data);
   }
 
   /** Copies the stored bytes into the ring; waits only when all slots are still being worked on. */
@@ -114,19 +108,51 @@ export class StagingThread {
    */
   async end(): Promise<StagingResult> {
     if (this.filled > 0) this.send();
-    this.thread.postMessage({ end: true });
+    this.threads[0]!.postMessage({ end: true });
     const done = await this.result;
     if (this.failure) throw this.failure;
     return done;
   }
 
-  /** Stops the thread; only then may the file be closed (the thread reads and writes through it). */
+  /** Stops the threads; only then may the file be closed (they read and write through it). */
   async close(): Promise<void> {
-    await this.thread.terminate();
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+
+  private start(file: string, workerData: StagingSetup): void {
+    const thread = new Worker(path.join(__dirname, file), { workerData });
+    let ended = false;
+    this.running++;
+    // A thread's messages arrive in order: a failure it reports comes before its last message.
+    thread.on('message', (m: StagingMessage) => {
+      if ('free' in m) {
+        this.free.push(m.free);
+        this.written = m.written;
+      } else if ('noncePrefix' in m) this.noncePrefix = m.noncePrefix;
+      else if ('failed' in m) this.failure ??= threadError(m.failed);
+      else {
+        ended = true;
+        if ('done' in m) this.checked = m.done;
+        if (--this.running === 0) this.settle.resolve(this.checked!);
+      }
+      this.wakeUp();
+    });
+    thread.on('error', (err) => {
+      this.failure ??= err;
+      this.settle.reject(this.failure);
+      this.wakeUp();
+    });
+    thread.on('exit', (code) => {
+      if (ended) return;
+      this.failure ??= new Error(`the staging thread exited (${code}) before it had checked everything`);
+      this.settle.reject(this.failure);
+      this.wakeUp();
+    });
+    this.threads.push(thread);
   }
 
   private send(): void {
-    this.thread.postMessage({ slot: this.slot, bytes: this.filled });
+    this.threads[0]!.postMessage({ slot: this.slot, bytes: this.filled });
     this.slot = undefined;
     this.filled = 0;
   }

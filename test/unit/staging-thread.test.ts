@@ -73,6 +73,27 @@ function encrypt(plain: Buffer, key: Buffer, backupId: string): Buffer {
 
 describe('staging thread', () => {
   const rdb = dataset();
+  const corrupt = () => {
+    const bad = Buffer.from(rdb);
+    bad[20] = 0x7f; // the first entry's type byte: not a type Redis knows
+    return bad;
+  };
+  /** The error must be the in-line verifier's, code and message. */
+  const sameAsInline = (bad: Buffer) => {
+    let inlineError: RdbError | undefined;
+    try {
+      new RdbVerifier().push(bad);
+    } catch (err) {
+      inlineError = err as RdbError;
+    }
+    assert.ok(inlineError instanceof RdbError);
+    return (err: Error) => {
+      assert.ok(err instanceof RdbError, `an RdbError, not ${err.name}: ${err.message}`);
+      assert.equal(err.code, inlineError!.code);
+      assert.equal(err.message, inlineError!.message);
+      return true;
+    };
+  };
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives the same SHA-256, RDB summary and expiry histogram as the checks in line, however the bytes are chunked', async () => {
@@ -127,21 +148,19 @@ describe('staging thread', () => {
   });
 
   it('refuses a corrupt RDB while it downloads, with the in-line verifier\'s error', async () => {
-    const bad = Buffer.from(rdb);
-    bad[20] = 0x7f; // the first entry's type byte: not a type Redis knows
-    let inlineError: RdbError | undefined;
-    try {
-      new RdbVerifier().push(bad);
-    } catch (err) {
-      inlineError = err as RdbError;
-    }
-    assert.ok(inlineError instanceof RdbError);
-    await assert.rejects(threaded(bad, () => 65_536), (err: Error) => {
-      assert.ok(err instanceof RdbError, `an RdbError, not ${err.name}`);
-      assert.equal(err.code, inlineError!.code);
-      assert.equal(err.message, inlineError!.message);
-      return true;
-    });
+    await assert.rejects(threaded(corrupt(), () => 65_536), sameAsInline(corrupt()));
+  });
+
+  it('refuses a corrupt RDB inside an encrypted backup (the checking thread reads it back) with the same error', async () => {
+    const key = randomBytes(32);
+    const stored = encrypt(corrupt(), key, 'b1');
+    await assert.rejects(threaded(stored, () => 65_536, { decrypt: { key, backupId: 'b1', storedBytes: stored.length } }), sameAsInline(corrupt()));
+    // Cut after the first segment: the checks see a truncated RDB at the end, after every tag passed.
+    const cut = encrypt(rdb.subarray(0, SEGMENT_BYTES + 10), key, 'b2');
+    const { result: got } = await threaded(cut, () => 65_536, { decrypt: { key, backupId: 'b2', storedBytes: cut.length } });
+    assert.ok('error' in got.rdb, 'the summary is an error');
+    assert.equal(got.written, SEGMENT_BYTES + 10);
+    assert.equal(got.sha256, createHash('sha256').update(rdb.subarray(0, SEGMENT_BYTES + 10)).digest('hex'));
   });
 
   it('reports a truncated RDB at the end, as a problem rather than a thrown error', async () => {
