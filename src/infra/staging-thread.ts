@@ -127,12 +127,15 @@ export class StagingThread {
     thread.on('message', (m: StagingMessage) => {
       if ('free' in m) {
         this.free.push(m.free);
-        this.written = m.written;
+        this.written = Math.max(this.written, m.written); // the checking thread's results may come first
       } else if ('noncePrefix' in m) this.noncePrefix = m.noncePrefix;
       else if ('failed' in m) this.failure ??= threadError(m.failed);
       else {
         ended = true;
-        if ('done' in m) this.checked = m.done;
+        if ('done' in m) {
+          this.checked = m.done;
+          this.written = m.done.written; // the last bytes may have been written after the last slot
+        }
         if (--this.running === 0) this.settle.resolve(this.checked!);
       }
       this.wakeUp();
