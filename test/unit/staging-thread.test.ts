@@ -57,7 +57,8 @@ async function threaded(stored: Buffer, chunkBytes: (i: number) => number, opts:
       await thread.push(stored.subarray(at, at + n));
       at += n;
     }
-    return { result: await thread.end(), file: readFileSync(file) };
+    const result = await thread.end();
+    return { result, file: readFileSync(file), written: thread.written };
   } finally {
     await thread.close();
     closeSync(fd);
@@ -114,9 +115,10 @@ describe('staging thread', () => {
     const want = { ...inline(rdb), written: rdb.length };
     const next = prng(7);
     for (const chunking of [() => 65_536, () => 1 + (next() % 300_000), () => stored.length]) {
-      const { result, file } = await threaded(stored, chunking, { decrypt: { key, backupId: 'b1', storedBytes: stored.length } });
+      const { result, file, written } = await threaded(stored, chunking, { decrypt: { key, backupId: 'b1', storedBytes: stored.length } });
       assert.deepEqual(result, want);
       assert.ok(file.equals(rdb), 'the staging file holds the plaintext');
+      assert.equal(written, rdb.length, 'the caller\'s count (what a flush makes durable) reaches the end');
     }
   });
 
