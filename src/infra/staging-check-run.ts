@@ -2,16 +2,14 @@
 // back from the staging file (from the page cache) as far as the decrypting thread has written
 // it, from offset 0 (so an interrupted attempt's bytes are re-checked too), and runs the checks.
 // Splitting the work this way keeps either thread from being the download's bottleneck.
-import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { failedMessage, stagingChecks } from './staging-checks';
-import { type StagingMessage, type StagingSetup, PROGRESS, RUNNING, SLOT_BYTES } from './staging-thread';
+import { type StagingMessage, type StagingSetup, PROGRESS, RUNNING } from './staging-thread';
 
 const setup = workerData as StagingSetup;
 const post = (m: StagingMessage) => parentPort!.postMessage(m);
 const progress = new BigInt64Array(setup.progress);
 const checks = stagingChecks(setup);
-const buf = Buffer.allocUnsafe(SLOT_BYTES);
 let checked = 0;
 
 try {
@@ -21,10 +19,8 @@ try {
     const state = Number(Atomics.load(progress, PROGRESS.state));
     const written = Number(Atomics.load(progress, PROGRESS.written));
     if (checked < written) {
-      const n = readSync(setup.fd, buf, 0, Math.min(SLOT_BYTES, written - checked), checked);
-      if (n === 0) throw new Error(`the staged file ends at ${checked} bytes, before the ${written} written`);
-      checks.check(buf.subarray(0, n));
-      checked += n;
+      checks.checkFile(setup.fd, checked, written, 'written');
+      checked = written;
     } else if (state !== RUNNING) break;
     else Atomics.wait(progress, PROGRESS.seq, seq, 1000); // woken by the decrypting thread's next publish
   }

@@ -3,7 +3,7 @@
 // what an interrupted attempt left on disk). Of an encrypted one it decrypts the slot, writes each
 // segment's plaintext once its tag passed, and publishes how far the file is written for the
 // checking thread (staging-check-run.ts).
-import { readSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SegmentDecryptor } from './segment-crypto';
 import { failedMessage, stagingChecks } from './staging-checks';
@@ -41,13 +41,7 @@ let decrypt: SegmentDecryptor | undefined;
 try {
   const d = setup.decrypt;
   decrypt = d && new SegmentDecryptor(Buffer.from(d.key), d.backupId, d.resume && { prefix: Buffer.from(d.resume.prefix, 'hex'), segment: d.resume.segment }, d.storedBytes);
-  const buf = Buffer.allocUnsafe(SLOT_BYTES);
-  for (let at = 0; checks && at < setup.resume;) {
-    const n = readSync(setup.fd, buf, 0, Math.min(SLOT_BYTES, setup.resume - at), at);
-    if (n === 0) throw new Error(`the staged file ends at ${at} bytes, before the ${setup.resume} the earlier attempt flushed`);
-    checks.check(buf.subarray(0, n));
-    at += n;
-  }
+  checks?.checkFile(setup.fd, 0, setup.resume, 'the earlier attempt flushed');
 } catch (err) {
   fail(err);
 }
