@@ -147,9 +147,9 @@ export function createRedisBackupActivities(deps: Pick<Deps, 'redis' | 'store' |
       const lockUntil = retainUntil(new Date(manifest.createdAt), manifest.retentionClass, deps.retention);
       // The ciphertext is copied as is, and proven by decrypting it and checking the plaintext.
       const enc = manifest.encryption;
-      const crypt = enc && { mode: 'decrypt' as const, key: primary.keyring.key(enc.keyId), backupId: req.backupId };
       let up;
       try {
+        const crypt = enc && { mode: 'decrypt' as const, key: primary.keyring.key(enc.keyId), backupId: req.backupId, storedBytes: enc.storedBytes };
         up = await transfer(source, offsite, keys.object, 'copy to off-site', lockUntil, manifest.bytes, undefined, crypt);
       } catch (err) {
         // Stored bytes that fail the RDB or GCM checks will fail them again: do not retry.

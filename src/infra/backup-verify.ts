@@ -52,18 +52,19 @@ export async function verifyStoredBackup(store: BackupStore, redis: string, id: 
   if (head.bytes !== storedBytes(manifest)) verdict.problems.push(`object is ${head.bytes} bytes, the manifest says ${storedBytes(manifest)}`);
   const sha = createHash('sha256');
   const rdb = new RdbVerifier();
-  const decrypt = enc && new SegmentDecryptor(store.keyring.key(enc.keyId), id);
   const feed = (plain: Buffer) => {
     sha.update(plain);
     verdict.bytes += plain.length;
     rdb.push(plain);
   };
   try {
+    // Told the object's size, the decryptor opens the last segment as the last from its first byte.
+    const decrypt = enc && new SegmentDecryptor(store.keyring.key(enc.keyId), id, head.bytes);
     for await (const chunk of await store.getObject(store.keys(redis, id).object)) {
       for (const p of decrypt ? decrypt.push(chunk as Buffer) : [chunk as Buffer]) feed(p);
       onBytes?.(verdict.bytes, manifest.bytes);
     }
-    for (const p of decrypt?.end() ?? []) feed(p);
+    decrypt?.end();
     const summary = rdb.end();
     if (manifest.crc64 !== 'disabled' && summary.crc64 !== manifest.crc64) verdict.problems.push(`CRC64 ${summary.crc64} differs from the manifest's ${manifest.crc64}`);
   } catch (err) {

@@ -98,14 +98,14 @@ export class SegmentEncryptor {
 
 /**
  * Decrypts each pushed chunk as it arrives and hands a segment's plaintext on only after its tag
- * has passed. Given the stored object's size (a restore knows it from the manifest, checked
- * against S3), the last segment is known up front and opened as the last from its first byte;
- * only each segment's tag is kept. Without it, the stored bytes are also copied into one reused
- * segment buffer (pushed chunks are never held): whether a segment is the last is known only when
- * the stream goes on or ends, and if it ends, the segment is opened again as the last from that
- * copy. (That copy, from a shared buffer, cost the restore 0.6 CPU-s/GiB; opening whole 1 MiB
- * segments in one pass, each into a fresh 1 MiB buffer, cost 0.3–1.7 CPU-s/GiB; holding the
- * pushed chunks instead made them outlive V8's young generation. docs/backups.md has the figures.)
+ * has passed. It is told the stored object's size (a restore: the manifest's, checked against S3's
+ * HEAD; `verify`: S3's; the off-site copy: the manifest's), so the last segment is known up front
+ * and opened as the last from its first byte, and only each segment's 16-byte tag is copied:
+ * pushed chunks are never held. (Not knowing it meant copying every stored byte into a segment
+ * buffer to reopen the final one as the last: from a shared buffer that cost a restore 0.6
+ * CPU-s/GiB; opening whole 1 MiB segments in one pass, each into a fresh 1 MiB buffer, cost
+ * 0.3–1.7 CPU-s/GiB. docs/backups.md has the figures.) A size that differs from the object's
+ * makes a segment fail its tag, or the stream end early or go on too long: all refused.
  */
 export class SegmentDecryptor {
   private readonly aad: Buffer;
@@ -113,28 +113,22 @@ export class SegmentDecryptor {
   private prefix: Buffer | undefined;
   private counter: number;
   private done = false;
-  private readonly segment = Buffer.allocUnsafeSlow(STORED_SEGMENT);
   private got = 0;
-  // The current segment's decipher (without a size: opened as a middle one), and its plaintext so far (not yet authenticated).
+  // The current segment's decipher, its plaintext so far (not yet authenticated) and its tag.
   private decipher: DecipherGCM | undefined;
   private plain: Buffer[] = [];
-  // With the stored size known: the last segment's index and the current segment's tag.
-  private readonly last: number | undefined;
   private readonly tag = Buffer.alloc(TAG_BYTES);
+  /** The last segment's index. */
+  private readonly last: number;
 
-  /**
-   * To resume mid-object: the header's nonce prefix and the first segment that will be fed.
-   * storedBytes: the whole object's size, when known.
-   */
-  constructor(private readonly key: Buffer, backupId: string, resume?: { prefix: Buffer; segment: number }, private readonly storedBytes?: number) {
+  /** storedBytes: the whole object's size. To resume mid-object: the header's nonce prefix and the first segment that will be fed. */
+  constructor(private readonly key: Buffer, backupId: string, private readonly storedBytes: number, resume?: { prefix: Buffer; segment: number }) {
     checkKey(key);
     this.aad = Buffer.from(backupId, 'utf8');
     this.prefix = resume?.prefix;
     this.counter = resume?.segment ?? 0;
-    if (storedBytes !== undefined) {
-      this.last = Math.max(0, Math.ceil((storedBytes - HEADER_BYTES) / STORED_SEGMENT) - 1);
-      if (storedBytes - storedOffsetOfSegment(this.last) < TAG_BYTES) throw new SegmentError(`${storedBytes} bytes is not the size of an encrypted snapshot`);
-    }
+    this.last = Math.max(0, Math.ceil((storedBytes - HEADER_BYTES) / STORED_SEGMENT) - 1);
+    if (storedBytes - storedOffsetOfSegment(this.last) < TAG_BYTES) throw new SegmentError(`${storedBytes} bytes is not the size of an encrypted snapshot`);
   }
 
   /** The header's nonce prefix (hex), once read: a resumed download needs it. */
@@ -155,30 +149,17 @@ export class SegmentDecryptor {
       this.prefix = Buffer.from(this.header.subarray(MAGIC.length));
     }
     const out: Buffer[] = [];
-    if (this.last !== undefined) {
-      this.pushKnown(chunk, this.last, out);
-      return out;
-    }
-    for (let at = 0; at < chunk.length;) {
-      if (this.got === STORED_SEGMENT) out.push(...this.closeMiddle()); // more bytes follow: not the last
-      const n = chunk.copy(this.segment, this.got, at, at + STORED_SEGMENT - this.got);
-      const body = Math.min(this.got + n, SEGMENT_BYTES) - this.got; // the tag is not decrypted
-      if (body > 0) {
-        this.decipher ??= this.decipherFor(this.counter, false);
-        this.plain.push(this.decipher.update(chunk.subarray(at, at + body)));
-      }
-      this.got += n;
-      at += n;
-    }
+    this.pushSegments(chunk, out);
     return out;
   }
 
   // Each segment opened with its final nonce (last or not) from its first byte; only its tag is copied.
-  private pushKnown(chunk: Buffer, last: number, out: Buffer[]): void {
+  private pushSegments(chunk: Buffer, out: Buffer[]): void {
+    const last = this.last;
     for (let at = 0; at < chunk.length;) {
       if (this.counter > last) throw new SegmentError('encrypted object continues after its last segment');
       const isLast = this.counter === last;
-      const length = isLast ? this.storedBytes! - storedOffsetOfSegment(last) : STORED_SEGMENT;
+      const length = isLast ? this.storedBytes - storedOffsetOfSegment(last) : STORED_SEGMENT;
       const bodyBytes = length - TAG_BYTES;
       const n = Math.min(chunk.length - at, length - this.got);
       this.decipher ??= this.decipherFor(this.counter, isLast);
@@ -197,37 +178,13 @@ export class SegmentDecryptor {
     }
   }
 
-  /** The last segment; throws when the object was cut short. */
-  end(): Buffer[] {
+  /** Throws when the object was cut short. */
+  end(): void {
     if (!this.prefix) throw new SegmentError('encrypted object is truncated (no header)');
-    if (this.last !== undefined) {
-      if (!this.done) throw new SegmentError('encrypted object is truncated');
-      return [];
-    }
-    if (this.got < TAG_BYTES) throw new SegmentError('encrypted object is truncated');
-    // Opened as a middle segment so far: open it again, in one pass, as the last.
-    const index = this.counter++;
-    const body = this.got - TAG_BYTES;
-    const d = this.decipherFor(index, true);
-    const plain = d.update(this.segment.subarray(0, body));
-    this.verify(d, index, this.segment.subarray(body, this.got));
-    this.done = true;
-    this.decipher = undefined;
-    this.plain = [];
-    return [plain];
+    if (!this.done) throw new SegmentError('encrypted object is truncated');
   }
 
   // A valid middle segment that fails as last (or the reverse) means the object was cut or reordered.
-  private closeMiddle(): Buffer[] {
-    const index = this.counter++;
-    this.verify(this.decipher!, index, this.segment.subarray(SEGMENT_BYTES, STORED_SEGMENT));
-    const plain = this.plain;
-    this.plain = [];
-    this.decipher = undefined;
-    this.got = 0;
-    return plain;
-  }
-
   private verify(d: DecipherGCM, index: number, tag: Buffer): void {
     d.setAuthTag(tag);
     try {

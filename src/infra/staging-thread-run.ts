@@ -40,7 +40,7 @@ let decrypt: SegmentDecryptor | undefined;
 // plaintext backup, the bytes an interrupted attempt left on disk: hashed and walked again.
 try {
   const d = setup.decrypt;
-  decrypt = d && new SegmentDecryptor(Buffer.from(d.key), d.backupId, d.resume && { prefix: Buffer.from(d.resume.prefix, 'hex'), segment: d.resume.segment }, d.storedBytes);
+  decrypt = d && new SegmentDecryptor(Buffer.from(d.key), d.backupId, d.storedBytes, d.resume && { prefix: Buffer.from(d.resume.prefix, 'hex'), segment: d.resume.segment });
   checks?.checkFile(setup.fd, 0, setup.resume, 'the earlier attempt flushed');
 } catch (err) {
   fail(err);
@@ -66,7 +66,7 @@ parentPort!.on('message', (m: { slot: number; bytes: number } | { end: true }) =
   }
   if (decrypt && !failed) {
     try {
-      decrypt.end().forEach(write);
+      decrypt.end();
       publish(ENDED);
     } catch (err) {
       fail(err);

@@ -32,7 +32,7 @@ export interface UploadOptions {
   /** Hooks into the RDB check, e.g. to sample keys as they pass. */
   verifier?: RdbVerifierOptions;
   /** Encrypt plaintext on the way, or check an already encrypted source by decrypting it. */
-  crypt?: { mode: 'encrypt' | 'decrypt'; key: Buffer; backupId: string };
+  crypt?: { mode: 'encrypt'; key: Buffer; backupId: string } | { mode: 'decrypt'; key: Buffer; backupId: string; storedBytes: number };
 }
 
 /** Splits each source chunk into what is checked (plaintext) and what is stored. */
@@ -42,16 +42,16 @@ function cryptStep(crypt: UploadOptions['crypt']): { step(chunk: Buffer): { plai
     const enc = new SegmentEncryptor(crypt.key, crypt.backupId);
     return { step: (c) => ({ plain: [c], stored: enc.push(c) }), end: () => ({ plain: [], stored: enc.end() }) };
   }
-  const dec = new SegmentDecryptor(crypt.key, crypt.backupId);
-  return { step: (c) => ({ plain: dec.push(c), stored: [c] }), end: () => ({ plain: dec.end(), stored: [] }) };
+  const dec = new SegmentDecryptor(crypt.key, crypt.backupId, crypt.storedBytes);
+  return { step: (c) => ({ plain: dec.push(c), stored: [c] }), end: () => (dec.end(), { plain: [], stored: [] }) };
 }
 
 export async function uploadVerified(source: AsyncIterable<Buffer>, store: BackupStore, key: string, opts: UploadOptions): Promise<UploadResult> {
   const verifier = new RdbVerifier(opts.verifier);
   const sha = createHash('sha256');
   let plainBytes = 0;
+  const crypt = cryptStep(opts.crypt); // first: it refuses an impossible encrypted size
   const upload = new PartUpload(store, key, opts.partSize, opts.queueSize, opts.retainUntil, opts.signal);
-  const crypt = cryptStep(opts.crypt);
   const pass = async ({ plain, stored }: { plain: Buffer[]; stored: Buffer[] }) => {
     for (const p of plain) {
       verifier.push(p);

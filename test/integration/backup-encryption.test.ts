@@ -29,8 +29,10 @@ function populate(p: import('ioredis').ChainableCommander) {
 }
 
 function decrypt(stored: Buffer, key: string, id: string): Buffer {
-  const d = new SegmentDecryptor(Buffer.from(key, 'base64'), id);
-  return Buffer.concat([...d.push(stored), ...d.end()]);
+  const d = new SegmentDecryptor(Buffer.from(key, 'base64'), id, stored.length);
+  const plain = d.push(stored);
+  d.end();
+  return Buffer.concat(plain);
 }
 
 const segment = (b: Buffer, i: number) => b.subarray(storedOffsetOfSegment(i), storedOffsetOfSegment(i + 1));
