@@ -22,7 +22,7 @@ import { type RedisServer, startRedisServer } from '../test/helpers/redis-server
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, benchEncryption, cpuSeconds, loadAverage, rssBytes, s3PrimaryPid, verdict } from './proc';
+import { aws, benchEncryption, cpuSeconds, loadAverage, median, rssBytes, s3PrimaryPid, verdict } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -98,7 +98,6 @@ async function titanBackup(env: TestEnv, redisPid: number, primary: BackupStore)
 
 // Two dumps of the same data differ by a few bytes of aux fields (used-mem, ctime digits).
 const sameDump = (a: number, b: number) => Math.abs(a - b) < 4096;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function benchSize(gib: number, rounds: number) {
   const redis = await startRedisServer(['--rdbcompression', 'no']);

@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Crc64 } from '../src/lib/crc64';
 import { WasmCrc64 } from '../src/lib/crc64-fast';
+import { median } from './proc';
 
 const MiB = 1024 ** 2;
 const TOTAL = 256 * MiB;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const variants: [string, () => Crc64][] = [
   ['javascript', () => new Crc64()],

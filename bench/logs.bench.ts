@@ -24,7 +24,7 @@ import { normalizeTime } from '../src/lib/log-lines';
 import { composeFileFor, docker, emit, engineLines, LOG_STORE, startModule } from '../test/helpers/log-modules';
 import { OPENSEARCH, opensearch, openSearchStore, type StoreUnderTest, victoriaLogs } from '../test/helpers/log-stores';
 import { dockerSocket, repoRoot, uniqueName } from '../test/helpers/stack';
-import { cpuSeconds } from './proc';
+import { cpuSeconds, median } from './proc';
 import { writeTestEnvironment } from '../test/helpers/titan-env';
 import { moduleSection } from '../test/helpers/module-compose';
 
@@ -60,7 +60,6 @@ const BENCH_STORES: Record<string, BenchStore> = {
   },
 };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pidOf = (service: string) => Number(readFileSync(path.join(repoRoot, '.titan', 'run', `${service}.pid`), 'utf8'));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');

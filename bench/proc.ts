@@ -1,5 +1,5 @@
-// What both benchmarks read about processes and the stack: resident memory, CPU time, the
-// primary S3 server's pid and the AWS CLI the manual runbooks use.
+// What the benchmarks share: the median, and what they read about processes and the stack:
+// resident memory, CPU time, the primary S3 server's pid and the AWS CLI the manual runbooks use.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,13 @@ import { repoRoot } from '../test/helpers/stack';
 
 export const aws = path.join(repoRoot, '.titan', 'tools', 'bin', 'aws');
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** The middle value; of an even count, the mean of the two middle ones. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 export const s3PrimaryPid = () => Number(readFileSync(path.join(repoRoot, '.titan', 'run', 's3-primary.pid'), 'utf8'));
 
