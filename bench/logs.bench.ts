@@ -60,7 +60,6 @@ const BENCH_STORES: Record<string, BenchStore> = {
   },
 };
 
-
 const pidOf = (service: string) => Number(readFileSync(path.join(repoRoot, '.titan', 'run', `${service}.pid`), 'utf8'));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
