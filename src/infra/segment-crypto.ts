@@ -148,13 +148,12 @@ export class SegmentDecryptor {
       if (!this.header.subarray(0, MAGIC.length).equals(MAGIC)) throw new SegmentError('not an encrypted Titan snapshot (bad header)');
       this.prefix = Buffer.from(this.header.subarray(MAGIC.length));
     }
-    const out: Buffer[] = [];
-    this.pushSegments(chunk, out);
-    return out;
+    return this.pushSegments(chunk);
   }
 
   // Each segment opened with its final nonce (last or not) from its first byte; only its tag is copied.
-  private pushSegments(chunk: Buffer, out: Buffer[]): void {
+  private pushSegments(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
     const last = this.last;
     for (let at = 0; at < chunk.length;) {
       if (this.counter > last) throw new SegmentError('encrypted object continues after its last segment');
@@ -176,6 +175,7 @@ export class SegmentDecryptor {
       this.got = 0;
       this.done = isLast;
     }
+    return out;
   }
 
   /** Throws when the object was cut short. */
