@@ -22,7 +22,7 @@ import { type RedisServer, startRedisServer } from '../test/helpers/redis-server
 import { stackSecrets, temporalClient, uniqueName } from '../test/helpers/stack';
 import { type TestEnv, writeTestEnvironment } from '../test/helpers/titan-env';
 import { spawnWorker } from '../test/helpers/worker';
-import { aws, benchEncryption, cpuSeconds, loadAverage, median, rssBytes, s3PrimaryPid, verdict } from './proc';
+import { aws, benchEncryption, cpuSeconds, loadAverage, median, pageReporting, rssBytes, s3PrimaryPid, verdict } from './proc';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -156,7 +156,7 @@ async function benchSize(gib: number, rounds: number) {
 async function main() {
   const sizes = (process.env.BENCH_SIZES_GIB ?? '1,4').split(',').map(Number);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians; ${loadAverage()}`);
+  console.log(`${os.cpus().length} CPUs; ${rounds} rounds per size; medians; ${loadAverage()}; ${pageReporting()}`);
   console.log('dataset  RDB bytes     manual (s)  titan (s)  ratio  worker peak RSS growth  CPU s/GiB, manual / titan: uploader (redis-cli+aws / worker), S3 server, Redis  all runs (manual | titan)');
   const results = [];
   for (const gib of sizes) {

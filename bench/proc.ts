@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { prng } from '../test/helpers/prng';
 import { repoRoot } from '../test/helpers/stack';
 
 export const aws = path.join(repoRoot, '.titan', 'tools', 'bin', 'aws');
@@ -14,6 +15,17 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * A 95 % interval for the median of `xs`, by resampling them with replacement (10,000 times, from
+ * a fixed seed so a run's figures can be checked): how far the median of rounds on a noisy machine
+ * can be trusted.
+ */
+export function medianInterval(xs: number[]): [number, number] {
+  const next = prng(20261206);
+  const medians = Array.from({ length: 10_000 }, () => median(xs.map(() => xs[next() % xs.length]!))).sort((a, b) => a - b);
+  return [medians[249]!, medians[9749]!];
 }
 
 export const s3PrimaryPid = () => Number(readFileSync(path.join(repoRoot, '.titan', 'run', 's3-primary.pid'), 'utf8'));
@@ -44,3 +56,23 @@ export const verdict = (ratio: number, target: number) => `${ratio.toFixed(3)} (
 
 /** The 1, 5 and 15 minute load averages: the machine may be shared, and wall times then swing. */
 export const loadAverage = () => `load average ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}`;
+
+/**
+ * Whether this VM hands free memory back to its host (free page reporting) and how soon. Memory
+ * touched again after the host took it costs a hypervisor fault, which the guest sees as a slow
+ * copy: here it moved a restore's page-cache writes from 0.1 to 1.2 CPU-s per GiB
+ * (docs/benchmarks.md), so it is printed beside the load average.
+ */
+export function pageReporting(): string {
+  const param = (name: string) => {
+    try {
+      return readFileSync(`/sys/module/page_reporting/parameters/${name}`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const order = param('page_reporting_order');
+  if (order === undefined) return 'no free page reporting to the host';
+  const delay = param('min_free_ms');
+  return `free page reporting to the host: blocks of order ≥ ${order}${delay === undefined ? '' : `, free for ≥ ${delay} ms`}`;
+}
