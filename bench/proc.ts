@@ -1,5 +1,6 @@
-// What the benchmarks share: the median, and what they read about processes and the stack:
-// resident memory, CPU time, the primary S3 server's pid and the AWS CLI the manual runbooks use.
+// What the benchmarks share: the median and its interval, and what they read about the machine,
+// processes and the stack: free page reporting, resident memory, CPU time, the primary S3
+// server's pid and the AWS CLI the manual runbooks use.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
